@@ -1,0 +1,12 @@
+/** Jest 30 in ESM mode (NestJS 12 is ESM-only); run through `npm run test:jest`. */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  testRegex: '\\.spec\\.ts$',
+  roots: ['<rootDir>/test'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  setupFiles: ['<rootDir>/test/setup.ts'],
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

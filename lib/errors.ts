@@ -1,0 +1,116 @@
+/**
+ * Error classes of the library. Every error carries a stable `code`, and no
+ * message ever contains key material or a token.
+ */
+
+/** Stable, machine-readable error codes. */
+export const IAdvizeErrorCode = {
+  InvalidOptions: 'IADVIZE_INVALID_OPTIONS',
+  InvalidKey: 'IADVIZE_INVALID_KEY',
+  InvalidIdentity: 'IADVIZE_INVALID_IDENTITY',
+  Unauthenticated: 'IADVIZE_UNAUTHENTICATED',
+  SigningUnavailable: 'IADVIZE_SIGNING_UNAVAILABLE',
+  SignatureMismatch: 'IADVIZE_SIGNATURE_MISMATCH',
+  MissingDependency: 'IADVIZE_MISSING_DEPENDENCY',
+} as const;
+
+/** Union of every {@link IAdvizeErrorCode} value. */
+export type IAdvizeErrorCodeValue = (typeof IAdvizeErrorCode)[keyof typeof IAdvizeErrorCode];
+
+/** Base class of every error thrown by the library. */
+export class IAdvizeAuthError extends Error {
+  /** Stable machine-readable code, e.g. `IADVIZE_INVALID_IDENTITY`. */
+  readonly code: IAdvizeErrorCodeValue;
+
+  constructor(code: IAdvizeErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * The module options are wrong. Thrown once at startup, listing every
+ * problem found as `option: what is wrong and how to fix it`.
+ */
+export class InvalidOptionsError extends IAdvizeAuthError {
+  /** Each problem, as `path: message`. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[], context = 'IAdvizeAuthModule options') {
+    const n = problems.length;
+    super(
+      IAdvizeErrorCode.InvalidOptions,
+      `Invalid ${context} (${n} problem${n === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/**
+ * A key could not be loaded or is unfit (wrong type, too short, public where
+ * private is needed, …). The message names the source (option, file path or
+ * environment variable name), never the key.
+ */
+export class InvalidKeyError extends IAdvizeAuthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(IAdvizeErrorCode.InvalidKey, message, options);
+  }
+}
+
+/**
+ * The identity handed to `TokenService.createToken` breaks iAdvize's rules
+ * (user id missing, empty, too long, not a string; unknown or non-string
+ * visitor data fields). Maps to HTTP 422 at the endpoint.
+ */
+export class InvalidIdentityError extends IAdvizeAuthError {
+  /** Each rule broken, e.g. `userId: must be at most 255 characters`. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(IAdvizeErrorCode.InvalidIdentity, `Invalid iAdvize identity: ${problems.join('; ')}`);
+    this.problems = problems;
+  }
+}
+
+/** No authenticated user could be resolved from the request. Maps to HTTP 401. */
+export class UnauthenticatedError extends IAdvizeAuthError {
+  constructor(message = 'No authenticated user') {
+    super(IAdvizeErrorCode.Unauthenticated, message);
+  }
+}
+
+/**
+ * The signing backend (KMS, HSM, Vault…) is unavailable, throttled or timed
+ * out. Maps to HTTP 503 with `Retry-After`.
+ */
+export class SigningUnavailableError extends IAdvizeAuthError {
+  /** Suggested delay before retrying, in seconds. */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(IAdvizeErrorCode.SigningUnavailable, message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 1;
+  }
+}
+
+/**
+ * A signature produced by the key provider does not verify with the
+ * provider's public key (e.g. a KMS key configured for PSS, or the wrong key
+ * version). The token is not issued.
+ */
+export class SignatureMismatchError extends IAdvizeAuthError {
+  constructor(message: string) {
+    super(IAdvizeErrorCode.SignatureMismatch, message);
+  }
+}
+
+/** An optional peer dependency needed by the configured provider is not installed. */
+export class MissingDependencyError extends IAdvizeAuthError {
+  constructor(packageName: string, feature: string) {
+    super(
+      IAdvizeErrorCode.MissingDependency,
+      `${feature} needs the optional package "${packageName}". Install it: npm install ${packageName}`,
+    );
+  }
+}

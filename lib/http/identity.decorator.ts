@@ -1,0 +1,23 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { IAdvizeIdentity as Identity } from '../token/identity.js';
+
+/** Property of the request where `IAdvizeIdentityGuard` stores the resolved identity. */
+export const IADVIZE_IDENTITY_REQUEST_KEY = 'iadvizeIdentity';
+
+/** Who the token is for: `{ userId, visitorData? }`. */
+export type IAdvizeIdentity = Identity;
+
+/**
+ * Parameter decorator: the identity `IAdvizeIdentityGuard` resolved for this
+ * request. For apps that write their own controller around `TokenService`:
+ *
+ * ```ts
+ * @UseGuards(AuthGuard('jwt'), IAdvizeIdentityGuard)
+ * @Post('chat-token')
+ * token(@IAdvizeIdentity() identity: IAdvizeIdentity) { return this.tokens.createToken(identity); }
+ * ```
+ */
+export const IAdvizeIdentity = createParamDecorator((_data: unknown, context: ExecutionContext): Identity | undefined => {
+  const request = context.switchToHttp().getRequest<Record<string, unknown>>();
+  return request?.[IADVIZE_IDENTITY_REQUEST_KEY] as Identity | undefined;
+});

@@ -1,0 +1,41 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { IAdvizeIdentity } from '../token/identity.js';
+import { IADVIZE_IDENTITY_REQUEST_KEY } from './identity.decorator.js';
+import { IAdvizeHttpException } from './http-errors.js';
+import { UserResolver } from './user-resolver.js';
+
+/**
+ * Resolves the signed-in user's iAdvize identity with the {@link UserResolver}
+ * and attaches it to the request (read it with `@IAdvizeIdentity()`).
+ * Anonymous requests get `401` with code `IADVIZE_UNAUTHENTICATED`.
+ *
+ * Put your authentication guard (passport's `AuthGuard('jwt')`, a session
+ * guard) in front of it. Subclass it and override the protected hooks for
+ * other contexts (GraphQL, RPC).
+ */
+@Injectable()
+export class IAdvizeIdentityGuard implements CanActivate {
+  constructor(protected readonly userResolver: UserResolver) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const identity = await this.resolveIdentity(context);
+    if (identity === null || identity === undefined) throw this.unauthenticated(context);
+    this.getRequest(context)[IADVIZE_IDENTITY_REQUEST_KEY] = identity;
+    return true;
+  }
+
+  /** The request object the identity is attached to. Override for GraphQL (`GqlExecutionContext`). */
+  protected getRequest(context: ExecutionContext): Record<string, unknown> {
+    return context.switchToHttp().getRequest<Record<string, unknown>>();
+  }
+
+  /** Runs the resolver. Override to add checks (e.g. a feature flag). */
+  protected async resolveIdentity(context: ExecutionContext): Promise<IAdvizeIdentity | null | undefined> {
+    return this.userResolver.resolve(context);
+  }
+
+  /** The error thrown when nobody is signed in. */
+  protected unauthenticated(_context: ExecutionContext): Error {
+    return IAdvizeHttpException.unauthenticated();
+  }
+}

@@ -1,0 +1,55 @@
+import { Inject, Logger, Module, type OnModuleDestroy } from '@nestjs/common';
+import { IADVIZE_AUTH_CONFIG, IADVIZE_PRODUCTION_KEY_THUMBPRINT } from './iadvize.constants.js';
+import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './iadvize-auth.module-definition.js';
+import { resolveIAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from './iadvize-auth.options.js';
+import { IAdvizeIdentityGuard } from './http/identity.guard.js';
+import { UserResolver } from './http/user-resolver.js';
+import { TokenService } from './token/token.service.js';
+
+/**
+ * Makes the app the token provider of iAdvize Authenticated Messaging.
+ *
+ * ```ts
+ * IAdvizeAuthModule.forRoot({
+ *   issuer: 'https://www.example.com',
+ *   signingKey: { file: process.env.IADVIZE_SIGNING_KEY_FILE! },
+ *   controller: { guards: [AuthGuard('jwt')] },
+ * })
+ * ```
+ *
+ * Provides {@link TokenService}, the {@link UserResolver} and the token
+ * endpoint (`POST|GET /iadvize/token`). Options are validated and keys loaded
+ * and self-checked once at startup: a bad configuration fails `app.init()`
+ * with one error listing every problem.
+ */
+@Module({
+  providers: [
+    {
+      provide: IADVIZE_AUTH_CONFIG,
+      inject: [MODULE_OPTIONS_TOKEN],
+      useFactory: async (options: unknown): Promise<ResolvedIAdvizeAuthConfig> => {
+        const config = await resolveIAdvizeAuthOptions(options);
+        const recipient = config.usesProductionIAdvizeKey
+          ? `iAdvize production key (thumbprint ${IADVIZE_PRODUCTION_KEY_THUMBPRINT})`
+          : `custom iAdvize key (thumbprint ${config.iadvizeKeyThumbprint})`;
+        new Logger('IAdvizeAuthModule').log(
+          `Signing with ${config.keyProvider.kind} key (thumbprint ${config.signingKeyThumbprint}); encrypting to ${recipient}; token lifetime ${config.tokenTtlSeconds}s`,
+        );
+        return config;
+      },
+    },
+    TokenService,
+    IAdvizeIdentityGuard,
+  ],
+  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IADVIZE_AUTH_CONFIG],
+})
+export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleDestroy {
+  constructor(@Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig) {
+    super();
+  }
+
+  /** Releases the key provider (KMS clients, HSM sessions) on shutdown. */
+  async onModuleDestroy(): Promise<void> {
+    await this.config.keyProvider.close?.();
+  }
+}

@@ -1,0 +1,253 @@
+import { verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { IAdvizeAuthError, InvalidOptionsError } from './errors.js';
+import {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  IADVIZE_PRODUCTION_PUBLIC_KEY,
+  MAX_TOKEN_TTL_SECONDS,
+  MIN_TOKEN_TTL_SECONDS,
+} from './iadvize.constants.js';
+import { isKeyProvider, type KeyProvider } from './keys/key-provider.js';
+import { loadPublicKey, samePublicKey, thumbprintOf } from './keys/key-material.js';
+import {
+  EnvKeyProvider,
+  FileKeyProvider,
+  PemKeyProvider,
+  type EnvKeyProviderOptions,
+  type FileKeyProviderOptions,
+} from './keys/local-key.provider.js';
+import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
+import { jwsSigningInput } from './token/compact.js';
+
+
+/**
+ * Where the brand's private signing key comes from:
+ * - a {@link KeyProvider} (file, env, inline, or a KMS/HSM provider);
+ * - `{ file, passphrase? }`: a PEM or DER file read at startup;
+ * - `{ env, passphrase?, passphraseEnv? }`: an environment variable (PEM with
+ *   real or literal `\n`, or base64 of PEM or DER);
+ * - `{ pem, passphrase? }` or `{ jwk }`: inline (tests and development).
+ *
+ * PKCS#8, PKCS#1 and encrypted PKCS#8 are accepted; the key must be RSA ≥ 2048 bits.
+ */
+export type SigningKeyOption =
+  | KeyProvider
+  | FileKeyProviderOptions
+  | EnvKeyProviderOptions
+  | { pem: string; passphrase?: string }
+  | { jwk: JsonWebKey };
+
+/**
+ * Options of `IAdvizeAuthModule.forRoot()` / the factory of `forRootAsync()`.
+ * Every option is checked once at startup; all problems are reported together.
+ */
+export interface IAdvizeAuthOptions {
+  /** Required. The `iss` claim of every token, e.g. `https://www.example.com`. No default. */
+  issuer: string;
+  /** Required. The brand's private RSA signing key; see {@link SigningKeyOption}. */
+  signingKey: SigningKeyOption;
+  /**
+   * Optional. The public key you registered with iAdvize. When given, startup
+   * fails unless it is the public half of `signingKey` (catches a key mix-up
+   * before iAdvize rejects every token).
+   */
+  signingPublicKey?: PublicKeyInput;
+  /**
+   * The iAdvize public key tokens are encrypted to.
+   * Default: iAdvize's production key, embedded in the package. Set it for a
+   * sandbox platform or tests (e.g. `FakeIAdvize.publicKeyPem`).
+   */
+  iadvizePublicKey?: PublicKeyInput;
+  /** Token lifetime in seconds, 10..3600. Default: 60 (iAdvize's recommendation). */
+  tokenTtlSeconds?: number;
+  /** Deadline of one signature by a remote signer (KMS, HSM), in ms, 100..60000. Default: 5000. */
+  signingTimeoutMs?: number;
+  /** Sign and verify a probe at startup. Default: `true`. */
+  selfCheck?: boolean;
+  /** Clock in milliseconds since the epoch, for tests. Default: `Date.now`. */
+  clock?: () => number;
+}
+
+/** The validated configuration the module's providers share. */
+export interface ResolvedIAdvizeAuthConfig {
+  readonly issuer: string;
+  readonly tokenTtlSeconds: number;
+  readonly signingTimeoutMs: number;
+  readonly keyProvider: KeyProvider;
+  readonly signingPublicKey: KeyObject;
+  readonly signingKeyThumbprint: string;
+  readonly iadvizePublicKey: KeyObject;
+  readonly iadvizeKeyThumbprint: string;
+  /** `true` when tokens go to iAdvize's production key (the default). */
+  readonly usesProductionIAdvizeKey: boolean;
+  readonly clock: () => number;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'issuer',
+  'signingKey',
+  'signingPublicKey',
+  'iadvizePublicKey',
+  'tokenTtlSeconds',
+  'signingTimeoutMs',
+  'selfCheck',
+  'clock',
+]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function messageOf(e: unknown, fallback: string): string {
+  if (e instanceof IAdvizeAuthError) return e.message;
+  const code = (e as { code?: unknown })?.code;
+  return `${fallback}${typeof code === 'string' ? ` (${code})` : ''}`;
+}
+
+/** Builds the built-in provider a shorthand names, or returns a problem. */
+export function keyProviderFromOption(option: unknown, path = 'signingKey'): KeyProvider | string {
+  if (option === undefined || option === null) {
+    return `${path}: is required; give { file: 'path/to/key.pem' }, { env: 'VAR_NAME' }, { pem }, { jwk } or a KeyProvider`;
+  }
+  if (isKeyProvider(option)) {
+    if (option.alg !== 'RS256') return `${path}: the key provider's alg is "${String(option.alg)}"; iAdvize accepts only RS256`;
+    return option;
+  }
+  if (!isRecord(option)) return `${path}: must be an object ({ file }, { env }, { pem }, { jwk }) or a KeyProvider`;
+  const sources = ['file', 'env', 'pem', 'jwk'].filter((k) => k in option);
+  if (sources.length !== 1) {
+    return sources.length === 0
+      ? `${path}: give one of "file", "env", "pem", "jwk", or a KeyProvider (got keys ${Object.keys(option).map((k) => `"${k}"`).join(', ') || 'none'})`
+      : `${path}: give only one of ${sources.map((s) => `"${s}"`).join(', ')}`;
+  }
+  const allowed: Record<string, string[]> = {
+    file: ['file', 'passphrase'],
+    env: ['env', 'passphrase', 'passphraseEnv'],
+    pem: ['pem', 'passphrase'],
+    jwk: ['jwk'],
+  };
+  const source = sources[0];
+  const extra = Object.keys(option).filter((k) => !allowed[source].includes(k));
+  if (extra.length > 0) return `${path}: unknown option${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k}"`).join(', ')} for a "${source}" key`;
+  if (option.passphrase !== undefined && typeof option.passphrase !== 'string') return `${path}.passphrase: must be a string`;
+  switch (source) {
+    case 'file':
+      if (typeof option.file !== 'string' || option.file === '') return `${path}.file: must be a non-empty path`;
+      return new FileKeyProvider(option as unknown as FileKeyProviderOptions);
+    case 'env':
+      if (typeof option.env !== 'string' || option.env === '') return `${path}.env: must be the name of an environment variable`;
+      return new EnvKeyProvider(option as unknown as EnvKeyProviderOptions);
+    case 'pem':
+      if (typeof option.pem !== 'string') return `${path}.pem: must be a string`;
+      return new PemKeyProvider({ pem: option.pem, passphrase: option.passphrase as string | undefined });
+    default:
+      if (!isRecord(option.jwk)) return `${path}.jwk: must be a JWK object`;
+      return new PemKeyProvider({ jwk: option.jwk as JsonWebKey });
+  }
+}
+
+/**
+ * Validates raw options, loads every key, runs the startup self-check and
+ * returns the resolved configuration. Throws one {@link InvalidOptionsError}
+ * listing every problem (option, file or variable, and how to fix it); no
+ * message contains key material.
+ */
+export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedIAdvizeAuthConfig> {
+  if (!isRecord(raw)) throw new InvalidOptionsError(['options: must be an object with at least "issuer" and "signingKey"']);
+  const problems: string[] = [];
+
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_OPTIONS.has(key)) problems.push(`${key}: unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+  }
+
+  const { issuer } = raw;
+  if (issuer === undefined) problems.push('issuer: is required; set it to the `iss` your tokens carry, e.g. "https://www.example.com"');
+  else if (typeof issuer !== 'string' || issuer.trim() === '') problems.push('issuer: must be a non-empty string');
+  else if (issuer.length > 2048) problems.push('issuer: must be at most 2048 characters');
+
+  const ttl = raw.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
+    problems.push(`tokenTtlSeconds: must be a whole number of seconds from ${MIN_TOKEN_TTL_SECONDS} to ${MAX_TOKEN_TTL_SECONDS} (iAdvize recommends ${DEFAULT_TOKEN_TTL_SECONDS})`);
+  }
+  const timeout = raw.signingTimeoutMs ?? 5000;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 100 || timeout > 60_000) {
+    problems.push('signingTimeoutMs: must be a whole number of milliseconds from 100 to 60000');
+  }
+  const selfCheck = raw.selfCheck ?? true;
+  if (typeof selfCheck !== 'boolean') problems.push('selfCheck: must be true or false');
+  const clock = raw.clock ?? Date.now;
+  if (typeof clock !== 'function') problems.push('clock: must be a function returning milliseconds since the epoch');
+
+  // The signing key.
+  let keyProvider: KeyProvider | undefined;
+  let signingPublicKey: KeyObject | undefined;
+  const built = keyProviderFromOption(raw.signingKey);
+  if (typeof built === 'string') {
+    problems.push(built);
+  } else {
+    keyProvider = built;
+    try {
+      await keyProvider.init?.();
+      signingPublicKey = loadPublicKey((await keyProvider.getPublicKey()).export({ format: 'jwk' }), 'signingKey (public half)');
+    } catch (e) {
+      problems.push(`signingKey: ${messageOf(e, `the ${keyProvider.kind ?? 'key'} provider could not load its key`)}`);
+    }
+  }
+
+  let expectedPublicKey: KeyObject | undefined;
+  if (raw.signingPublicKey !== undefined) {
+    try {
+      expectedPublicKey = loadPublicKeyInput(raw.signingPublicKey as PublicKeyInput, 'signingPublicKey');
+    } catch (e) {
+      problems.push(messageOf(e, 'signingPublicKey: could not be loaded'));
+    }
+  }
+
+  let iadvizePublicKey: KeyObject | undefined;
+  try {
+    iadvizePublicKey = loadPublicKeyInput((raw.iadvizePublicKey as PublicKeyInput | undefined) ?? IADVIZE_PRODUCTION_PUBLIC_KEY, 'iadvizePublicKey');
+  } catch (e) {
+    problems.push(messageOf(e, 'iadvizePublicKey: could not be loaded'));
+  }
+
+  if (signingPublicKey && expectedPublicKey && !samePublicKey(signingPublicKey, expectedPublicKey)) {
+    problems.push(
+      `signingPublicKey: is not the public half of signingKey (thumbprints ${await thumbprintOf(expectedPublicKey)} vs ${await thumbprintOf(signingPublicKey)}); give iAdvize the public key of the key you sign with`,
+    );
+  }
+  if (signingPublicKey && iadvizePublicKey && samePublicKey(signingPublicKey, iadvizePublicKey)) {
+    problems.push('iadvizePublicKey: is the same key as signingKey; tokens must be encrypted to iAdvize\'s key, not to your own');
+  }
+
+  if (problems.length === 0 && selfCheck && keyProvider && signingPublicKey) {
+    const probe = new TextEncoder().encode(jwsSigningInput({ iss: 'nestjs-iadvize-auth self-check', iat: 0 }));
+    try {
+      const signature = await keyProvider.sign(probe);
+      if (!cryptoVerify('sha256', probe, signingPublicKey, signature)) {
+        problems.push('signingKey: self-check failed: the provider\'s signature does not verify with its public key (is it RSASSA-PKCS1-v1_5 SHA-256, on the right key version?)');
+      }
+    } catch (e) {
+      problems.push(`signingKey: self-check failed: ${messageOf(e, 'the probe signature could not be made')}`);
+    }
+  }
+
+  if (problems.length > 0) {
+    await keyProvider?.close?.().catch(() => undefined);
+    throw new InvalidOptionsError(problems);
+  }
+
+  const signingPub = signingPublicKey as KeyObject;
+  const iadvizePub = iadvizePublicKey as KeyObject;
+  const iadvizeKeyThumbprint = await thumbprintOf(iadvizePub);
+  return {
+    issuer: issuer as string,
+    tokenTtlSeconds: ttl as number,
+    signingTimeoutMs: timeout as number,
+    keyProvider: keyProvider as KeyProvider,
+    signingPublicKey: signingPub,
+    signingKeyThumbprint: await thumbprintOf(signingPub),
+    iadvizePublicKey: iadvizePub,
+    iadvizeKeyThumbprint,
+    usesProductionIAdvizeKey: samePublicKey(iadvizePub, loadPublicKey(IADVIZE_PRODUCTION_PUBLIC_KEY, 'production key')),
+    clock: clock as () => number,
+  };
+}

@@ -1,0 +1,168 @@
+import { createPublicKey, sign as cryptoSign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { InvalidKeyError } from '../errors.js';
+import type { KeyProvider } from './key-provider.js';
+import { loadPrivateKey, type KeyText } from './key-material.js';
+
+/**
+ * Base of the providers whose private key is loaded into this process.
+ * Signing runs on libuv's thread pool (`crypto.sign` with a callback), so RSA
+ * work never blocks the event loop.
+ */
+export abstract class LocalKeyProvider implements KeyProvider {
+  readonly alg = 'RS256' as const;
+  readonly inProcess = true;
+  abstract readonly kind: string;
+  private privateKey?: KeyObject;
+  private publicKey?: KeyObject;
+
+  /** Reads the raw key material; throws `InvalidKeyError` naming the source. */
+  protected abstract read(): { material: KeyText | JsonWebKey; passphrase?: string };
+
+  /** Description of the key source for messages, without the key. */
+  abstract describe(): string;
+
+  /** Loads and checks the key (RSA, ≥ 2048 bits, private). Idempotent. */
+  async init(): Promise<void> {
+    this.ensureLoaded();
+  }
+
+  private ensureLoaded(): KeyObject {
+    if (!this.privateKey) {
+      const { material, passphrase } = this.read();
+      const key = loadPrivateKey(material, this.describe(), passphrase);
+      this.publicKey = createPublicKey(key);
+      this.privateKey = key;
+    }
+    return this.privateKey;
+  }
+
+  sign(signingInput: Uint8Array): Promise<Uint8Array> {
+    let key: KeyObject;
+    try {
+      key = this.ensureLoaded();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      cryptoSign('sha256', signingInput, key, (err, signature) => (err ? reject(err) : resolve(signature)));
+    });
+  }
+
+  async getPublicKey(): Promise<KeyObject> {
+    this.ensureLoaded();
+    return this.publicKey as KeyObject;
+  }
+}
+
+/** Options of {@link PemKeyProvider}: exactly one of `pem` or `jwk`. */
+export interface PemKeyProviderOptions {
+  /** PEM text (PKCS#8, PKCS#1 or encrypted PKCS#8), base64 of PEM, or base64 DER. */
+  pem?: string;
+  /** A private RSA JWK. */
+  jwk?: JsonWebKey;
+  /** Passphrase of an encrypted PEM. */
+  passphrase?: string;
+}
+
+/** A private key given inline, as PEM text or a JWK. Prefer files or env vars in production. */
+export class PemKeyProvider extends LocalKeyProvider {
+  readonly kind = 'pem';
+
+  constructor(private readonly options: PemKeyProviderOptions) {
+    super();
+  }
+
+  describe(): string {
+    return this.options?.jwk !== undefined ? 'inline jwk' : 'inline pem';
+  }
+
+  protected read() {
+    const { pem, jwk, passphrase } = this.options ?? {};
+    if (pem !== undefined && jwk !== undefined) throw new InvalidKeyError('give either "pem" or "jwk", not both');
+    if (jwk !== undefined) return { material: jwk };
+    if (typeof pem !== 'string') throw new InvalidKeyError('"pem" must be a string holding a PEM private key');
+    return { material: pem, passphrase };
+  }
+}
+
+/** Options of {@link FileKeyProvider}. */
+export interface FileKeyProviderOptions {
+  /** Path of a PEM or DER private key file (read once, at startup). */
+  file: string;
+  /** Passphrase of an encrypted PEM. */
+  passphrase?: string;
+}
+
+/** A private key read from a file at startup (e.g. a mounted Kubernetes secret). */
+export class FileKeyProvider extends LocalKeyProvider {
+  readonly kind = 'file';
+
+  constructor(private readonly options: FileKeyProviderOptions) {
+    super();
+  }
+
+  describe(): string {
+    return `file "${this.options?.file}"`;
+  }
+
+  protected read() {
+    const { file, passphrase } = this.options ?? {};
+    if (typeof file !== 'string' || file.length === 0) throw new InvalidKeyError('"file" must be a non-empty path');
+    return { material: readKeyFile(file, this.describe()), passphrase };
+  }
+}
+
+/** Reads a key file, turning I/O errors into a message that names the file and the cause. */
+export function readKeyFile(file: string, source: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'is not readable (permission denied)'
+          : code === 'EISDIR'
+            ? 'is a directory, not a key file'
+            : `cannot be read (${code ?? 'unknown error'})`;
+    throw new InvalidKeyError(`${source} ${why}`);
+  }
+}
+
+/** Options of {@link EnvKeyProvider}. */
+export interface EnvKeyProviderOptions {
+  /** Name of the environment variable holding the key (PEM with real or literal `\n`, base64 of PEM or DER). */
+  env: string;
+  /** Passphrase of an encrypted PEM. */
+  passphrase?: string;
+  /** Name of an environment variable holding the passphrase (instead of `passphrase`). */
+  passphraseEnv?: string;
+}
+
+/** A private key read from an environment variable at startup. */
+export class EnvKeyProvider extends LocalKeyProvider {
+  readonly kind = 'env';
+
+  constructor(private readonly options: EnvKeyProviderOptions) {
+    super();
+  }
+
+  describe(): string {
+    return `environment variable "${this.options?.env}"`;
+  }
+
+  protected read() {
+    const { env, passphrase, passphraseEnv } = this.options ?? {};
+    if (typeof env !== 'string' || env.length === 0) throw new InvalidKeyError('"env" must be the name of an environment variable');
+    const value = process.env[env];
+    if (value === undefined || value.trim() === '') throw new InvalidKeyError(`${this.describe()} is not set`);
+    let pass = passphrase;
+    if (passphraseEnv !== undefined) {
+      pass = process.env[passphraseEnv];
+      if (pass === undefined) throw new InvalidKeyError(`environment variable "${passphraseEnv}" (passphrase) is not set`);
+    }
+    return { material: value, passphrase: pass };
+  }
+}

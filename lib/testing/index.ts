@@ -1,0 +1,5 @@
+/**
+ * `nestjs-iadvize-auth/testing`: plays iAdvize in your tests.
+ * @packageDocumentation
+ */
+export { FakeIAdvize, FakeIAdvizeError, type FakeIAdvizeErrorReason, type OpenOptions, type OpenedToken } from './fake-iadvize.js';

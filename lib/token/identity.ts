@@ -1,0 +1,97 @@
+import { InvalidIdentityError } from '../errors.js';
+import { USER_ID_MAX_LENGTH, VISITOR_DATA_FIELDS, VISITOR_DATA_VALUE_MAX_LENGTH } from '../iadvize.constants.js';
+
+/** One of the visitor data fields iAdvize documents. */
+export type VisitorDataField = (typeof VISITOR_DATA_FIELDS)[number];
+
+/** Visitor data shown to the agent. Every field is optional and a string. */
+export type IAdvizeVisitorData = Partial<Record<VisitorDataField, string>>;
+
+/** Who the token is for. */
+export interface IAdvizeIdentity {
+  /**
+   * The user's stable, unique id (1..255 characters). Never reuse an id for
+   * another person: iAdvize would merge both into one visitor and show each
+   * the other's conversations. Must be identical on web and mobile.
+   */
+  userId: string;
+  /** Optional visitor data (`firstName`, `lastName`, `email`, `phoneNumber`, `address`, `city`, `zipCode`, `country`). */
+  visitorData?: IAdvizeVisitorData;
+}
+
+const ALLOWED_FIELDS: ReadonlySet<string> = new Set(VISITOR_DATA_FIELDS);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Length in Unicode code points (an emoji counts as one character). */
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/** Quotes a field name for a message, cut short so a hostile key cannot flood logs. */
+function fieldName(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+}
+
+/**
+ * Checks an identity against iAdvize's rules and returns a clean copy holding
+ * only the documented fields. Throws {@link InvalidIdentityError} listing every
+ * broken rule; never echoes values (they are personal data).
+ */
+export function validateIdentity(identity: unknown): IAdvizeIdentity {
+  const problems: string[] = [];
+  if (!isPlainObject(identity)) {
+    throw new InvalidIdentityError([`identity: must be an object { userId, visitorData? }, got ${describeType(identity)}`]);
+  }
+  for (const key of Object.keys(identity)) {
+    if (key !== 'userId' && key !== 'visitorData') problems.push(`identity: unknown field ${fieldName(key)}`);
+  }
+  const { userId, visitorData } = identity;
+  if (typeof userId !== 'string') {
+    problems.push(`userId: must be a string, got ${describeType(userId)}${typeof userId === 'number' ? ' (convert it with String())' : ''}`);
+  } else if (userId.length === 0) {
+    problems.push('userId: must not be empty');
+  } else if (codePoints(userId) > USER_ID_MAX_LENGTH) {
+    problems.push(`userId: must be at most ${USER_ID_MAX_LENGTH} characters`);
+  } else if (userId.trim().length === 0) {
+    problems.push('userId: must not be only whitespace');
+  }
+  let cleanVisitorData: IAdvizeVisitorData | undefined;
+  if (visitorData !== undefined) {
+    if (!isPlainObject(visitorData)) {
+      problems.push(`visitorData: must be an object, got ${describeType(visitorData)}`);
+    } else {
+      cleanVisitorData = {};
+      for (const key of Object.keys(visitorData)) {
+        const value = visitorData[key];
+        if (!ALLOWED_FIELDS.has(key)) {
+          problems.push(`visitorData: unknown field ${fieldName(key)} (allowed: ${VISITOR_DATA_FIELDS.join(', ')})`);
+        } else if (value === undefined) {
+          continue;
+        } else if (typeof value !== 'string') {
+          problems.push(`visitorData.${key}: must be a string, got ${describeType(value)}`);
+        } else if (codePoints(value) > VISITOR_DATA_VALUE_MAX_LENGTH) {
+          problems.push(`visitorData.${key}: must be at most ${VISITOR_DATA_VALUE_MAX_LENGTH} characters`);
+        } else {
+          cleanVisitorData[key as VisitorDataField] = value;
+        }
+      }
+    }
+  }
+  if (problems.length > 0) throw new InvalidIdentityError(problems);
+  const clean: IAdvizeIdentity = { userId: userId as string };
+  if (cleanVisitorData && Object.keys(cleanVisitorData).length > 0) clean.visitorData = cleanVisitorData;
+  return clean;
+}

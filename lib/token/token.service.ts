@@ -1,0 +1,105 @@
+import { verify as cryptoVerify } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { IAdvizeAuthError, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
+import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
+import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
+import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
+import { validateIdentity, type IAdvizeIdentity } from './identity.js';
+
+/** A minted token and when it expires. */
+export interface IAdvizeToken {
+  /** The compact JWE to hand to the iAdvize web tag or mobile SDK. */
+  token: string;
+  /** Expiry (`exp` claim), in seconds since the epoch. */
+  expiresAt: number;
+}
+
+/** Claims of the inner JWT, as iAdvize reads them. */
+export interface IAdvizeClaims {
+  'https://iadvize.com/userId': string;
+  'https://iadvize.com/visitorData'?: Record<string, string>;
+  iss: string;
+  iat: number;
+  exp: number;
+}
+
+/**
+ * Mints iAdvize Authenticated Messaging tokens: an RS256 JWT signed by the
+ * configured key provider, nested in an RSA-OAEP-256/A256GCM JWE encrypted to
+ * iAdvize's public key. Every call mints a fresh token.
+ *
+ * Inject it to write your own endpoint, or use the module's built-in one.
+ */
+@Injectable()
+export class TokenService {
+  private readonly textEncoder = new TextEncoder();
+
+  constructor(@Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig) {}
+
+  /**
+   * Mints a token for `identity`.
+   *
+   * @throws InvalidIdentityError when the identity breaks iAdvize's rules
+   * @throws SigningUnavailableError when the signing backend fails or times out
+   * @throws SignatureMismatchError when a remote signer's signature does not verify
+   */
+  async createToken(identity: IAdvizeIdentity): Promise<IAdvizeToken> {
+    const { userId, visitorData } = validateIdentity(identity);
+    const iat = Math.floor(this.config.clock() / 1000);
+    const exp = iat + this.config.tokenTtlSeconds;
+    const claims: IAdvizeClaims = { [IADVIZE_USER_ID_CLAIM]: userId, iss: this.config.issuer, iat, exp } as IAdvizeClaims;
+    if (visitorData) claims[IADVIZE_VISITOR_DATA_CLAIM] = visitorData as Record<string, string>;
+    const signingInput = jwsSigningInput(claims);
+    const signature = await this.sign(signingInput);
+    const jws = `${signingInput}.${b64url(signature)}`;
+    return { token: compactEncrypt(jws, this.config.iadvizePublicKey), expiresAt: exp };
+  }
+
+  /** The RFC 7638 thumbprint of the signing key (for logs; never the key). */
+  get signingKeyThumbprint(): string {
+    return this.config.signingKeyThumbprint;
+  }
+
+  /** The RFC 7638 thumbprint of the iAdvize key tokens are encrypted to. */
+  get iadvizeKeyThumbprint(): string {
+    return this.config.iadvizeKeyThumbprint;
+  }
+
+  private async sign(signingInput: string): Promise<Uint8Array> {
+    const { keyProvider, signingTimeoutMs } = this.config;
+    const input = this.textEncoder.encode(signingInput);
+    let signature: Uint8Array;
+    if (keyProvider.inProcess) {
+      signature = await keyProvider.sign(input).catch((e: unknown) => {
+        throw toSigningError(e, keyProvider.kind);
+      });
+      return signature;
+    }
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new SigningUnavailableError(`signing backend "${keyProvider.kind}" did not answer within ${signingTimeoutMs} ms`));
+      }, signingTimeoutMs);
+    });
+    try {
+      signature = await Promise.race([keyProvider.sign(input, { signal: controller.signal }), deadline]);
+    } catch (e) {
+      throw toSigningError(e, keyProvider.kind);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!cryptoVerify('sha256', input, this.config.signingPublicKey, signature)) {
+      throw new SignatureMismatchError(
+        `signing backend "${keyProvider.kind}" returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
+      );
+    }
+    return signature;
+  }
+}
+
+function toSigningError(e: unknown, kind: string): IAdvizeAuthError {
+  if (e instanceof IAdvizeAuthError) return e;
+  return new SigningUnavailableError(`signing backend "${kind}" failed`, { cause: e });
+}
