@@ -1,0 +1,29 @@
+import { fileURLToPath } from 'node:url';
+import request from 'supertest';
+import { FakeIAdvize } from '../../lib/testing/index.js';
+import { startChildApp, type ChildApp } from '../helpers/child-app.js';
+import { rsaKeyPair } from '../helpers/keys.js';
+
+const script = fileURLToPath(new URL('../fixtures/throttler-app.mjs', import.meta.url));
+
+describe.each(['express', 'fastify'])('per-user rate limit with @nestjs/throttler on %s', (platform) => {
+  let app: ChildApp;
+  let iadvize: FakeIAdvize;
+  let brandPublicPem: string;
+  beforeAll(async () => {
+    const brand = await rsaKeyPair('brand');
+    brandPublicPem = brand.publicPem;
+    iadvize = await FakeIAdvize.create();
+    app = await startChildApp(script, [platform], { TEST_BRAND_KEY: brand.privatePem, TEST_IADVIZE_PUBLIC_KEY: iadvize.publicKeyPem });
+  });
+  afterAll(() => app?.stop());
+
+  it('answers 429 after the limit, counted per user', async () => {
+    for (let i = 0; i < 3; i++) await request(app.url).post('/iadvize/token').set('X-Session', 'alice').expect(200);
+    const limited = await request(app.url).post('/iadvize/token').set('X-Session', 'alice').expect(429);
+    expect(limited.text).not.toContain('eyJ');
+    const res = await request(app.url).post('/iadvize/token').set('X-Session', 'bob').expect(200);
+    expect((await iadvize.open(res.body.token, brandPublicPem)).userId).toBe('bob');
+    await request(app.url).post('/iadvize/token').expect(401);
+  });
+});
