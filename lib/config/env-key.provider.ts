@@ -1,0 +1,71 @@
+import { InvalidKeyError } from '../errors.js';
+import type { KeyText } from '../keys/key-material.js';
+import { LocalKeyProvider, readKeyFile } from '../keys/local-key.provider.js';
+
+/** Where {@link EnvConfiguredKeyProvider} found the key: a variable holding it, or one naming a file. */
+export type EnvKeySource =
+  | { kind: 'env'; variable: string; value: string }
+  | { kind: 'file'; variable: string; file: string };
+
+/**
+ * The brand's private key as the environment names it (`IADVIZE_SIGNING_KEY`
+ * or `IADVIZE_SIGNING_KEY_FILE`, optional `IADVIZE_SIGNING_KEY_PASSPHRASE`).
+ *
+ * It behaves like the built-in env and file providers, with two differences
+ * that matter for operators:
+ * - every message names the environment variable at fault (and the
+ *   passphrase variable when the passphrase is missing or wrong);
+ * - the values are snapshotted when the options are built (so a custom
+ *   record given to `iadvizeAuthOptionsFromEnv(env)` is honoured) and kept in
+ *   ES private fields, so logging the options never prints a key or a
+ *   passphrase.
+ */
+export class EnvConfiguredKeyProvider extends LocalKeyProvider {
+  /** `'env'` for a key held by the variable itself, `'file'` for a key file. */
+  readonly kind: 'env' | 'file';
+  /** The variable that names the key (`IADVIZE_SIGNING_KEY` or `IADVIZE_SIGNING_KEY_FILE`). */
+  readonly variable: string;
+  /** The key file path (`'file'` kind only; a path, not a secret). */
+  readonly file?: string;
+  readonly #value?: string;
+  readonly #passphrase?: string;
+  readonly #passphraseVariable: string;
+
+  /**
+   * @param source the variable and what it held
+   * @param passphrase the passphrase of an encrypted PEM, if any
+   * @param passphraseVariable the variable the passphrase comes from, for messages
+   */
+  constructor(source: EnvKeySource, passphrase: string | undefined, passphraseVariable: string) {
+    super();
+    this.kind = source.kind;
+    this.variable = source.variable;
+    if (source.kind === 'file') this.file = source.file;
+    else this.#value = source.value;
+    this.#passphrase = passphrase;
+    this.#passphraseVariable = passphraseVariable;
+  }
+
+  /** E.g. `environment variable IADVIZE_SIGNING_KEY` or `file "keys/brand.pem" (IADVIZE_SIGNING_KEY_FILE)`. */
+  describe(): string {
+    return this.kind === 'file' ? `file "${this.file}" (${this.variable})` : `environment variable ${this.variable}`;
+  }
+
+  /** Loads and checks the key; messages about the passphrase name its variable. */
+  override async init(): Promise<void> {
+    try {
+      await super.init();
+    } catch (e) {
+      if (e instanceof InvalidKeyError && /passphrase/.test(e.message)) {
+        const hint = this.#passphrase === undefined ? `set ${this.#passphraseVariable}` : `check ${this.#passphraseVariable}`;
+        throw new InvalidKeyError(`${e.message} (${hint})`);
+      }
+      throw e;
+    }
+  }
+
+  protected read(): { material: KeyText; passphrase?: string } {
+    const material = this.kind === 'file' ? readKeyFile(this.file as string, this.describe()) : (this.#value as string);
+    return { material, passphrase: this.#passphrase };
+  }
+}
