@@ -1,0 +1,107 @@
+import { createHash, createPublicKey } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { thumbprintOf } from '../../lib/index.js';
+import { tempDir } from '../helpers/keys.js';
+import { openssl, PRIVATE_PEM, requireBuiltCli, runCli } from './cli-runner.helper.js';
+
+const mode = (file: string) => statSync(file).mode & 0o777;
+
+describe('iadvize-auth keygen (built binary)', () => {
+  let dir: string;
+  let cleanup: () => void;
+
+  beforeAll(() => {
+    requireBuiltCli();
+    ({ dir, cleanup } = tempDir());
+  });
+  afterAll(() => cleanup());
+
+  it('writes a PKCS#8 private key (0600) and an SPKI public key that openssl accepts, and prints the public key iAdvize needs', async () => {
+    const r = await runCli(['keygen', '--out', 'keys'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const privateFile = join(dir, 'keys', 'brand-private-key.pem');
+    const publicFile = join(dir, 'keys', 'brand-public-key.pem');
+
+    expect(mode(privateFile)).toBe(0o600);
+    expect(mode(join(dir, 'keys'))).toBe(0o700);
+    const privatePem = readFileSync(privateFile, 'utf8');
+    expect(privatePem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/); // PKCS#8, not PKCS#1
+    const check = openssl(['pkey', '-in', privateFile, '-check', '-noout']);
+    expect(check).toEqual({ status: 0, output: expect.stringContaining('valid') });
+    expect(openssl(['pkey', '-pubin', '-in', publicFile, '-noout']).status).toBe(0);
+    expect(openssl(['pkey', '-pubin', '-in', publicFile, '-text_pub', '-noout']).output).toContain('(2048 bit)');
+    // openssl derives the same public key from the private key.
+    const derived = openssl(['pkey', '-in', privateFile, '-pubout']).output;
+    const publicPem = readFileSync(publicFile, 'utf8');
+    expect(derived.trim()).toBe(publicPem.trim());
+
+    const der = createPublicKey(publicPem).export({ type: 'spki', format: 'der' });
+    expect(r.stdout).toContain(publicPem.trim());
+    expect(r.stdout).toContain(`\n${der.toString('base64')}\n`);
+    expect(r.stdout).toContain(`Public key thumbprint (RFC 7638): ${await thumbprintOf(createPublicKey(publicPem))}`);
+    expect(r.stdout).toContain(createHash('sha256').update(der).digest('hex'));
+    expect(r.stdout).toContain('keys/brand-private-key.pem');
+    expect(r.all).not.toMatch(PRIVATE_PEM);
+    expect(r.all).not.toContain(privatePem.split('\n')[1]);
+  });
+
+  it('refuses to overwrite either file, leaving the existing key untouched', async () => {
+    const out = join(dir, 'again');
+    expect((await runCli(['keygen', '--out', out])).code).toBe(0);
+    const privateFile = join(out, 'brand-private-key.pem');
+    const before = readFileSync(privateFile, 'utf8');
+    const r = await runCli(['keygen', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('brand-private-key.pem already exists; keygen never overwrites a key');
+    expect(readFileSync(privateFile, 'utf8')).toBe(before);
+    expect(mode(privateFile)).toBe(0o600);
+
+    // Only the public file in the way: nothing is written at all.
+    const lone = join(dir, 'lone');
+    expect((await runCli(['keygen', '--out', lone, '--name', 'x'])).code).toBe(0);
+    writeFileSync(join(lone, 'y-public-key.pem'), 'placeholder');
+    const r2 = await runCli(['keygen', '--out', lone, '--name', 'y']);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain('y-public-key.pem already exists');
+    expect(() => statSync(join(lone, 'y-private-key.pem'))).toThrow();
+  });
+
+  it('honours --bits and --name, and encrypts with --passphrase-env', async () => {
+    const r = await runCli(['keygen', '--bits', '3072', '--out', dir, '--name', 'brand-2027', '--passphrase-env', 'KEY_PASS'], { env: { KEY_PASS: 'correct horse battery' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Wrote an RSA-3072 key pair');
+    expect(r.all).not.toContain('correct horse battery');
+    const privateFile = join(dir, 'brand-2027-private-key.pem');
+    expect(readFileSync(privateFile, 'utf8')).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+    expect(openssl(['pkey', '-in', privateFile, '-passin', 'env:KEY_PASS', '-check', '-noout'], { KEY_PASS: 'correct horse battery' }).status).toBe(0);
+    expect(openssl(['pkey', '-in', privateFile, '-passin', 'pass:wrong', '-check', '-noout']).status).not.toBe(0);
+    expect(openssl(['pkey', '-pubin', '-in', join(dir, 'brand-2027-public-key.pem'), '-text_pub', '-noout']).output).toContain('(3072 bit)');
+  });
+
+  it.each([
+    [['--bits', '1024'], '--bits must be one of 2048, 3072, 4096 (got "1024")'],
+    [['--bits', '2048.0'], '--bits must be one of'],
+    [['--bits'], 'option "--bits" needs a value'],
+    [['--force'], 'unknown option "--force"'],
+    [['extra'], 'unexpected argument "extra"'],
+    [['--name', '../escape'], '--name must be'],
+    [['--passphrase-env', 'UNSET_VAR'], '--passphrase-env: environment variable UNSET_VAR is not set'],
+  ])('exits 2 on usage error %j', async (args, message) => {
+    const r = await runCli(['keygen', ...args], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`iadvize-auth keygen: ${message}`);
+    expect(r.stderr).toContain('Run "iadvize-auth keygen --help" for usage.');
+    expect(r.stdout).toBe('');
+  });
+
+  it('prints its help with --help and via "help keygen"', async () => {
+    const a = await runCli(['keygen', '--help']);
+    const b = await runCli(['help', 'keygen']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/^Usage: iadvize-auth keygen/);
+    expect(a.stdout).toContain('openssl genpkey');
+    expect(b.stdout).toBe(a.stdout);
+  });
+});
