@@ -1,0 +1,225 @@
+/**
+ * VaultTransitKeyProvider: plain fetch against a loopback Vault transit
+ * stand-in holding real RSA keys (with Vault's PSS default for RSA).
+ */
+import { constants, verify as cryptoVerify } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
+import { VaultTransitKeyProvider, type VaultTransitKeyProviderOptions } from '../../lib/kms/vault-transit.js';
+import { describeKeyProviderConformance } from './conformance.js';
+import { VaultTransitStandin } from './standins/vault-transit.standin.js';
+
+const TOKEN = 'hvs.standin-token-4d3c2b1a0f9e8d7c';
+const KEY = 'iadvize-jwt';
+let vault: VaultTransitStandin;
+
+beforeAll(async () => {
+  vault = await VaultTransitStandin.create(KEY, TOKEN);
+});
+afterAll(async () => {
+  await vault.stop();
+});
+afterEach(() => {
+  vault.reset();
+  vault.retryAfter = '0';
+});
+
+function provider(overrides: Partial<VaultTransitKeyProviderOptions> = {}): VaultTransitKeyProvider {
+  return new VaultTransitKeyProvider({ address: vault.url, keyName: KEY, token: TOKEN, backoffBaseMs: 5, backoffMaxMs: 2000, ...overrides });
+}
+
+function lastBody(op: string): Record<string, unknown> {
+  const reqs = vault.requestsOf(op);
+  return JSON.parse(reqs[reqs.length - 1].body) as Record<string, unknown>;
+}
+
+describeKeyProviderConformance('VaultTransitKeyProvider (stand-in)', () => ({
+  provider: () => provider(),
+  refused: () => provider({ token: 'hvs.refused-token-0a1b2c3d4e5f' }),
+  secrets: [TOKEN, 'hvs.refused-token-0a1b2c3d4e5f'],
+  backendPublicKey: () => vault.key.publicKey,
+  mismatches: [
+    { label: 'another key', provider: () => provider(), arm: () => void (vault.signMode = 'other-key'), disarm: () => void (vault.signMode = 'own') },
+    { label: 'PSS', provider: () => provider(), arm: () => void (vault.signMode = 'pss'), disarm: () => void (vault.signMode = 'own') },
+  ],
+}));
+
+describe('VaultTransitKeyProvider', () => {
+  it('sends the digest with prehashed, sha2-256, pkcs1v15 and the pinned key_version, with the token and namespace headers', async () => {
+    const p = provider({ namespace: 'brand/team' });
+    await p.init();
+    const input = Buffer.from('header.payload-with-pii@example.com');
+    const sig = await p.sign(input);
+    expect(cryptoVerify('sha256', input, vault.key.publicKey, sig)).toBe(true);
+    const body = lastBody('sign');
+    expect(body).toEqual({
+      input: expect.any(String),
+      prehashed: true,
+      hash_algorithm: 'sha2-256',
+      signature_algorithm: 'pkcs1v15',
+      key_version: 1,
+    });
+    expect(Buffer.from(body.input as string, 'base64')).toHaveLength(32);
+    const req = vault.requestsOf('sign').at(-1);
+    expect(req?.body).not.toContain('pii@example.com');
+    expect(req?.headers['x-vault-token']).toBe(TOKEN);
+    expect(req?.headers['x-vault-namespace']).toBe('brand/team');
+    expect(req?.url).toBe(`/v1/transit/sign/${KEY}`);
+    await p.close();
+  });
+
+  it('the stand-in signs PSS when signature_algorithm is left out, like Vault (which RS256 verifiers refuse)', async () => {
+    const digest = Buffer.alloc(32, 7);
+    const res = await fetch(`${vault.url}/v1/transit/sign/${KEY}`, {
+      method: 'POST',
+      headers: { 'X-Vault-Token': TOKEN },
+      body: JSON.stringify({ input: digest.toString('base64'), prehashed: true }),
+    });
+    const { data } = (await res.json()) as { data: { signature: string } };
+    const sig = Buffer.from(data.signature.replace(/^vault:v1:/, ''), 'base64');
+    const verifyPss = (padding: number) =>
+      cryptoVerify(null, Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), digest]), { key: vault.key.publicKey, padding }, sig);
+    expect(verifyPss(constants.RSA_PKCS1_PADDING)).toBe(false);
+  });
+
+  it('pins the version at startup: a rotation does not change the signing key until restart', async () => {
+    const p = provider();
+    await p.init();
+    expect(p.pinnedVersion).toBe(1);
+    const v2 = await vault.rotate(KEY);
+    try {
+      const input = Buffer.from('after rotation');
+      expect(cryptoVerify('sha256', input, vault.key.publicKey, await p.sign(input))).toBe(true);
+      expect(lastBody('sign').key_version).toBe(1);
+      const fresh = provider();
+      await fresh.init();
+      expect(fresh.pinnedVersion).toBe(2);
+      expect(cryptoVerify('sha256', input, v2.publicKey, await fresh.sign(input))).toBe(true);
+      expect(lastBody('sign').key_version).toBe(2);
+      const old = provider({ keyVersion: 1 });
+      await old.init();
+      expect((await old.getPublicKey()).export({ format: 'jwk' })).toEqual(vault.key.publicKey.export({ format: 'jwk' }));
+      await Promise.all([fresh.close(), old.close()]);
+    } finally {
+      vault.keys.get(KEY)?.versions.pop();
+      await p.close();
+    }
+  });
+
+  it('refuses a signature from another version than the pinned one', async () => {
+    const rewriting: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const text = (await res.text()).replace('vault:v1:', 'vault:v2:');
+      return new Response(text, { status: res.status, headers: res.headers });
+    };
+    const p = provider({ fetch: rewriting });
+    await p.init();
+    await expect(p.sign(Buffer.from('x'))).rejects.toThrow(/signed with version 2, not the pinned version 1/);
+    await p.close();
+  });
+
+  it('retries a 429 (honouring Retry-After) and a sealed 503, then succeeds', async () => {
+    const p = provider();
+    await p.init();
+    vault.retryAfter = '1';
+    vault.inject('throttle', { op: 'sign' }).inject('unavailable', { op: 'sign' });
+    const before = vault.requestsOf('sign').length;
+    const started = Date.now();
+    const input = Buffer.from('retry');
+    expect(cryptoVerify('sha256', input, vault.key.publicKey, await p.sign(input))).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(vault.requestsOf('sign').length - before).toBe(3);
+    await p.close();
+  });
+
+  it('stops retrying when Retry-After exceeds backoffMaxMs, and passes it on', async () => {
+    const p = provider({ backoffMaxMs: 500 });
+    await p.init();
+    vault.retryAfter = '7';
+    vault.inject('throttle', { op: 'sign', times: Infinity });
+    const before = vault.requestsOf('sign').length;
+    const err = await p.sign(Buffer.from('x')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SigningUnavailableError);
+    expect((err as SigningUnavailableError).retryAfterSeconds).toBe(7);
+    expect((err as Error).message).toMatch(/was throttled \(HTTP 429: .*rate limit quota exceeded\)/);
+    expect(vault.requestsOf('sign').length - before).toBe(1);
+    await p.close();
+  });
+
+  it('gives up after maxAttempts on a persistent 503 and on hangs, within the deadline', async () => {
+    const p = provider({ maxAttempts: 2, timeoutMs: 150, backoffMaxMs: 20 });
+    await p.init();
+    vault.inject('unavailable', { op: 'sign', times: Infinity });
+    const sealed = await p.sign(Buffer.from('x')).catch((e: unknown) => e);
+    expect(sealed).toBeInstanceOf(SigningUnavailableError);
+    expect((sealed as Error).message).toMatch(/HTTP 503: Vault is sealed\) after 2 attempts/);
+    vault.reset().inject('hang', { op: 'sign', times: Infinity });
+    const started = Date.now();
+    const hung = await p.sign(Buffer.from('x')).catch((e: unknown) => e);
+    expect(hung).toBeInstanceOf(SigningUnavailableError);
+    expect(Date.now() - started).toBeLessThan(1200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(vault.requestsOf('sign').filter((r) => r.fault === 'hang').every((r) => r.abortedByClient)).toBe(true);
+    await p.close();
+  });
+
+  it('does not retry a permission error, and names the policy to grant', async () => {
+    const p = provider();
+    await p.init();
+    vault.inject('denied', { op: 'sign', times: Infinity });
+    const before = vault.requestsOf('sign').length;
+    const err = await p.sign(Buffer.from('x')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidKeyError);
+    expect((err as Error).message).toMatch(/HTTP 403: permission denied.*"update" on transit\/sign\/iadvize-jwt/);
+    expect((err as Error).message).not.toContain(TOKEN);
+    expect(vault.requestsOf('sign').length - before).toBe(1);
+    await p.close();
+  });
+
+  it('reads the token from an environment variable or a function', async () => {
+    process.env.IADVIZE_TEST_VAULT_TOKEN = TOKEN;
+    try {
+      const fromEnv = provider({ token: undefined, tokenEnv: 'IADVIZE_TEST_VAULT_TOKEN' });
+      await fromEnv.init();
+      await fromEnv.close();
+    } finally {
+      delete process.env.IADVIZE_TEST_VAULT_TOKEN;
+    }
+    let calls = 0;
+    const fromFn = provider({ token: async () => (calls++, TOKEN) });
+    await fromFn.init();
+    await fromFn.sign(Buffer.from('x'));
+    expect(calls).toBe(2);
+    await fromFn.close();
+    await expect(provider({ token: undefined, tokenEnv: 'IADVIZE_TEST_VAULT_TOKEN' }).init()).rejects.toThrow(
+      /no Vault token; set option "token" or the environment variable "IADVIZE_TEST_VAULT_TOKEN"/,
+    );
+  });
+
+  it('validates the key and the options at startup', async () => {
+    vault.keys.set('aes', { type: 'aes256-gcm96', versions: [vault.key], minDecryptionVersion: 1 });
+    await expect(provider({ keyName: 'aes' }).init()).rejects.toThrow(/is of type "aes256-gcm96"; iAdvize needs RS256/);
+    await expect(provider({ keyName: 'missing' }).init()).rejects.toThrow(/HTTP 404.*check "keyName" and "mount"/);
+    await expect(provider({ keyVersion: 9 }).init()).rejects.toThrow(/version 9 does not exist/);
+    await expect(provider({ address: 'not a url' }).init()).rejects.toThrow(/option "address" is not a URL/);
+    await expect(provider({ keyName: '' }).init()).rejects.toThrow(/option "keyName" is required/);
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const down = provider({ address: `http://127.0.0.1:${port}`, maxAttempts: 2, backoffMaxMs: 10 });
+    await expect(down.init()).rejects.toThrow(/is unavailable \(network error ECONNREFUSED\) after 2 attempts/);
+  });
+});
+
+const liveAddr = process.env.VAULT_TRANSIT_TEST_KEY ? process.env.VAULT_ADDR : undefined;
+(liveAddr ? describe : describe.skip)('VaultTransitKeyProvider (live Vault, VAULT_ADDR + VAULT_TOKEN + VAULT_TRANSIT_TEST_KEY)', () => {
+  it('signs with the real key', async () => {
+    const p = new VaultTransitKeyProvider({ address: liveAddr, keyName: process.env.VAULT_TRANSIT_TEST_KEY as string });
+    await p.init();
+    const input = Buffer.from('live test');
+    expect(cryptoVerify('sha256', input, await p.getPublicKey(), await p.sign(input))).toBe(true);
+    await p.close();
+  });
+});
