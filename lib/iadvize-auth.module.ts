@@ -2,6 +2,8 @@ import { Inject, Logger, Module, type OnModuleDestroy } from '@nestjs/common';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_PRODUCTION_KEY_THUMBPRINT } from './iadvize.constants.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './iadvize-auth.module-definition.js';
 import { resolveIAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from './iadvize-auth.options.js';
+import { IAdvizeAuthEvents } from './events/iadvize-auth-events.service.js';
+import { IAdvizeHealthService } from './health/iadvize-health.service.js';
 import { IAdvizeIdentityGuard } from './http/identity.guard.js';
 import { UserResolver } from './http/user-resolver.js';
 import { TokenService } from './token/token.service.js';
@@ -17,8 +19,9 @@ import { TokenService } from './token/token.service.js';
  * })
  * ```
  *
- * Provides {@link TokenService}, the {@link UserResolver} and the token
- * endpoint (`POST|GET /iadvize/token`). Options are validated and keys loaded
+ * Provides {@link TokenService}, the {@link UserResolver}, the token
+ * endpoint (`POST|GET /iadvize/token`), {@link IAdvizeAuthEvents} (hooks for
+ * metrics) and {@link IAdvizeHealthService} (readiness check). Options are validated and keys loaded
  * and self-checked once at startup: a bad configuration fails `app.init()`
  * with one error listing every problem.
  */
@@ -38,10 +41,12 @@ import { TokenService } from './token/token.service.js';
         return config;
       },
     },
+    IAdvizeAuthEvents,
     TokenService,
+    IAdvizeHealthService,
     IAdvizeIdentityGuard,
   ],
-  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IADVIZE_AUTH_CONFIG],
+  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeAuthEvents, IAdvizeHealthService, IADVIZE_AUTH_CONFIG],
 })
 export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleDestroy {
   constructor(@Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig) {

@@ -1,4 +1,6 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { IAdvizeErrorCode } from '../errors.js';
+import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import type { IAdvizeIdentity } from '../token/identity.js';
 import { IADVIZE_IDENTITY_REQUEST_KEY } from './identity.decorator.js';
 import { IAdvizeHttpException } from './http-errors.js';
@@ -7,7 +9,8 @@ import { UserResolver } from './user-resolver.js';
 /**
  * Resolves the signed-in user's iAdvize identity with the {@link UserResolver}
  * and attaches it to the request (read it with `@IAdvizeIdentity()`).
- * Anonymous requests get `401` with code `IADVIZE_UNAUTHENTICATED`.
+ * Anonymous requests get `401` with code `IADVIZE_UNAUTHENTICATED` (and a
+ * `token.refused` event on {@link IAdvizeAuthEvents}).
  *
  * Put your authentication guard (passport's `AuthGuard('jwt')`, a session
  * guard) in front of it. Subclass it and override the protected hooks for
@@ -15,11 +18,17 @@ import { UserResolver } from './user-resolver.js';
  */
 @Injectable()
 export class IAdvizeIdentityGuard implements CanActivate {
-  constructor(protected readonly userResolver: UserResolver) {}
+  constructor(
+    protected readonly userResolver: UserResolver,
+    @Optional() protected readonly events?: IAdvizeAuthEvents,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const identity = await this.resolveIdentity(context);
-    if (identity === null || identity === undefined) throw this.unauthenticated(context);
+    if (identity === null || identity === undefined) {
+      if (this.events?.listening('token.refused')) this.events.emit('token.refused', { code: IAdvizeErrorCode.Unauthenticated });
+      throw this.unauthenticated(context);
+    }
     this.getRequest(context)[IADVIZE_IDENTITY_REQUEST_KEY] = identity;
     return true;
   }

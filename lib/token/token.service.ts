@@ -1,6 +1,8 @@
 import { verify as cryptoVerify } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
-import { IAdvizeAuthError, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
+import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
@@ -29,12 +31,21 @@ export interface IAdvizeClaims {
  * iAdvize's public key. Every call mints a fresh token.
  *
  * Inject it to write your own endpoint, or use the module's built-in one.
+ * Every call emits one event on {@link IAdvizeAuthEvents}: `token.issued`,
+ * `token.refused` (invalid identity) or `signer.failure`.
  */
 @Injectable()
 export class TokenService {
   private readonly textEncoder = new TextEncoder();
+  /** Where the service reports issued tokens and failures (the module's instance; a private one when built by hand). */
+  readonly events: IAdvizeAuthEvents;
 
-  constructor(@Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig) {}
+  constructor(
+    @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
+    @Optional() events?: IAdvizeAuthEvents,
+  ) {
+    this.events = events ?? new IAdvizeAuthEvents();
+  }
 
   /**
    * Mints a token for `identity`.
@@ -44,15 +55,37 @@ export class TokenService {
    * @throws SignatureMismatchError when a remote signer's signature does not verify
    */
   async createToken(identity: IAdvizeIdentity): Promise<IAdvizeToken> {
-    const { userId, visitorData } = validateIdentity(identity);
+    const started = performance.now();
+    let valid: IAdvizeIdentity;
+    try {
+      valid = validateIdentity(identity);
+    } catch (e) {
+      if (this.events.listening('token.refused')) this.emitRefused(identity);
+      throw e;
+    }
+    const { userId, visitorData } = valid;
     const iat = Math.floor(this.config.clock() / 1000);
     const exp = iat + this.config.tokenTtlSeconds;
     const claims: IAdvizeClaims = { [IADVIZE_USER_ID_CLAIM]: userId, iss: this.config.issuer, iat, exp } as IAdvizeClaims;
     if (visitorData) claims[IADVIZE_VISITOR_DATA_CLAIM] = visitorData as Record<string, string>;
     const signingInput = jwsSigningInput(claims);
-    const signature = await this.sign(signingInput);
-    const jws = `${signingInput}.${b64url(signature)}`;
-    return { token: compactEncrypt(jws, this.config.iadvizePublicKey), expiresAt: exp };
+    let token: string;
+    try {
+      const signature = await this.sign(signingInput);
+      const jws = `${signingInput}.${b64url(signature)}`;
+      token = compactEncrypt(jws, this.config.iadvizePublicKey);
+    } catch (e) {
+      if (this.events.listening('signer.failure')) this.emitSignerFailure(e, started, userId);
+      throw e;
+    }
+    if (this.events.listening('token.issued')) {
+      this.events.emit('token.issued', {
+        durationMs: performance.now() - started,
+        signerKind: this.config.keyProvider.kind,
+        userIdHash: this.events.hashUserId(userId),
+      });
+    }
+    return { token, expiresAt: exp };
   }
 
   /** The RFC 7638 thumbprint of the signing key (for logs; never the key). */
@@ -63,6 +96,24 @@ export class TokenService {
   /** The RFC 7638 thumbprint of the iAdvize key tokens are encrypted to. */
   get iadvizeKeyThumbprint(): string {
     return this.config.iadvizeKeyThumbprint;
+  }
+
+  private emitRefused(identity: unknown): void {
+    const userId = (identity as { userId?: unknown } | null)?.userId;
+    this.events.emit('token.refused', {
+      code: IAdvizeErrorCode.InvalidIdentity,
+      userIdHash: typeof userId === 'string' ? this.events.hashUserId(userId) : undefined,
+    });
+  }
+
+  private emitSignerFailure(e: unknown, started: number, userId: string): void {
+    const code: SignerFailureCode = e instanceof SignatureMismatchError ? IAdvizeErrorCode.SignatureMismatch : IAdvizeErrorCode.SigningUnavailable;
+    this.events.emit('signer.failure', {
+      code,
+      signerKind: this.config.keyProvider.kind,
+      durationMs: performance.now() - started,
+      userIdHash: this.events.hashUserId(userId),
+    });
   }
 
   private async sign(signingInput: string): Promise<Uint8Array> {

@@ -1,0 +1,202 @@
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { InvalidOptionsError, type IAdvizeErrorCode } from '../errors.js';
+
+/** Injection token of the optional {@link IAdvizeAuthEventsOptions}; provide it through the module's `extraProviders`. */
+export const IADVIZE_AUTH_EVENTS_OPTIONS = Symbol.for('nestjs-iadvize-auth:events-options');
+
+/** Smallest accepted {@link IAdvizeAuthEventsOptions.userIdHashKey}, in bytes. */
+export const MIN_USER_ID_HASH_KEY_BYTES = 32;
+
+/**
+ * Options of {@link IAdvizeAuthEvents}, provided under {@link IADVIZE_AUTH_EVENTS_OPTIONS}:
+ *
+ * ```ts
+ * IAdvizeAuthModule.forRoot({
+ *   ...,
+ *   extraProviders: [{ provide: IADVIZE_AUTH_EVENTS_OPTIONS, useValue: { userIdHashKey: process.env.IADVIZE_EVENTS_HASH_KEY } }],
+ * })
+ * ```
+ */
+export interface IAdvizeAuthEventsOptions {
+  /**
+   * Secret key (at least 32 bytes; a string is taken as UTF-8) for the
+   * `userIdHash` field of events: base64url of HMAC-SHA256(key, userId).
+   * Lets you correlate events of one user without the user id in clear.
+   * Keep it secret (user ids are guessable, so an unkeyed hash would not
+   * protect them) and stable across instances. Default: none, and events
+   * carry no user information at all.
+   */
+  userIdHashKey?: string | Uint8Array;
+}
+
+/** Codes of {@link TokenRefusedEvent}: the request was refused before any signing. */
+export type TokenRefusedCode = typeof IAdvizeErrorCode.Unauthenticated | typeof IAdvizeErrorCode.InvalidIdentity;
+
+/** Codes of {@link SignerFailureEvent}: the signing pipeline failed. */
+export type SignerFailureCode = typeof IAdvizeErrorCode.SigningUnavailable | typeof IAdvizeErrorCode.SignatureMismatch;
+
+/** `token.issued`: `TokenService.createToken` returned a token. */
+export interface TokenIssuedEvent {
+  /** Time to mint the token (claims, signature, encryption), in milliseconds. */
+  durationMs: number;
+  /** The key provider's `kind`, e.g. `'pem'`, `'file'`, `'aws-kms'`. */
+  signerKind: string;
+  /** HMAC of the user id, only when `userIdHashKey` is configured. */
+  userIdHash?: string;
+}
+
+/** `token.refused`: nobody was signed in (401), or the resolver returned an identity iAdvize would refuse (422). */
+export interface TokenRefusedEvent {
+  /** `IADVIZE_UNAUTHENTICATED` or `IADVIZE_INVALID_IDENTITY`. */
+  code: TokenRefusedCode;
+  /** HMAC of the user id when one was given as a string and `userIdHashKey` is configured. */
+  userIdHash?: string;
+}
+
+/** `signer.failure`: a token could not be minted because signing failed, timed out or did not verify. */
+export interface SignerFailureEvent {
+  /** `IADVIZE_SIGNING_UNAVAILABLE` (backend down, throttled, timed out) or `IADVIZE_SIGNATURE_MISMATCH`. */
+  code: SignerFailureCode;
+  /** The key provider's `kind`. */
+  signerKind: string;
+  /** Time spent before the failure, in milliseconds. */
+  durationMs: number;
+  /** HMAC of the user id, only when `userIdHashKey` is configured. */
+  userIdHash?: string;
+}
+
+/** `health.checked`: `IAdvizeHealthService` ran a fresh signer self-check (cached answers emit nothing). */
+export interface HealthCheckedEvent {
+  /** `true` when the probe was signed and verified. */
+  healthy: boolean;
+  /** The key provider's `kind`. */
+  signerKind: string;
+  /** Duration of the self-check, in milliseconds. */
+  durationMs: number;
+  /** Error code when unhealthy. */
+  code?: SignerFailureCode;
+}
+
+/** Every event {@link IAdvizeAuthEvents} emits, by name. */
+export interface IAdvizeAuthEventMap {
+  'token.issued': TokenIssuedEvent;
+  'token.refused': TokenRefusedEvent;
+  'signer.failure': SignerFailureEvent;
+  'health.checked': HealthCheckedEvent;
+}
+
+/** Name of an {@link IAdvizeAuthEvents} event. */
+export type IAdvizeAuthEventName = keyof IAdvizeAuthEventMap;
+
+/** A listener of event `E`. Called synchronously; its return value is ignored. */
+export type IAdvizeAuthEventListener<E extends IAdvizeAuthEventName> = (event: IAdvizeAuthEventMap[E]) => unknown;
+
+type ListenerLists = { [E in IAdvizeAuthEventName]: ReadonlyArray<IAdvizeAuthEventListener<E>> };
+
+const EVENT_NAMES: readonly IAdvizeAuthEventName[] = ['token.issued', 'token.refused', 'signer.failure', 'health.checked'];
+
+/**
+ * Hooks for metrics, audit and alerting, with no metrics dependency.
+ * Provided and exported by `IAdvizeAuthModule`; subscribe from any provider:
+ *
+ * ```ts
+ * @Injectable()
+ * export class TokenMetrics {
+ *   constructor(events: IAdvizeAuthEvents) {
+ *     events.on('token.issued', (e) => histogram.observe(e.durationMs / 1000));
+ *     events.on('signer.failure', (e) => alerts.notify(e.code));
+ *   }
+ * }
+ * ```
+ *
+ * Listeners run synchronously, in subscription order, right before the call
+ * returns or throws; keep them cheap and hand slow work off. A listener that
+ * throws is logged (one line, its error's name) and never breaks issuance.
+ * Events carry no token, key or user id; set `userIdHashKey` (see
+ * {@link IAdvizeAuthEventsOptions}) to get a keyed hash of the user id.
+ * With no listener, emitting costs a length check.
+ */
+@Injectable()
+export class IAdvizeAuthEvents {
+  private readonly logger = new Logger('IAdvizeAuthEvents');
+  private readonly listeners: ListenerLists = { 'token.issued': [], 'token.refused': [], 'signer.failure': [], 'health.checked': [] };
+  private readonly hashKey: KeyObject | undefined;
+
+  constructor(@Optional() @Inject(IADVIZE_AUTH_EVENTS_OPTIONS) options?: IAdvizeAuthEventsOptions) {
+    this.hashKey = hashKeyFrom(options);
+  }
+
+  /**
+   * Subscribes `listener` to `event`.
+   * @returns a function that unsubscribes it
+   */
+  on<E extends IAdvizeAuthEventName>(event: E, listener: IAdvizeAuthEventListener<E>): () => void {
+    if (!EVENT_NAMES.includes(event)) {
+      throw new TypeError(`IAdvizeAuthEvents.on: unknown event "${String(event)}" (known: ${EVENT_NAMES.join(', ')})`);
+    }
+    if (typeof listener !== 'function') throw new TypeError(`IAdvizeAuthEvents.on("${event}"): the listener must be a function`);
+    // Copy on write: an emit in progress keeps iterating over the array it started with.
+    (this.listeners as Record<string, unknown>)[event] = [...this.listeners[event], listener];
+    return () => this.off(event, listener);
+  }
+
+  /** Unsubscribes `listener` from `event` (no-op when it is not subscribed). */
+  off<E extends IAdvizeAuthEventName>(event: E, listener: IAdvizeAuthEventListener<E>): void {
+    const current = this.listeners[event] as ReadonlyArray<IAdvizeAuthEventListener<E>> | undefined;
+    if (!current) return;
+    const i = current.indexOf(listener);
+    if (i >= 0) (this.listeners as Record<string, unknown>)[event] = [...current.slice(0, i), ...current.slice(i + 1)];
+  }
+
+  /** `true` when `event` has at least one listener. The library checks it before building an event. */
+  listening(event: IAdvizeAuthEventName): boolean {
+    return this.listeners[event].length !== 0;
+  }
+
+  /**
+   * base64url of HMAC-SHA256(`userIdHashKey`, `userId`): the value events carry
+   * as `userIdHash`. Use it to find a user's events from your own logs.
+   * Returns `undefined` when no `userIdHashKey` is configured.
+   */
+  hashUserId(userId: string): string | undefined {
+    if (this.hashKey === undefined) return undefined;
+    return createHmac('sha256', this.hashKey).update(userId, 'utf8').digest('base64url');
+  }
+
+  /** Calls every listener of `event` with `payload`. Used by the library; listener errors are logged, never thrown. */
+  emit<E extends IAdvizeAuthEventName>(event: E, payload: IAdvizeAuthEventMap[E]): void {
+    const list = this.listeners[event] as ReadonlyArray<IAdvizeAuthEventListener<E>>;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        const result = list[i](payload);
+        if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).catch === 'function') {
+          (result as Promise<unknown>).catch((e: unknown) => this.listenerFailed(event, e));
+        }
+      } catch (e) {
+        this.listenerFailed(event, e);
+      }
+    }
+  }
+
+  private listenerFailed(event: string, e: unknown): void {
+    // The name only: a listener's message could carry anything.
+    this.logger.error(`a "${event}" listener threw ${(e as Error)?.name ?? typeof e}; the event is dropped for this listener`);
+  }
+}
+
+function hashKeyFrom(options: IAdvizeAuthEventsOptions | undefined): KeyObject | undefined {
+  const key = options?.userIdHashKey;
+  if (key === undefined || key === null) return undefined;
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key instanceof Uint8Array ? key : undefined;
+  if (bytes === undefined) {
+    throw new InvalidOptionsError(['userIdHashKey: must be a string or a Uint8Array'], 'IAdvizeAuthEvents options (IADVIZE_AUTH_EVENTS_OPTIONS)');
+  }
+  if (bytes.length < MIN_USER_ID_HASH_KEY_BYTES) {
+    throw new InvalidOptionsError(
+      [`userIdHashKey: must be at least ${MIN_USER_ID_HASH_KEY_BYTES} bytes (got ${bytes.length}); generate one with \`openssl rand -base64 32\` and keep it secret`],
+      'IAdvizeAuthEvents options (IADVIZE_AUTH_EVENTS_OPTIONS)',
+    );
+  }
+  return createSecretKey(bytes);
+}

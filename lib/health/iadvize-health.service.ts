@@ -1,0 +1,153 @@
+import { verify as cryptoVerify } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
+import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
+import { IADVIZE_AUTH_CONFIG } from '../iadvize.constants.js';
+import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
+
+/** Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}. */
+export const DEFAULT_HEALTH_MAX_AGE_SECONDS = 10;
+
+/** Options of {@link IAdvizeHealthService.check}. */
+export interface IAdvizeHealthCheckOptions {
+  /**
+   * Reuse the last result while it is younger than this, in seconds, so a
+   * KMS is not hit on every probe. `0` always runs a fresh check (concurrent
+   * callers still share one). Default: 10.
+   */
+  maxAgeSeconds?: number;
+}
+
+/** Result of a signer self-check. Carries no key material. */
+export interface IAdvizeHealthResult {
+  /** `true` when a probe was signed and verified with the signing key's public half. */
+  healthy: boolean;
+  /** The key provider's `kind`, e.g. `'file'`, `'aws-kms'`. */
+  signerKind: string;
+  /** RFC 7638 thumbprint of the signing key's public half. */
+  signingKeyThumbprint: string;
+  /** When the check ran (milliseconds since the epoch, module `clock`). */
+  checkedAt: number;
+  /** How long the check took, in milliseconds. */
+  durationMs: number;
+  /** `true` when this result comes from the cache rather than a new check. */
+  cached: boolean;
+  /** When unhealthy: `IADVIZE_SIGNING_UNAVAILABLE` or `IADVIZE_SIGNATURE_MISMATCH`. */
+  code?: SignerFailureCode;
+  /** When unhealthy: what went wrong, without secrets (the library's own message, never the backend's). */
+  message?: string;
+}
+
+/**
+ * Readiness check of the token issuer: signs a probe with the configured key
+ * provider (with the `signingTimeoutMs` deadline) and verifies it with the
+ * public key cached at startup, which catches an unreachable, throttled or
+ * misconfigured KMS/HSM before users do.
+ *
+ * Results are cached for {@link IAdvizeHealthCheckOptions.maxAgeSeconds}
+ * (default 10 s) and concurrent callers share one in-flight check, so
+ * frequent probes cost at most one signature per period. Each fresh failure
+ * is logged once (`Logger` context `IAdvizeHealthService`) with its code.
+ *
+ * ```ts
+ * @Get('ready')
+ * async ready() {
+ *   const r = await this.health.check();
+ *   if (!r.healthy) throw new ServiceUnavailableException(r.code);
+ *   return { status: 'ok' };
+ * }
+ * ```
+ *
+ * For `@nestjs/terminus`, use `IAdvizeHealthIndicator` from `nestjs-iadvize-auth/terminus`.
+ */
+@Injectable()
+export class IAdvizeHealthService {
+  private readonly logger = new Logger('IAdvizeHealthService');
+  private last: IAdvizeHealthResult | undefined;
+  private inFlight: Promise<IAdvizeHealthResult> | undefined;
+  private readonly events: IAdvizeAuthEvents;
+
+  constructor(
+    @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
+    @Optional() events?: IAdvizeAuthEvents,
+  ) {
+    this.events = events ?? new IAdvizeAuthEvents();
+  }
+
+  /**
+   * The signer's health: the cached result when younger than `maxAgeSeconds`,
+   * else the result of a fresh self-check (shared with concurrent callers).
+   * Never throws for an unhealthy signer; it returns `healthy: false`.
+   */
+  async check(options: IAdvizeHealthCheckOptions = {}): Promise<IAdvizeHealthResult> {
+    const maxAgeSeconds = options.maxAgeSeconds ?? DEFAULT_HEALTH_MAX_AGE_SECONDS;
+    if (typeof maxAgeSeconds !== 'number' || !(maxAgeSeconds >= 0)) {
+      throw new TypeError(`IAdvizeHealthService.check: maxAgeSeconds must be a number >= 0 (got ${String(maxAgeSeconds)})`);
+    }
+    const last = this.last;
+    if (last !== undefined) {
+      const age = this.config.clock() - last.checkedAt;
+      if (age >= 0 && age < maxAgeSeconds * 1000) return { ...last, cached: true };
+    }
+    if (this.inFlight === undefined) {
+      this.inFlight = this.runCheck().finally(() => {
+        this.inFlight = undefined;
+      });
+    }
+    return this.inFlight;
+  }
+
+  private async runCheck(): Promise<IAdvizeHealthResult> {
+    const { keyProvider, signingPublicKey, signingTimeoutMs } = this.config;
+    const checkedAt = this.config.clock();
+    const started = performance.now();
+    let failure: IAdvizeAuthError | undefined;
+    const probe = healthProbe(checkedAt);
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(new SigningUnavailableError(`signing backend "${keyProvider.kind}" did not answer the health probe within ${signingTimeoutMs} ms`));
+        }, signingTimeoutMs);
+      });
+      const signature = await Promise.race([keyProvider.sign(probe, { signal: controller.signal }), deadline]);
+      if (!(signature instanceof Uint8Array) || !cryptoVerify('sha256', probe, signingPublicKey, signature)) {
+        failure = new SignatureMismatchError(
+          `signing backend "${keyProvider.kind}" returned a health-probe signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
+        );
+      }
+    } catch (e) {
+      failure = e instanceof IAdvizeAuthError ? e : new SigningUnavailableError(`signing backend "${keyProvider.kind}" failed the health probe`);
+    } finally {
+      clearTimeout(timer);
+    }
+    const durationMs = performance.now() - started;
+    const code: SignerFailureCode | undefined =
+      failure === undefined ? undefined : failure instanceof SignatureMismatchError ? IAdvizeErrorCode.SignatureMismatch : IAdvizeErrorCode.SigningUnavailable;
+    const result: IAdvizeHealthResult = {
+      healthy: failure === undefined,
+      signerKind: keyProvider.kind,
+      signingKeyThumbprint: this.config.signingKeyThumbprint,
+      checkedAt,
+      durationMs,
+      cached: false,
+      ...(failure === undefined ? {} : { code, message: failure.message }),
+    };
+    if (failure !== undefined) this.logger.warn(`${code}: signer health check failed: ${failure.message}`);
+    this.last = result;
+    if (this.events.listening('health.checked')) {
+      this.events.emit('health.checked', { healthy: result.healthy, signerKind: result.signerKind, durationMs, ...(code ? { code } : {}) });
+    }
+    return { ...result };
+  }
+}
+
+/** The bytes signed by a health check: a JWS signing input no iAdvize token could be mistaken for. */
+function healthProbe(nowMs: number): Uint8Array {
+  const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'nestjs-iadvize-auth-health-probe' })).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ iss: 'nestjs-iadvize-auth health check', iat: Math.floor(nowMs / 1000) })).toString('base64url');
+  return new TextEncoder().encode(`${header}.${payload}`);
+}
