@@ -11,7 +11,7 @@ import { FakeIAdvize, FakeIAdvizeError } from '../testing/fake-iadvize.js';
 import { TokenService } from '../token/token.service.js';
 import { ExitCode, Mark, parseCommandArgs, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
 
-const HELP = `Usage: iadvize-auth doctor [--env-file FILE] [--strict]
+const HELP = `Usage: iadvize-auth doctor [--dotenv FILE] [--strict]
 
 Checks the configuration the module would load from the environment
 (IADVIZE_* variables, see docs/operations.md), without starting your app:
@@ -24,7 +24,7 @@ and prints the key thumbprints and which iAdvize key is in use (production or
 custom). It never prints a key, a passphrase or a token.
 
 Options:
-  --env-file FILE  Load variables from a .env file first (variables already set win)
+  --dotenv FILE    Load variables from a .env file first (variables already set win)
   --strict         Treat warnings (custom iAdvize key, lax key file mode, long
                    token lifetime, unknown IADVIZE_* variables) as problems
   -h, --help       Show this help
@@ -97,7 +97,7 @@ export const doctorCommand: CliCommand = {
   async run(args: string[], ctx: CliContext): Promise<ExitCodeValue> {
     const { values } = parseCommandArgs(
       args,
-      { 'env-file': { type: 'string' }, strict: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      { dotenv: { type: 'string' }, strict: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       false,
     );
     if (values.help) {
@@ -120,13 +120,15 @@ export const doctorCommand: CliCommand = {
       return ExitCode.Problem;
     };
 
-    const envFile = values['env-file'] as string | undefined;
+    // Not "--env-file": Node 20 reads that flag anywhere on the command line,
+    // even after the script name, and exits 9 itself when the file is missing.
+    const envFile = values.dotenv as string | undefined;
     if (envFile !== undefined) {
       try {
         loadEnvFile(ctx.env, resolve(ctx.cwd, envFile));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        return fail(`--env-file "${envFile}"`, new CheckFailed(`--env-file "${envFile}" ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'unknown error'})`}`));
+        return fail(`--dotenv "${envFile}"`, new CheckFailed(`--dotenv "${envFile}" ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'unknown error'})`}`));
       }
     }
 
