@@ -182,6 +182,13 @@ describe('iadvize-auth (built binary): general usage', () => {
     expect(option.stderr).toContain('unknown option "--bits" (options go after the command)');
   });
 
+  it('is the package "bin" iadvize-auth, with a node shebang', async () => {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
+    expect(pkg.bin).toEqual({ 'iadvize-auth': './dist/cli/main.js' });
+    expect(readFileSync(new URL(`../../${pkg.bin['iadvize-auth']}`, import.meta.url), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+  });
+
   it('prints the package version', async () => {
     const { readFileSync } = await import('node:fs');
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
