@@ -11,6 +11,7 @@
 // Part 1 — iAdvize integration (copy this)
 // ===========================================================================
 
+// #region iadvize-integration (docs/sample.md shows this region verbatim)
 /** The token endpoint answered with an error: no token, no chat. */
 class TokenRequestError extends Error {
   constructor(status, message) {
@@ -96,6 +97,7 @@ async function logoutIAdvize() {
   activation = null;
   await withIAdvize((iAdvize) => iAdvize.logout());
 }
+// #endregion iadvize-integration
 
 // ===========================================================================
 // Part 2 — the sample's sign-in form and status display

@@ -108,7 +108,7 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     await page.locator('#signed-out').waitFor({ state: 'visible' });
     expect(await page.locator('#mode').textContent()).toContain('demo mode');
     expect(await status().getAttribute('data-state')).toBe('idle');
-    expect(await page.evaluate(() => (window as any).iAdvizeDemo.state)).toBe('idle');
+    expect(await page.evaluate(() => (globalThis as any).iAdvizeDemo.state)).toBe('idle');
     expect(tokenRequests).toHaveLength(0);
   });
 
@@ -124,14 +124,14 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     const text = await waitForState('success');
     expect(text).toBe(`Authenticated as ${alice.firstName} ${alice.lastName} (userId ${alice.id})`);
     expect(await page.locator('#user-name').textContent()).toContain('alice');
-    const demo = await page.evaluate(() => (window as any).iAdvizeDemo);
+    const demo = await page.evaluate(() => (globalThis as any).iAdvizeDemo);
     expect(demo.state).toBe('active');
     expect(demo.identity).toEqual({ userId: alice.id, visitorData: { firstName: 'Alice', lastName: 'Martin', email: alice.email } });
     // One token request, a POST with the CSRF header; the token never reaches the DOM.
     expect(tokenRequests).toEqual([{ method: 'POST', csrf: 'fetch' }]);
     expect(await page.content()).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
     // The session cookie is HttpOnly: page scripts cannot read it.
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate(() => (globalThis as any).document.cookie)).toBe('');
     const [cookie] = (await context.cookies()).filter((c) => c.name === 'sample_session');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1') {
@@ -145,7 +145,7 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     const second = await page.evaluate(
       () =>
         new Promise((resolve) =>
-          (window as any).iAdvizeInterface.push((iAdvize: any) => iAdvize.activate(async () => ({})).then(resolve)),
+          (globalThis as any).iAdvizeInterface.push((iAdvize: any) => iAdvize.activate(async () => ({})).then(resolve)),
         ),
     );
     expect(second).toMatchObject({ authentication: { status: 'authentication-failure', reason: "Can't activate twice, please logout first" } });
@@ -160,7 +160,7 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     await page.click('#sign-out');
     await page.locator('#signed-out').waitFor({ state: 'visible' });
     expect(await waitForState('idle')).toBe('Signed out of iAdvize');
-    const demo = await page.evaluate(() => (window as any).iAdvizeDemo);
+    const demo = await page.evaluate(() => (globalThis as any).iAdvizeDemo);
     expect(demo).toMatchObject({ state: 'idle', identity: null });
     expect((await context.cookies()).filter((c) => c.name === 'sample_session')).toEqual([]);
     // The server-side session is gone as well.
@@ -173,7 +173,7 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     await signIn(bob);
     const text = await waitForState('success');
     expect(text).toBe(`Authenticated as ${bob.firstName} ${bob.lastName} (userId ${bob.id})`);
-    expect(await page.evaluate(() => (window as any).iAdvizeDemo.identity.userId)).toBe(bob.id);
+    expect(await page.evaluate(() => (globalThis as any).iAdvizeDemo.identity.userId)).toBe(bob.id);
     expect(tokenRequests).toHaveLength(1);
   });
 
@@ -182,14 +182,14 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     // the tag asks for a fresh token, as the real tag does when it renews the visitor's session.
     await context.clearCookies();
     tokenRequests.length = 0;
-    const result = await page.evaluate(() => (window as any).iAdvizeDemo.refresh());
+    const result = await page.evaluate(() => (globalThis as any).iAdvizeDemo.refresh());
     expect(result).toMatchObject({ authentication: { status: 'authentication-failure' } });
     const text = await waitForState('error');
     expect(text).toContain('Could not get an iAdvize token: 401');
     expect(text).toContain('no anonymous fallback');
     expect(tokenRequests).toEqual([{ method: 'POST', csrf: 'fetch' }]);
     await page.locator('#signed-out').waitFor({ state: 'visible' });
-    const demo = await page.evaluate(() => (window as any).iAdvizeDemo);
+    const demo = await page.evaluate(() => (globalThis as any).iAdvizeDemo);
     expect(demo).toMatchObject({ state: 'idle', identity: null }); // logged out of the tag, not anonymous
     expect(await status().textContent()).toContain('401'); // the error stays visible
   });
@@ -199,11 +199,11 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     await page.locator('#signed-out').waitFor({ state: 'visible' });
     tokenRequests.length = 0;
     // Run the page's own activation path (app.js's startIAdvize) while signed out.
-    await page.evaluate(() => (window as any).startIAdvize());
+    await page.evaluate(() => (globalThis as any).startIAdvize());
     const text = await waitForState('error');
     expect(text).toContain('Could not get an iAdvize token: 401 Sign in first');
     expect(tokenRequests).toEqual([{ method: 'POST', csrf: 'fetch' }]);
-    const demo = await page.evaluate(() => (window as any).iAdvizeDemo);
+    const demo = await page.evaluate(() => (globalThis as any).iAdvizeDemo);
     expect(demo).toMatchObject({ state: 'idle', identity: null });
     await page.locator('#signed-out').waitFor({ state: 'visible' });
   });
