@@ -1,0 +1,102 @@
+// @nestjs/terminus 12 is ESM, so it loads in Jest's ESM mode (no child process needed).
+import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { IAdvizeAuthModule } from '../../lib/index.js';
+import { IAdvizeHealthIndicator } from '../../lib/integrations/terminus.js';
+import { FakeIAdvize } from '../../lib/testing/index.js';
+import { expectNoSecrets, rsaKeyPair } from '../helpers/keys.js';
+import { PLATFORMS, startApp } from '../helpers/platforms.js';
+import { SwitchableSigner } from './test-signers.js';
+
+@Controller('health')
+class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly iadvize: IAdvizeHealthIndicator,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  check() {
+    return this.health.check([() => this.iadvize.isHealthy()]);
+  }
+
+  @Get('fresh')
+  @HealthCheck()
+  fresh() {
+    return this.health.check([() => this.iadvize.isHealthy('token-signer', { maxAgeSeconds: 0 })]);
+  }
+}
+
+/** The app's health module: terminus + the indicator, with IAdvizeAuthModule registered globally elsewhere. */
+@Module({ imports: [TerminusModule], controllers: [HealthController], providers: [IAdvizeHealthIndicator] })
+class HealthModule {}
+
+describe.each(PLATFORMS)('terminus health indicator on %s', (_name, platform) => {
+  let app: INestApplication;
+  let signer: SwitchableSigner;
+  const clock = { now: Date.UTC(2026, 0, 1) };
+
+  beforeAll(async () => {
+    const brand = await rsaKeyPair('brand');
+    signer = new SwitchableSigner(brand.privatePem, (await rsaKeyPair('other')).privatePem);
+    const iadvize = await FakeIAdvize.create();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        IAdvizeAuthModule.forRoot({
+          issuer: 'https://brand.example',
+          signingKey: signer,
+          iadvizePublicKey: iadvize.publicKeyPem,
+          clock: () => clock.now,
+          isGlobal: true,
+        }),
+        HealthModule,
+      ],
+    }).compile();
+    app = await startApp(moduleRef, platform);
+  });
+  afterAll(() => app.close());
+
+  it('is up with a good signer, down (503) with a failing one, cached for 10 s, and recovers', async () => {
+    const server = app.getHttpServer();
+    signer.calls = 0;
+    const up = await request(server).get('/health').expect(200);
+    expect(up.body).toEqual({
+      status: 'ok',
+      info: { iadvize: { status: 'up', signer: 'test-kms', checkedAt: new Date(clock.now).toISOString(), durationMs: expect.any(Number), cached: false } },
+      error: {},
+      details: { iadvize: expect.objectContaining({ status: 'up' }) },
+    });
+
+    signer.mode = 'fail';
+    const cached = await request(server).get('/health').expect(200);
+    expect(cached.body.info.iadvize).toMatchObject({ status: 'up', cached: true });
+    expect(signer.calls).toBe(1);
+
+    clock.now += 10_000;
+    const down = await request(server).get('/health').expect(503);
+    expect(down.body.status).toBe('error');
+    expect(down.body.error.iadvize).toEqual({
+      status: 'down',
+      signer: 'test-kms',
+      checkedAt: new Date(clock.now).toISOString(),
+      durationMs: expect.any(Number),
+      cached: false,
+      code: 'IADVIZE_SIGNING_UNAVAILABLE',
+      message: 'signing backend "test-kms" failed the health probe',
+    });
+    expect(down.text).not.toMatch(/hunter2|ECONNREFUSED/);
+    expectNoSecrets(down.text);
+
+    signer.mode = 'wrong-key';
+    const mismatch = await request(server).get('/health/fresh').expect(503);
+    expect(mismatch.body.error['token-signer']).toMatchObject({ status: 'down', code: 'IADVIZE_SIGNATURE_MISMATCH' });
+
+    signer.mode = 'ok';
+    await request(server).get('/health').expect(503); // still cached
+    clock.now += 10_000;
+    expect((await request(server).get('/health').expect(200)).body.info.iadvize.status).toBe('up');
+  });
+});
