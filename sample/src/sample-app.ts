@@ -22,6 +22,8 @@ export async function createSampleApp(config: SampleConfig, options: CreateSampl
     extraImports.push(DemoIAdvizeModule.forRoot(config.fakeIAdvize));
   }
   const app = await NestFactory.create(SampleAppModule.forRoot(config, extraImports), new ExpressAdapter(), {
+    // Throw startup errors (e.g. an unreadable key file) to the caller instead of exiting.
+    abortOnError: false,
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
 

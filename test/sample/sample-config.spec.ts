@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { FakeIAdvize } from 'nestjs-iadvize-auth/testing';
 import request from 'supertest';
+import { createSampleApp } from '../../sample/src/sample-app.js';
 import { loadSampleConfig } from '../../sample/src/sample.config.js';
 import { startSample, tempKeysDir } from './sample-harness.js';
 
@@ -93,6 +94,14 @@ describe('sample configuration and development keys', () => {
     await expect(loadSampleConfig({ SAMPLE_KEYS_DIR: dir, IADVIZE_SIGNING_KEY: pem, IADVIZE_SIGNING_KEY_FILE: '/nowhere.pem' })).rejects.toThrow(
       /IADVIZE_SIGNING_KEY and IADVIZE_SIGNING_KEY_FILE/,
     );
+  });
+
+  it('an unreadable configured key makes startup fail with a message naming the variable (never exits the process)', async () => {
+    const dir = newDir();
+    const missing = join(dir, 'missing.pem');
+    const config = await loadSampleConfig({ SAMPLE_KEYS_DIR: dir, IADVIZE_SIGNING_KEY_FILE: missing });
+    await expect(createSampleApp(config, { logger: false })).rejects.toThrow(/IADVIZE_SIGNING_KEY_FILE/);
+    expect(existsSync(join(dir, 'brand-signing-private.pem'))).toBe(false); // no silent fallback to a development key
   });
 
   it('real mode: IADVIZE_SID switches to the real tag; bad values are refused with the variable named', async () => {
