@@ -66,10 +66,11 @@ describe.each(['express', 'fastify'])('NestJS 11 on %s', (platform) => {
   const http = () => request(app().url);
   const open = (token: string) => iadvize.open(token, brandPublicPem, { issuer: ISSUER });
 
-  it('runs the library on @nestjs/core and @nestjs/common 11.x from the fixture', async () => {
+  it('runs the library on @nestjs/core, @nestjs/common and @nestjs/terminus 11.x from the fixture', async () => {
     const res = await http().get('/test/versions').expect(200);
     expect(res.body.app.core).toMatch(/^11\./);
     expect(res.body.app.common).toMatch(/^11\./);
+    expect(res.body.app.terminus).toMatch(/^11\./);
     expect(res.body.library).toEqual(res.body.app);
     expect(res.body.libraryEntry.startsWith(join(fixtureModules, 'nestjs-iadvize-auth'))).toBe(true);
     expect(res.body.coreLoadedFrom.startsWith(join(fixtureModules, '@nestjs', 'core'))).toBe(true);
@@ -112,7 +113,7 @@ describe.each(['express', 'fastify'])('NestJS 11 on %s', (platform) => {
     await http().post('/chat/token').expect(401);
   });
 
-  it('a failing or hanging signer gives 503 with Retry-After and an unhealthy readiness check, then recovers; events count each outcome', async () => {
+  it('a failing or hanging signer gives 503 with Retry-After and unhealthy readiness and terminus checks, then recovers; events and metrics count each outcome', async () => {
     const before = (await http().get('/test/events').expect(200)).body as Record<string, number>;
     const delta = async () => {
       const now = (await http().get('/test/events').expect(200)).body as Record<string, number>;
@@ -126,6 +127,8 @@ describe.each(['express', 'fastify'])('NestJS 11 on %s', (platform) => {
       expect(res.text).not.toMatch(/hunter2|ECONNREFUSED/);
       const down = (await http().get('/ready').expect(200)).body;
       expect(down).toMatchObject({ healthy: false, code: 'IADVIZE_SIGNING_UNAVAILABLE', signerKind: 'flaky-kms', cached: false });
+      const terminusDown = await http().get('/health').expect(503);
+      expect(terminusDown.body.error.iadvize).toMatchObject({ status: 'down', code: 'IADVIZE_SIGNING_UNAVAILABLE', signer: 'flaky-kms' });
 
       await http().post('/test/signer/hang').expect(200);
       const started = Date.now();
@@ -136,15 +139,20 @@ describe.each(['express', 'fastify'])('NestJS 11 on %s', (platform) => {
       res = await http().post('/iadvize/token').set('Authorization', 'Bearer tok-alice').expect(200);
       expect((await open(res.body.token)).userId).toBe('alice');
       expect((await http().get('/ready').expect(200)).body).toMatchObject({ healthy: true, signerKind: 'flaky-kms' });
+      expect((await http().get('/health').expect(200)).body.info.iadvize).toMatchObject({ status: 'up', signer: 'flaky-kms' });
       await http().post('/iadvize/token').expect(401);
 
       expect(await delta()).toEqual({
         'signer.failure:IADVIZE_SIGNING_UNAVAILABLE': 2,
-        'health.checked:IADVIZE_SIGNING_UNAVAILABLE': 1,
-        'health.checked': 1,
+        'health.checked:IADVIZE_SIGNING_UNAVAILABLE': 2,
+        'health.checked': 2,
         'token.issued': 1,
         'token.refused:IADVIZE_UNAUTHENTICATED': 1,
       });
+      const metrics = (await http().get('/metrics').expect(200)).text;
+      expect(metrics).toMatch(/^iadvize_token_errors_total\{outcome="failed",code="IADVIZE_SIGNING_UNAVAILABLE"\} [1-9]/m);
+      expect(metrics).toMatch(/^iadvize_signer_up\{signer="flaky-kms"\} 1$/m);
+      expect(metrics).toMatch(/^iadvize_tokens_issued_total\{signer="flaky-kms"\} [1-9]/m);
       const output = app().output();
       expect(output).not.toContain('hunter2');
       expectNoSecrets(output, [res.body.token]);
