@@ -23,11 +23,19 @@ const ISSUER = 'https://brand.example';
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 
+/** True when node_modules holds every package at the version package-lock.json pins. */
+function installMatchesLock(): boolean {
+  const locked = readJson(join(fixtureDir, 'package-lock.json')).packages as Record<string, { version?: string; optional?: boolean }>;
+  return Object.entries(locked).every(([path, entry]) => {
+    if (path === '' || entry.optional) return true; // optional entries may be for another platform
+    const manifest = join(fixtureDir, path, 'package.json');
+    return existsSync(manifest) && readJson(manifest).version === entry.version;
+  });
+}
+
 /** Installs the fixture's locked NestJS 11 packages when missing, then copies the built library into them. */
 function prepareFixture(): void {
-  const lockedCore = readJson(join(fixtureDir, 'package-lock.json')).packages['node_modules/@nestjs/core'].version as string;
-  const installedCore = join(fixtureModules, '@nestjs', 'core', 'package.json');
-  if (!existsSync(installedCore) || readJson(installedCore).version !== lockedCore) {
+  if (!installMatchesLock()) {
     execFileSync('npm', ['ci', '--prefix', 'test/fixtures/nest11', '--no-audit', '--no-fund', '--ignore-scripts'], {
       cwd: root,
       stdio: 'pipe',

@@ -64,6 +64,7 @@ describe('TypeScript consumers of the built package', () => {
     ['a CommonJS app with module nodenext (.cts)', 'app.cts', { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext }],
     ['an ESM app with module nodenext (.mts)', 'app.mts', { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext }],
     ['an app with bundler resolution', 'bundler.ts', { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler }],
+    ['a CommonJS app with bundler resolution (TypeScript 6)', 'cjs-bundler.ts', { module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Bundler }],
   ])('%s types the main entry and every subpath', (_label, fileName, options) => {
     expect(typeCheck(fileName, MAIN_ENTRY + SUBPATHS, options)).toEqual([]);
   });
