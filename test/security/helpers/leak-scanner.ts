@@ -93,15 +93,15 @@ export class SecretRegistry {
 
 /**
  * Scans `text` for every kind of leak. `allowStack` is for texts that may
- * legitimately carry a stack (none of ours: errors shown to clients or
- * written to logs by the library must not).
+ * legitimately carry a stack: Nest's own report of a crashed startup. Error
+ * bodies and the library's log lines must not.
  */
-export function scanText(label: string, text: string, secrets?: SecretRegistry): Leak[] {
+export function scanText(label: string, text: string, secrets?: SecretRegistry, options: { allowStack?: boolean } = {}): Leak[] {
   const leaks: Leak[] = [];
   if (PEM_BLOCK.test(text)) leaks.push({ label, kind: 'pem-block' });
   if (PRIVATE_JWK_MEMBER.test(text)) leaks.push({ label, kind: 'private-jwk-member' });
   if (JOSE_COMPACT.test(text)) leaks.push({ label, kind: 'jose-compact-token' });
-  if (STACK_FRAME.test(text)) leaks.push({ label, kind: 'stack-trace' });
+  if (!options.allowStack && STACK_FRAME.test(text)) leaks.push({ label, kind: 'stack-trace' });
   for (const name of secrets?.find(text) ?? []) leaks.push({ label, kind: 'known-secret', secretName: name });
   return leaks;
 }
@@ -121,14 +121,14 @@ export class LeakCorpus {
     this.entries.push({ label, text });
   }
 
-  /** All leaks in the corpus. */
-  scan(secrets?: SecretRegistry): Leak[] {
-    return this.entries.flatMap((e) => scanText(e.label, e.text, secrets));
+  /** All leaks in the corpus; `allowStack` tells which entries may carry a stack trace. */
+  scan(secrets?: SecretRegistry, allowStack: (label: string) => boolean = () => false): Leak[] {
+    return this.entries.flatMap((e) => scanText(e.label, e.text, secrets, { allowStack: allowStack(e.label) }));
   }
 
   /** Throws (listing labels and kinds only) when anything leaked. */
-  assertClean(secrets?: SecretRegistry): void {
-    const leaks = this.scan(secrets);
+  assertClean(secrets?: SecretRegistry, allowStack?: (label: string) => boolean): void {
+    const leaks = this.scan(secrets, allowStack);
     if (leaks.length > 0) throw new Error(`secrets leaked in ${leaks.length} place(s):\n${describeLeaks(leaks)}`);
   }
 
