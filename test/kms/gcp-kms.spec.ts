@@ -6,7 +6,7 @@ import { verify as cryptoVerify } from 'node:crypto';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import { OAuth2Client } from 'google-auth-library';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
-import { crc32c, GcpKmsKeyProvider, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
+import { crc32c, GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
 import { describeKeyProviderConformance } from './conformance.js';
 import { crc32cBitwise, GcpKmsStandin } from './standins/gcp-kms.standin.js';
 import { standinKey } from './standins/standin-server.js';
@@ -24,10 +24,11 @@ afterEach(() => {
   gcp.corruptSignatures = 0;
 });
 
-function authClient(token = 'standin-access-token'): OAuth2Client {
+/** An OAuth2 client holding a fixed access token (typed as gax's copy of google-auth-library). */
+function authClient(token = 'standin-access-token'): GcpKmsClientOptions['authClient'] {
   const c = new OAuth2Client();
   c.setCredentials({ access_token: token, expiry_date: Date.now() + 3.6e6 });
-  return c;
+  return c as unknown as GcpKmsClientOptions['authClient'];
 }
 
 function provider(overrides: Partial<GcpKmsKeyProviderOptions> = {}, token?: string): GcpKmsKeyProvider {
