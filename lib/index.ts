@@ -33,3 +33,24 @@ export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';
 export { IAdvizeHttpException, type IAdvizeErrorBody } from './http/http-errors.js';
 export { createTokenController, DEFAULT_TOKEN_PATH, type IAdvizeControllerOptions } from './http/token.controller.js';
+export {
+  IAdvizeAuthEvents,
+  IADVIZE_AUTH_EVENTS_OPTIONS,
+  MIN_USER_ID_HASH_KEY_BYTES,
+  type IAdvizeAuthEventsOptions,
+  type IAdvizeAuthEventMap,
+  type IAdvizeAuthEventName,
+  type IAdvizeAuthEventListener,
+  type TokenIssuedEvent,
+  type TokenRefusedEvent,
+  type SignerFailureEvent,
+  type HealthCheckedEvent,
+  type TokenRefusedCode,
+  type SignerFailureCode,
+} from './events/iadvize-auth-events.service.js';
+export {
+  IAdvizeHealthService,
+  DEFAULT_HEALTH_MAX_AGE_SECONDS,
+  type IAdvizeHealthCheckOptions,
+  type IAdvizeHealthResult,
+} from './health/iadvize-health.service.js';
