@@ -56,8 +56,8 @@ function typeCheck(fileName: string, source: string, options: ts.CompilerOptions
 }
 
 describe('TypeScript consumers of the built package', () => {
-  it('a CommonJS app with the classic tsconfig (module commonjs, node10 resolution) types the main entry', () => {
-    expect(typeCheck('classic.ts', MAIN_ENTRY, { module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, ignoreDeprecations: '6.0' })).toEqual([]);
+  it('a CommonJS app with the classic tsconfig (module commonjs, node10 resolution) types the main entry and every subpath (typesVersions)', () => {
+    expect(typeCheck('classic.ts', MAIN_ENTRY + SUBPATHS, { module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, ignoreDeprecations: '6.0' })).toEqual([]);
   });
 
   it.each([
