@@ -10,7 +10,7 @@
  * - the library's life cycle under Nest's real ConsoleLogger, text and JSON
  *   formats, on both adapters, with stdout/stderr captured: startup, a token,
  *   401, 422 with PII, 503 from a signer whose error carries a credential and
- *   a PEM, 503 on timeout, shutdown;
+ *   a PEM, 503 on timeout, shutdown; plus every event payload emitted;
  * - startups that fail on bad keys, as Nest itself reports them (message and
  *   stack), for every kind of key mistake.
  */
@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { ConsoleLogger, Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { compactDecrypt } from 'jose';
-import { IAdvizeAuthModule, PemKeyProvider, UserResolver, type IAdvizeAuthOptions, type IAdvizeIdentity, type KeyProvider } from '../../lib/index.js';
+import { IAdvizeAuthEvents, IAdvizeAuthModule, PemKeyProvider, UserResolver, type IAdvizeAuthOptions, type IAdvizeIdentity, type KeyProvider } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
 import { PLATFORMS } from '../helpers/platforms.js';
@@ -143,6 +143,10 @@ describe.each(PLATFORMS)('under Nest’s real ConsoleLogger on %s', (name, platf
       })
       class AppModule {}
       app = await NestFactory.create(AppModule, platform(), { logger });
+      const events = app.get(IAdvizeAuthEvents);
+      for (const event of ['token.issued', 'token.refused', 'signer.failure', 'health.checked'] as const) {
+        events.on(event, (payload) => corpus.record(`event ${event}`, payload));
+      }
       await app.listen(0, '127.0.0.1');
       const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
       const hit = async (scenario: string) => {
@@ -170,6 +174,10 @@ describe.each(PLATFORMS)('under Nest’s real ConsoleLogger on %s', (name, platf
     expect(output).toMatch(/IAdvizeAuthModule/);
     expect(output).toMatch(/IADVIZE_INVALID_IDENTITY/);
     expect(output).toMatch(/IADVIZE_SIGNING_UNAVAILABLE/);
+    // Event payloads (for metrics and audit) were captured too.
+    expect(corpus.entries.filter((e) => e.label.startsWith('event ')).map((e) => e.label).sort()).toEqual(
+      ['event signer.failure', 'event signer.failure', 'event token.issued', 'event token.refused', 'event token.refused'],
+    );
     // … and nothing secret: no key, passphrase, credential, token, user id or visitor data.
     corpus.assertClean(secrets);
   });
@@ -187,16 +195,23 @@ describe('startups that fail on bad keys, as Nest reports them', () => {
       secrets.add('ec key line', line, 32);
     }
   });
-  afterAll(() => cleanup?.());
+  afterAll(() => {
+    cleanup?.();
+    delete process.env.IADVIZE_SECRETS_SPEC_KEY;
+  });
 
   const encrypted = () => brand.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSPHRASE }).toString();
   const cases: Array<[string, () => Partial<IAdvizeAuthOptions>]> = [
     ['encrypted key, wrong passphrase', () => ({ signingKey: { pem: encrypted(), passphrase: `${PASSPHRASE}x` } })],
     ['encrypted key, no passphrase', () => ({ signingKey: { pem: encrypted() } })],
-    ['encrypted key file, passphrase from an unset variable', () => {
+    ['encrypted key in a variable, passphrase from an unset variable', () => {
+      process.env.IADVIZE_SECRETS_SPEC_KEY = encrypted();
+      return { signingKey: { env: 'IADVIZE_SECRETS_SPEC_KEY', passphraseEnv: 'IADVIZE_SECRETS_SPEC_UNSET' } };
+    }],
+    ['encrypted key file, wrong passphrase', () => {
       const file = join(dir, 'enc.pem');
       writeFileSync(file, encrypted());
-      return { signingKey: { file, passphraseEnv: 'IADVIZE_SECRETS_SPEC_UNSET' } as never };
+      return { signingKey: { file, passphrase: 'not it' } };
     }],
     ['a 1024-bit key', () => ({ signingKey: { pem: small.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() } })],
     ['an EC key', () => ({ signingKey: { pem: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() } })],

@@ -192,17 +192,22 @@ export class CapturingLogger implements LoggerService {
 }
 
 /**
- * Tees `process.stdout.write` and `process.stderr.write` into a corpus (the
- * text still reaches the terminal). Returns the function that restores them.
+ * Captures `process.stdout.write` and `process.stderr.write` into a corpus.
+ * By default the text is swallowed (what is scanned may hold test keys, which
+ * must not reach CI logs either); `passThrough` also writes it out.
+ * Returns the function that restores the streams.
  */
-export function captureProcessOutput(corpus: LeakCorpus): () => void {
+export function captureProcessOutput(corpus: LeakCorpus, passThrough = false): () => void {
   const originals = { stdout: process.stdout.write, stderr: process.stderr.write };
   for (const stream of ['stdout', 'stderr'] as const) {
     const original = originals[stream];
     const target = process[stream];
     target.write = function (this: NodeJS.WriteStream, chunk: unknown, ...args: unknown[]): boolean {
       corpus.record(`process.${stream}`, typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return (original as (...a: unknown[]) => boolean).call(this, chunk, ...args);
+      if (passThrough) return (original as (...a: unknown[]) => boolean).call(this, chunk, ...args);
+      const callback = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+      if (callback) process.nextTick(callback);
+      return true;
     } as typeof target.write;
   }
   return () => {
