@@ -1,0 +1,602 @@
+/**
+ * PKCS#11 key provider (SoftHSM2, AWS CloudHSM, YubiHSM 2, Thales Luna, …):
+ * `nestjs-iadvize-auth/pkcs11`. Needs the optional peer dependency `pkcs11js`.
+ * @packageDocumentation
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { PKCS11 } from 'pkcs11js';
+import { InvalidKeyError } from '../errors.js';
+import { loadPublicKey } from '../keys/key-material.js';
+import {
+  importOptional,
+  interopDefault,
+  RemoteKeyProvider,
+  SHA256_DIGEST_INFO_PREFIX,
+  type FailureKind,
+  type LoadedKey,
+  type RemoteFailure,
+  type RemoteSignerOptions,
+} from './remote-signer.js';
+
+export type { RemoteSignerOptions } from './remote-signer.js';
+
+type Pkcs11Js = typeof import('pkcs11js');
+type Handle = Buffer;
+
+/** Options of {@link Pkcs11KeyProvider}. Give `keyId` or `keyLabel` (or both), and `pinEnv` or `pin`. */
+export interface Pkcs11KeyProviderOptions extends RemoteSignerOptions {
+  /** Required. Path of the vendor's PKCS#11 library, e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
+  module: string;
+  /** Required. Label of the token holding the key (slot numbers are not stable: SoftHSM renumbers them). */
+  tokenLabel: string;
+  /** `CKA_ID` of the private key, as hex (`'01'`, `'a1b2…'`) or bytes. */
+  keyId?: string | Uint8Array;
+  /** `CKA_LABEL` of the private key. */
+  keyLabel?: string;
+  /** Name of the environment variable holding the user PIN (preferred). */
+  pinEnv?: string;
+  /** The user PIN itself (prefer `pinEnv`). Format is vendor specific, e.g. `user:password` on CloudHSM. */
+  pin?: string;
+  /** Sessions opened on the token; concurrent signatures beyond it wait in line. Default: 4. */
+  sessions?: number;
+  /**
+   * `CKM_SHA256_RSA_PKCS` (the token hashes; default) or `CKM_RSA_PKCS` (this
+   * process hashes and sends DigestInfo ‖ digest, for tokens limiting input size).
+   */
+  mechanism?: 'CKM_SHA256_RSA_PKCS' | 'CKM_RSA_PKCS';
+}
+
+/** A loaded PKCS#11 library, shared by every provider of the process that uses it. */
+interface LoadedModule {
+  p11: PKCS11;
+  refs: number;
+  /** False when someone else in the process had already called C_Initialize. */
+  finalize: boolean;
+  /** Providers logged in, per slot (hex): the last one out logs out. `pin` is a SHA-256 of the PIN used, never the PIN. */
+  logins: Map<string, { count: number; pin: string }>;
+}
+
+/** C_Initialize / C_Finalize once per process and library. */
+const modules = new Map<string, Promise<LoadedModule>>();
+
+async function acquireModule(sdk: Pkcs11Js, path: string): Promise<LoadedModule> {
+  let entry = modules.get(path);
+  if (!entry) {
+    entry = (async () => {
+      const p11 = new sdk.PKCS11();
+      p11.load(path);
+      let finalize = true;
+      try {
+        // Signatures run on libuv's thread pool: the library must lock itself.
+        p11.C_Initialize({ flags: sdk.CKF_OS_LOCKING_OK });
+      } catch (e) {
+        if (pkcs11Code(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
+          p11.close();
+          throw e;
+        }
+        finalize = false;
+      }
+      return { p11, refs: 0, finalize, logins: new Map() };
+    })();
+    modules.set(path, entry);
+    entry.catch(() => modules.delete(path));
+  }
+  const loaded = await entry;
+  loaded.refs++;
+  return loaded;
+}
+
+function releaseModule(path: string, loaded: LoadedModule): void {
+  loaded.refs--;
+  if (loaded.refs > 0) return;
+  modules.delete(path);
+  try {
+    if (loaded.finalize) loaded.p11.C_Finalize();
+  } catch {
+    // already finalized
+  }
+  try {
+    loaded.p11.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** The `CKR_*` name of a pkcs11js error, if it is one. */
+function pkcs11Code(e: unknown): string | undefined {
+  const message = (e as { message?: unknown })?.message;
+  return typeof message === 'string' ? /\b(CKR_[A-Z0-9_]+)\b/.exec(message)?.[1] : undefined;
+}
+
+const TRANSIENT_CODES = new Set([
+  'CKR_DEVICE_ERROR',
+  'CKR_DEVICE_MEMORY',
+  'CKR_HOST_MEMORY',
+  'CKR_FUNCTION_FAILED',
+  'CKR_GENERAL_ERROR',
+  'CKR_SESSION_HANDLE_INVALID',
+  'CKR_SESSION_CLOSED',
+  'CKR_SESSION_COUNT',
+  'CKR_USER_NOT_LOGGED_IN',
+  'CKR_OPERATION_ACTIVE',
+  'CKR_DEVICE_REMOVED',
+  'CKR_TOKEN_NOT_PRESENT',
+  'CKR_KEY_HANDLE_INVALID',
+  'CKR_OBJECT_HANDLE_INVALID',
+]);
+/** Codes after which the session is dropped and a new one opened. */
+const SESSION_BREAKING = new Set([
+  'CKR_SESSION_HANDLE_INVALID',
+  'CKR_SESSION_CLOSED',
+  'CKR_OPERATION_ACTIVE',
+  'CKR_DEVICE_REMOVED',
+  'CKR_TOKEN_NOT_PRESENT',
+  'CKR_DEVICE_ERROR',
+  'CKR_USER_NOT_LOGGED_IN',
+]);
+const KIND_OF_CODE: Record<string, FailureKind> = {
+  CKR_PIN_INCORRECT: 'denied',
+  CKR_PIN_INVALID: 'denied',
+  CKR_PIN_LEN_RANGE: 'denied',
+  CKR_PIN_EXPIRED: 'denied',
+  CKR_PIN_LOCKED: 'denied',
+  CKR_USER_PIN_NOT_INITIALIZED: 'denied',
+  CKR_KEY_FUNCTION_NOT_PERMITTED: 'rejected',
+  CKR_KEY_TYPE_INCONSISTENT: 'rejected',
+  CKR_MECHANISM_INVALID: 'rejected',
+  CKR_MECHANISM_PARAM_INVALID: 'rejected',
+  CKR_DATA_LEN_RANGE: 'rejected',
+  CKR_KEY_SIZE_RANGE: 'rejected',
+};
+
+/** Waits for a free session; a session is returned only once its operation has ended. */
+class SessionPool {
+  private readonly idle: Handle[] = [];
+  private readonly open = new Set<Handle>();
+  private readonly waiters: Array<{ resolve: (s: Handle) => void; reject: (e: unknown) => void }> = [];
+  private opening = 0;
+  private busy = 0;
+  private closed = false;
+  private onDrained?: () => void;
+
+  constructor(
+    private readonly size: number,
+    private readonly openSession: () => Handle,
+    private readonly closeSession: (s: Handle) => void,
+  ) {}
+
+  /** A session for the caller's exclusive use; give it back with {@link release}. */
+  async acquire(signal?: AbortSignal): Promise<Handle> {
+    if (this.closed) throw new Error('session pool closed');
+    const ready = this.idle.pop();
+    if (ready) {
+      this.busy++;
+      return ready;
+    }
+    if (this.open.size + this.opening < this.size) {
+      this.opening++;
+      try {
+        const s = this.openSession();
+        this.open.add(s);
+        this.busy++;
+        return s;
+      } finally {
+        this.opening--;
+      }
+    }
+    return new Promise<Handle>((resolve, reject) => {
+      const waiter = {
+        resolve: (s: Handle) => {
+          signal?.removeEventListener('abort', onAbort);
+          this.busy++;
+          resolve(s);
+        },
+        reject,
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Returns a session; a `broken` one is closed and replaced on demand. */
+  release(session: Handle, broken = false): void {
+    this.busy--;
+    if (this.closed && this.busy === 0) this.onDrained?.();
+    if (broken || this.closed) {
+      this.open.delete(session);
+      try {
+        this.closeSession(session);
+      } catch {
+        // already gone
+      }
+      if (this.closed) return;
+      const next = this.waiters.shift();
+      if (next) {
+        try {
+          const s = this.openSession();
+          this.open.add(s);
+          next.resolve(s);
+        } catch (e) {
+          next.reject(e);
+        }
+      }
+      return;
+    }
+    const next = this.waiters.shift();
+    if (next) next.resolve(session);
+    else this.idle.push(session);
+  }
+
+  /** True once {@link close} was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Closes idle sessions now and busy ones when released; resolves once no
+   * session is in use any more.
+   */
+  close(): Promise<void> {
+    const drained = new Promise<void>((resolve) => {
+      this.onDrained = resolve;
+    });
+    if (this.busy === 0) this.onDrained?.();
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.reject(new Error('session pool closed'));
+    for (const s of this.idle.splice(0)) {
+      this.open.delete(s);
+      try {
+        this.closeSession(s);
+      } catch {
+        // already gone
+      }
+    }
+    return drained;
+  }
+
+  /** Sessions currently open (idle or busy). */
+  get openCount(): number {
+    return this.open.size;
+  }
+}
+
+/** A CK_ULONG attribute value (native byte order; little-endian on x64 and arm64). */
+function ulong(value: Buffer): number {
+  return value.length >= 4 ? value.readUInt32LE(0) : value[0];
+}
+
+function toHex(id: string | Uint8Array): Buffer | undefined {
+  if (typeof id !== 'string') return Buffer.from(id);
+  const clean = id.replace(/^0x/i, '').replace(/[\s:]/g, '');
+  if (clean.length === 0 || clean.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(clean)) return undefined;
+  return Buffer.from(clean, 'hex');
+}
+
+/**
+ * Signs with an RSA private key inside a PKCS#11 token (the key never leaves
+ * the HSM). Finds the token by label and the key by `CKA_ID` and/or
+ * `CKA_LABEL`, logs in with the user PIN (from an environment variable by
+ * default), and signs with `CKM_SHA256_RSA_PKCS` on a pool of sessions, so
+ * concurrent requests never interleave `C_SignInit`/`C_Sign`. The library is
+ * initialised once per process and finalised when the last provider closes.
+ *
+ * ```ts
+ * import { Pkcs11KeyProvider } from 'nestjs-iadvize-auth/pkcs11';
+ * signingKey: new Pkcs11KeyProvider({
+ *   module: '/usr/lib/softhsm/libsofthsm2.so',
+ *   tokenLabel: 'iadvize',
+ *   keyLabel: 'iadvize-jwt',
+ *   pinEnv: 'HSM_PIN',
+ * })
+ * ```
+ */
+export class Pkcs11KeyProvider extends RemoteKeyProvider {
+  readonly kind = 'pkcs11';
+  private sdk?: Pkcs11Js;
+  private lib?: LoadedModule;
+  private slot?: Handle;
+  private slotKey = '';
+  private key?: Handle;
+  private pool?: SessionPool;
+  private mechanism = 0;
+  private signatureLength = 256;
+  private loggedIn = false;
+  private needsLogin = false;
+
+  constructor(private readonly options: Pkcs11KeyProviderOptions) {
+    super({ timeoutMs: 5000, ...options });
+  }
+
+  describe(): string {
+    const o = this.options ?? ({} as Pkcs11KeyProviderOptions);
+    const id = o.keyId === undefined ? undefined : typeof o.keyId === 'string' ? o.keyId : Buffer.from(o.keyId).toString('hex');
+    const key = [id !== undefined ? `id ${id}` : '', o.keyLabel !== undefined ? `label "${o.keyLabel}"` : ''].filter(Boolean).join(', ');
+    return `PKCS#11 key (${key || 'no id or label'}) on token "${o.tokenLabel}"`;
+  }
+
+  /** Sessions currently open on the token. */
+  get openSessions(): number {
+    return this.pool?.openCount ?? 0;
+  }
+
+  protected override hints() {
+    return {
+      denied: this.options?.pinEnv ? `check the PIN in environment variable "${this.options.pinEnv}"` : 'check the PIN (option "pin")',
+      'not-found': 'check "keyId" / "keyLabel" (list the token objects: pkcs11-tool --module <module> --token-label <label> --login --list-objects)',
+      rejected: 'the key must be an RSA private key with CKA_SIGN, usable with CKM_SHA256_RSA_PKCS',
+    } satisfies Partial<Record<FailureKind, string>>;
+  }
+
+  private pin(): string {
+    const { pin, pinEnv } = this.options;
+    if (pin !== undefined && pinEnv !== undefined) throw new InvalidKeyError(`${this.describe()}: give "pinEnv" or "pin", not both`);
+    if (pinEnv !== undefined) {
+      const value = process.env[pinEnv];
+      if (value === undefined || value === '') throw new InvalidKeyError(`${this.describe()}: environment variable "${pinEnv}" (the token PIN) is not set`);
+      return value;
+    }
+    if (typeof pin !== 'string' || pin === '') throw new InvalidKeyError(`${this.describe()}: set "pinEnv" (name of the environment variable holding the PIN) or "pin"`);
+    return pin;
+  }
+
+  /** An `InvalidKeyError` for a PKCS#11 call that failed at startup, naming the step and the `CKR_*` code. */
+  private initError(what: string, e: unknown): InvalidKeyError {
+    if (e instanceof InvalidKeyError) return e;
+    const code = pkcs11Code(e) ?? (e as Error)?.name ?? 'error';
+    const kind = KIND_OF_CODE[code];
+    const hint = kind ? (this.hints() as Partial<Record<FailureKind, string>>)[kind] : undefined;
+    return new InvalidKeyError(`${this.describe()}: ${what} failed (${code})${hint ? `; ${hint}` : ''}`);
+  }
+
+  /** Runs a PKCS#11 call at startup, turning its error into an `InvalidKeyError`. */
+  private step<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw this.initError(what, e);
+    }
+  }
+
+  private login(session: Handle): void {
+    const sdk = this.sdk as Pkcs11Js;
+    const p11 = (this.lib as LoadedModule).p11;
+    const pin = this.pin();
+    const pinHash = createHash('sha256').update(pin).digest('base64');
+    const logins = (this.lib as LoadedModule).logins;
+    try {
+      p11.C_Login(session, sdk.CKU_USER, pin);
+    } catch (e) {
+      if (pkcs11Code(e) !== 'CKR_USER_ALREADY_LOGGED_IN') throw e;
+      // Login state is shared by the whole process: do not let a wrong PIN ride on another provider's login.
+      const current = logins.get(this.slotKey);
+      if (current && current.pin !== pinHash) {
+        throw new InvalidKeyError(
+          `${this.describe()}: the token is already logged in by another provider of this process with a different PIN; ${this.hints().denied}`,
+        );
+      }
+    }
+    if (!this.loggedIn) {
+      this.loggedIn = true;
+      const current = logins.get(this.slotKey);
+      logins.set(this.slotKey, { count: (current?.count ?? 0) + 1, pin: current?.pin ?? pinHash });
+    }
+    this.needsLogin = false;
+  }
+
+  private openSession(): Handle {
+    const sdk = this.sdk as Pkcs11Js;
+    const session = (this.lib as LoadedModule).p11.C_OpenSession(this.slot as Handle, sdk.CKF_SERIAL_SESSION);
+    if (!this.loggedIn || this.needsLogin) {
+      try {
+        this.login(session);
+      } catch (e) {
+        (this.lib as LoadedModule).p11.C_CloseSession(session);
+        throw e;
+      }
+    }
+    return session;
+  }
+
+  private findObjects(session: Handle, objectClass: number): Handle[] {
+    const sdk = this.sdk as Pkcs11Js;
+    const p11 = (this.lib as LoadedModule).p11;
+    const template: Array<{ type: number; value: number | Buffer | string }> = [{ type: sdk.CKA_CLASS, value: objectClass }];
+    const { keyId, keyLabel } = this.options;
+    if (keyId !== undefined) template.push({ type: sdk.CKA_ID, value: toHex(keyId) as Buffer });
+    if (keyLabel !== undefined) template.push({ type: sdk.CKA_LABEL, value: keyLabel });
+    p11.C_FindObjectsInit(session, template);
+    try {
+      return p11.C_FindObjects(session, 16);
+    } finally {
+      p11.C_FindObjectsFinal(session);
+    }
+  }
+
+  private attribute(handle: Handle, session: Handle, type: number): Buffer | undefined {
+    try {
+      const [attr] = (this.lib as LoadedModule).p11.C_GetAttributeValue(session, handle, [{ type }]);
+      return attr?.value as Buffer | undefined;
+    } catch {
+      return undefined; // sensitive or not present on this object
+    }
+  }
+
+  private findKey(session: Handle): Handle {
+    const sdk = this.sdk as Pkcs11Js;
+    const keys = this.step('C_FindObjects (private key)', () => this.findObjects(session, sdk.CKO_PRIVATE_KEY));
+    if (keys.length === 0) {
+      throw new InvalidKeyError(`${this.describe()}: no such private key on the token; ${this.hints()['not-found']}`);
+    }
+    if (keys.length > 1) throw new InvalidKeyError(`${this.describe()}: ${keys.length} private keys match; give both "keyId" and "keyLabel" to pick one`);
+    return keys[0];
+  }
+
+  protected async load(): Promise<LoadedKey> {
+    const o = this.options ?? ({} as Pkcs11KeyProviderOptions);
+    if (typeof o.module !== 'string' || o.module === '') throw new InvalidKeyError('Pkcs11KeyProvider: option "module" is required (path of the PKCS#11 library)');
+    if (!existsSync(o.module)) throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": file "${o.module}" does not exist; install the vendor's PKCS#11 library or fix the path`);
+    if (typeof o.tokenLabel !== 'string' || o.tokenLabel === '') throw new InvalidKeyError('Pkcs11KeyProvider: option "tokenLabel" is required');
+    if (o.keyId === undefined && o.keyLabel === undefined) throw new InvalidKeyError(`${this.describe()}: give "keyId" (CKA_ID, hex) or "keyLabel" (CKA_LABEL)`);
+    if (o.keyId !== undefined && !toHex(o.keyId)) throw new InvalidKeyError(`${this.describe()}: option "keyId" must be hex, e.g. "01"`);
+    const size = o.sessions ?? 4;
+    if (!Number.isInteger(size) || size < 1 || size > 64) throw new InvalidKeyError(`${this.describe()}: option "sessions" must be a whole number from 1 to 64`);
+    const mechanismName = o.mechanism ?? 'CKM_SHA256_RSA_PKCS';
+    if (mechanismName !== 'CKM_SHA256_RSA_PKCS' && mechanismName !== 'CKM_RSA_PKCS') {
+      throw new InvalidKeyError(`${this.describe()}: option "mechanism" must be "CKM_SHA256_RSA_PKCS" or "CKM_RSA_PKCS"`);
+    }
+    this.pin(); // fail early on a missing PIN
+
+    const mod = await importOptional(() => import('pkcs11js'), 'pkcs11js', 'Pkcs11KeyProvider (nestjs-iadvize-auth/pkcs11)');
+    const sdk = interopDefault(mod as Pkcs11Js, 'PKCS11');
+    this.sdk = sdk;
+    try {
+      this.lib = await acquireModule(sdk, o.module);
+    } catch (e) {
+      throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": "${basename(o.module)}" could not be loaded and initialised (${pkcs11Code(e) ?? (e as Error)?.name ?? 'error'})`);
+    }
+    const p11 = this.lib.p11;
+
+    const slots = this.step('C_GetSlotList', () => p11.C_GetSlotList(true));
+    const labels: string[] = [];
+    for (const s of slots) {
+      const label = this.step('C_GetTokenInfo', () => p11.C_GetTokenInfo(s)).label.trim();
+      if (label) labels.push(label);
+      if (label === o.tokenLabel && !this.slot) this.slot = s;
+    }
+    if (!this.slot) {
+      throw new InvalidKeyError(
+        `${this.describe()}: no token labelled "${o.tokenLabel}" (tokens present: ${labels.map((l) => `"${l}"`).join(', ') || 'none'}); check "tokenLabel" and the library's configuration (e.g. SOFTHSM2_CONF)`,
+      );
+    }
+    this.slotKey = this.slot.toString('hex');
+    this.mechanism = sdk[mechanismName];
+    const mechanisms = this.step('C_GetMechanismList', () => p11.C_GetMechanismList(this.slot as Handle));
+    const info = mechanisms.includes(this.mechanism) ? this.step('C_GetMechanismInfo', () => p11.C_GetMechanismInfo(this.slot as Handle, this.mechanism)) : undefined;
+    if (!info || (info.flags & sdk.CKF_SIGN) === 0) {
+      throw new InvalidKeyError(
+        `${this.describe()}: the token does not sign with ${mechanismName}${mechanismName === 'CKM_SHA256_RSA_PKCS' ? '; try option mechanism: "CKM_RSA_PKCS"' : ''}`,
+      );
+    }
+
+    this.pool = new SessionPool(size, () => this.openSession(), (s) => p11.C_CloseSession(s));
+    let session: Handle;
+    try {
+      session = await this.pool.acquire();
+    } catch (e) {
+      throw this.initError('C_OpenSession / C_Login', e);
+    }
+    try {
+      this.key = this.findKey(session);
+      const key = this.key;
+      const keyType = this.attribute(key, session, sdk.CKA_KEY_TYPE);
+      if (!keyType || ulong(keyType) !== sdk.CKK_RSA) throw new InvalidKeyError(`${this.describe()} is not an RSA key; iAdvize needs RS256`);
+      const canSign = this.attribute(key, session, sdk.CKA_SIGN);
+      if (canSign && canSign[0] === 0) throw new InvalidKeyError(`${this.describe()} does not allow signing (CKA_SIGN is false)`);
+      // The public half: from the matching public key object, else from the private key's attributes.
+      const publics = this.findObjects(session, sdk.CKO_PUBLIC_KEY);
+      const source = publics.length === 1 ? publics[0] : key;
+      const n = this.attribute(source, session, sdk.CKA_MODULUS) ?? this.attribute(key, session, sdk.CKA_MODULUS);
+      const e = this.attribute(source, session, sdk.CKA_PUBLIC_EXPONENT) ?? this.attribute(key, session, sdk.CKA_PUBLIC_EXPONENT);
+      if (!n || !e) throw new InvalidKeyError(`${this.describe()}: cannot read the public key (no public key object with the same id/label, and the private key hides its modulus)`);
+      const publicKey = loadPublicKey({ kty: 'RSA', n: n.toString('base64url'), e: e.toString('base64url') }, `${this.describe()} (public key)`);
+      this.signatureLength = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
+      this.pool.release(session);
+      return { publicKey };
+    } catch (err) {
+      this.pool.release(session, true);
+      throw err;
+    }
+  }
+
+  protected async signOnce(signingInput: Uint8Array, digest: Buffer, signal: AbortSignal): Promise<Uint8Array> {
+    const sdk = this.sdk as Pkcs11Js;
+    const p11 = (this.lib as LoadedModule).p11;
+    const pool = this.pool as SessionPool;
+    const data = this.mechanism === sdk.CKM_RSA_PKCS ? Buffer.concat([SHA256_DIGEST_INFO_PREFIX, digest]) : Buffer.from(signingInput);
+    const session = await pool.acquire(signal);
+    if (signal.aborted) {
+      pool.release(session);
+      throw signal.reason;
+    }
+    let operation: Promise<Buffer>;
+    try {
+      p11.C_SignInit(session, { mechanism: this.mechanism }, this.key as Handle);
+      operation = p11.C_SignAsync(session, data, Buffer.alloc(this.signatureLength));
+    } catch (e) {
+      pool.release(session, SESSION_BREAKING.has(pkcs11Code(e) ?? ''));
+      this.noteFailure(e);
+      throw e;
+    }
+    // The session goes back to the pool only when the token is done with it,
+    // even if this attempt is abandoned (timeout, deadline) before that.
+    operation.then(
+      () => pool.release(session),
+      (e: unknown) => {
+        pool.release(session, SESSION_BREAKING.has(pkcs11Code(e) ?? ''));
+        this.noteFailure(e);
+      },
+    );
+    return operation;
+  }
+
+  private noteFailure(e: unknown): void {
+    if (pkcs11Code(e) === 'CKR_USER_NOT_LOGGED_IN') this.needsLogin = true;
+  }
+
+  protected override async beforeRetry(failure: RemoteFailure): Promise<void> {
+    if (/CKR_(KEY|OBJECT)_HANDLE_INVALID/.test(failure.detail)) {
+      // The token was reset or reconnected: find the key again.
+      const pool = this.pool as SessionPool;
+      const session = await pool.acquire();
+      try {
+        this.key = this.findKey(session);
+        pool.release(session);
+      } catch (e) {
+        pool.release(session, true);
+        throw e;
+      }
+    }
+  }
+
+  protected classify(error: unknown): RemoteFailure {
+    const code = pkcs11Code(error);
+    if (code && TRANSIENT_CODES.has(code)) return { kind: 'unavailable', detail: code };
+    if (code) return { kind: KIND_OF_CODE[code] ?? 'failed', detail: code };
+    if (/session pool closed/.test(String((error as Error)?.message))) return { kind: 'failed', detail: 'the provider is closing' };
+    return { kind: 'failed', detail: (error as Error)?.name ?? 'error' };
+  }
+
+  protected override async release(): Promise<void> {
+    const loaded = this.lib;
+    if (!loaded) return;
+    const pool = this.pool;
+    // No new operation from here on; never finalise the library under a running one.
+    await pool?.close();
+    if (this.loggedIn) {
+      const current = loaded.logins.get(this.slotKey);
+      const left = (current?.count ?? 1) - 1;
+      if (left <= 0) {
+        loaded.logins.delete(this.slotKey);
+        try {
+          const s = loaded.p11.C_OpenSession(this.slot as Handle, (this.sdk as Pkcs11Js).CKF_SERIAL_SESSION);
+          try {
+            loaded.p11.C_Logout(s);
+          } finally {
+            loaded.p11.C_CloseSession(s);
+          }
+        } catch {
+          // not logged in any more
+        }
+      } else loaded.logins.set(this.slotKey, { count: left, pin: current?.pin ?? '' });
+    }
+    this.lib = undefined;
+    releaseModule(this.options.module, loaded);
+  }
+}
