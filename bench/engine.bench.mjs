@@ -9,7 +9,9 @@ import { NestFactory } from '@nestjs/core';
 import { IAdvizeAuthModule, TokenService } from 'nestjs-iadvize-auth';
 import { createJoseReference } from './references/jose.reference.mjs';
 import { createJsonwebtokenNodeJoseReference } from './references/jsonwebtoken-node-jose.reference.mjs';
-import { BENCH_IDENTITY, BENCH_ISSUER, BENCH_TTL_SECONDS, median, saturate } from './measure.util.mjs';
+import { BENCH_IDENTITY, BENCH_ISSUER, BENCH_TTL_SECONDS, measureQuietly, median, round as roundTo, saturate } from './measure.util.mjs';
+
+const round2 = (n) => roundTo(n, 2);
 
 /** Names of the in-process targets, in report order. */
 export const ENGINE_TARGETS = Object.freeze({
@@ -47,9 +49,10 @@ function representativeSigningInput() {
  * @param {number} options.rounds interleaved rounds
  * @param {number} options.durationMs duration of one target in one round
  * @param {number} options.warmupMs warm-up per target before the rounds
+ * @param {number} options.retries extra attempts of a run disturbed by other processes
  * @param {(line: string) => void} options.log progress output (stderr)
  */
-export async function runEngineBench({ brand, iadvize, concurrency, rounds, durationMs, warmupMs, log }) {
+export async function runEngineBench({ brand, iadvize, concurrency, rounds, durationMs, warmupMs, retries, log }) {
   const app = await NestFactory.createApplicationContext(
     IAdvizeAuthModule.forRoot({ issuer: BENCH_ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem, controller: false }),
     { logger: false },
@@ -100,18 +103,23 @@ export async function runEngineBench({ brand, iadvize, concurrency, rounds, dura
       await saturate(fn, { concurrency, durationMs: warmupMs });
     }
     const runs = Object.fromEntries(targets.map(([name]) => [name, []]));
+    let repeatedRuns = 0;
     for (let round = 0; round < rounds; round++) {
       // Rotate the order each round so no target always runs first or last.
       for (let i = 0; i < targets.length; i++) {
         const [name, fn] = targets[(i + round) % targets.length];
-        const run = await saturate(fn, { concurrency, durationMs });
+        const { run, repeated } = await measureQuietly(() => saturate(fn, { concurrency, durationMs }), retries);
+        repeatedRuns += repeated;
         runs[name].push(run);
-        log(`  round ${round + 1}/${rounds} ${ENGINE_TARGETS[name].padEnd(44)} ${Math.round(run.rate)}/s`);
+        log(
+          `  round ${round + 1}/${rounds} ${ENGINE_TARGETS[name].padEnd(44)} ${Math.round(run.rate)}/s` +
+            `, other processes ${run.otherProcessesCores === null ? 'n/a' : `${round2(run.otherProcessesCores)} cores`}${repeated ? ` (${repeated} disturbed run(s) repeated)` : ''}`,
+        );
       }
     }
     const summary = {};
     for (const [name, list] of Object.entries(runs)) summary[name] = summarize(list);
-    return { concurrency, rounds, durationMs, tokenBytes, ...summary };
+    return { concurrency, rounds, durationMs, repeatedRuns, tokenBytes, ...summary };
   } finally {
     await app.close();
   }

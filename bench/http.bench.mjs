@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createHistogram, performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { BENCH_IDENTITY, BENCH_ISSUER, foreignCores, machineCpu, median, round, sleep } from './measure.util.mjs';
+import { BENCH_IDENTITY, BENCH_ISSUER, foreignCores, machineCpu, measureQuietly, median, round, sleep } from './measure.util.mjs';
 
 /** Front ends, in report order. */
 export const HTTP_TARGETS = Object.freeze({
@@ -175,9 +175,10 @@ async function checkEndpoint(server, iadvize, brandPublicPem) {
  * @param {number} options.soakSeconds duration of the memory run
  * @param {number} options.trendWindowSeconds window compared at the start and end of the memory run
  * @param {'node'|'fastify'|'express'} options.soakTarget server of the memory run
+ * @param {number} options.retries extra attempts of a run disturbed by other processes
  * @param {(line: string) => void} options.log
  */
-export async function runHttpBench({ brand, iadvize, connections, rounds, seconds, warmupSeconds, soakSeconds, trendWindowSeconds, soakTarget, log }) {
+export async function runHttpBench({ brand, iadvize, connections, rounds, seconds, warmupSeconds, soakSeconds, trendWindowSeconds, soakTarget, retries, log }) {
   const names = Object.keys(HTTP_TARGETS);
   const servers = Object.fromEntries(names.map((name) => [name, new ServerProcess(name)]));
   try {
@@ -189,13 +190,20 @@ export async function runHttpBench({ brand, iadvize, connections, rounds, second
       await load(server, { connections, seconds: warmupSeconds });
     }
 
+    let repeatedRuns = 0;
+    const quietly = async (server, options) => {
+      const { run, repeated } = await measureQuietly(() => load(server, options), retries);
+      repeatedRuns += repeated;
+      return run;
+    };
+    const other = (run) => (run.otherProcessesCores === null ? 'n/a' : `${round(run.otherProcessesCores, 2)} cores`);
     const peaks = Object.fromEntries(names.map((name) => [name, []]));
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < names.length; i++) {
         const name = names[(i + r) % names.length];
-        const run = await load(servers[name], { connections, seconds });
+        const run = await quietly(servers[name], { connections, seconds });
         peaks[name].push(run);
-        log(`  round ${r + 1}/${rounds} ${HTTP_TARGETS[name].padEnd(36)} ${Math.round(run.rate)} req/s, p99 ${round(run.latencyP99Ms, 1)} ms, other processes ${round(run.otherProcessesCores ?? 0, 2)} cores`);
+        log(`  round ${r + 1}/${rounds} ${HTTP_TARGETS[name].padEnd(36)} ${Math.round(run.rate)} req/s, p99 ${round(run.latencyP99Ms, 1)} ms, other processes ${other(run)}`);
       }
     }
 
@@ -204,10 +212,10 @@ export async function runHttpBench({ brand, iadvize, connections, rounds, second
       const list = peaks[name];
       const best = list.reduce((a, b) => (b.rate > a.rate ? b : a));
       const halfRate = Math.max(1, Math.round(best.rate / 2));
-      const paced = await load(servers[name], { connections, seconds, mode: 'paced', rate: halfRate });
-      log(`  half rate, paced ${HTTP_TARGETS[name].padEnd(36)} ${halfRate} req/s offered, ${Math.round(paced.rate)} served, p99 ${round(paced.latencyP99Ms, 1)} ms`);
-      const burst = await load(servers[name], { connections, seconds, mode: 'burst', rate: halfRate });
-      log(`  half rate, bursts ${HTTP_TARGETS[name].padEnd(36)} ${halfRate} req/s offered, ${Math.round(burst.rate)} served, p99 ${round(burst.latencyP99Ms, 1)} ms`);
+      const paced = await quietly(servers[name], { connections, seconds, mode: 'paced', rate: halfRate });
+      log(`  half rate, paced ${HTTP_TARGETS[name].padEnd(36)} ${halfRate} req/s offered, ${Math.round(paced.rate)} served, p99 ${round(paced.latencyP99Ms, 1)} ms, other processes ${other(paced)}`);
+      const burst = await quietly(servers[name], { connections, seconds, mode: 'burst', rate: halfRate });
+      log(`  half rate, bursts ${HTTP_TARGETS[name].padEnd(36)} ${halfRate} req/s offered, ${Math.round(burst.rate)} served, p99 ${round(burst.latencyP99Ms, 1)} ms, other processes ${other(burst)}`);
       const all = [...list, paced, burst];
       results[name] = {
         rate: best.rate,
@@ -253,7 +261,7 @@ export async function runHttpBench({ brand, iadvize, connections, rounds, second
       peakRssMb: soak.peakRss / 2 ** 20,
       rssSamplesMb: soak.rssSamples.map((s) => Math.round((s.rss / 2 ** 20) * 10) / 10),
     };
-    return { connections, rounds, seconds, ...results, memory };
+    return { connections, rounds, seconds, repeatedRuns, ...results, memory };
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()));
   }

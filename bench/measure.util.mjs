@@ -135,6 +135,29 @@ function excessMs(ns) {
   return Math.max(0, ns / 1e6 - EVENT_LOOP_RESOLUTION_MS);
 }
 
+/** Other processes' CPU, in cores, above which a measurement counts as disturbed. */
+export const BUSY_MACHINE_CORES = 0.25;
+
+/**
+ * Runs `measure` and, while other processes used more than
+ * {@link BUSY_MACHINE_CORES} during it, runs it again, up to `retries` more
+ * times. Returns the least disturbed run and how many runs were repeated.
+ *
+ * @template {{ rate: number, otherProcessesCores: number | null }} T
+ * @param {() => Promise<T>} measure
+ * @param {number} retries
+ * @returns {Promise<{ run: T, repeated: number }>}
+ */
+export async function measureQuietly(measure, retries) {
+  let best;
+  for (let attempt = 0; ; attempt++) {
+    const run = await measure();
+    const other = run.otherProcessesCores ?? 0;
+    if (!best || other < (best.otherProcessesCores ?? 0)) best = run;
+    if (other <= BUSY_MACHINE_CORES || attempt >= retries) return { run: best, repeated: attempt };
+  }
+}
+
 /** @param {number[]} values */
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);

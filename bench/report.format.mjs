@@ -95,7 +95,7 @@ export function formatReport(result) {
   out.push(`key: RSA-${result.keySize} (signing and iAdvize keys)`);
   if (engine) {
     out.push('');
-    out.push(`In process, ${engine.concurrency} in flight, best of ${engine.rounds} interleaved rounds of ${engine.durationMs / 1000} s`);
+    out.push(`In process, ${engine.concurrency} in flight, best of ${engine.rounds} interleaved rounds of ${engine.durationMs / 1000} s${engine.repeatedRuns ? ` (${engine.repeatedRuns} run(s) repeated because other processes were busy)` : ''}`);
     out.push(
       table(
         ['target', 'ops/s (best)', 'ops/s (median)', 'latency p50 ms', 'p99 ms', 'loop delay p99 ms', 'CPU cores', 'other procs cores', 'token bytes'],
@@ -116,7 +116,7 @@ export function formatReport(result) {
   }
   if (http) {
     out.push('');
-    out.push(`HTTP POST /iadvize/token, autocannon ${http.connections} connections, best of ${http.rounds} interleaved rounds of ${http.seconds} s; server in a child process, load generator in this one (they share the ${machine.cores} cores)`);
+    out.push(`HTTP POST /iadvize/token, autocannon ${http.connections} connections, best of ${http.rounds} interleaved rounds of ${http.seconds} s${http.repeatedRuns ? ` (${http.repeatedRuns} run(s) repeated because other processes were busy)` : ''}; server in a child process, load generator in this one (they share the ${machine.cores} cores)`);
     out.push(
       table(
         ['server', 'req/s (best)', 'req/s (median)', 'p50 ms', 'p99 ms', 'half rate', 'p99 ms @half paced', 'p99 ms @half bursts', 'errors', 'non-2xx', 'server cores', 'loadgen cores', 'other procs cores', 'peak RSS MB'],

@@ -105,8 +105,14 @@ async function main() {
   }
   const quick = options.quick;
   const plan = quick
-    ? { engine: { rounds: 2, durationMs: 1000, warmupMs: 400 }, http: { rounds: 1, seconds: 2, warmupSeconds: 1, soakSeconds: 6, trendWindowSeconds: 2 } }
-    : { engine: { rounds: 3, durationMs: 4000, warmupMs: 1500 }, http: { rounds: 3, seconds: 10, warmupSeconds: 3, soakSeconds: 60, trendWindowSeconds: 10 } };
+    ? {
+        engine: { rounds: 2, durationMs: 1000, warmupMs: 400, retries: 0 },
+        http: { rounds: 1, seconds: 2, warmupSeconds: 1, soakSeconds: 6, trendWindowSeconds: 2, retries: 0 },
+      }
+    : {
+        engine: { rounds: 4, durationMs: 3000, warmupMs: 1500, retries: 2 },
+        http: { rounds: 3, seconds: 8, warmupSeconds: 3, soakSeconds: 60, trendWindowSeconds: 10, retries: 2 },
+      };
   const startedAt = new Date();
   const machine = measure.machineInfo();
   log(`bench: ${quick ? 'quick' : 'full'} run, ${machine.cores} cores, Node ${machine.node}, OpenSSL ${machine.openssl}, UV_THREADPOOL_SIZE=${machine.uvThreadpoolSize}, RSA-${options.keySize}`);
