@@ -7,7 +7,7 @@ import {
   MIN_TOKEN_TTL_SECONDS,
 } from './iadvize.constants.js';
 import { isKeyProvider, type KeyProvider } from './keys/key-provider.js';
-import { loadPublicKey, samePublicKey, thumbprintOf } from './keys/key-material.js';
+import { loadPublicKey, quoteName, safeName, samePublicKey, thumbprintOf } from './keys/key-material.js';
 import {
   EnvKeyProvider,
   FileKeyProvider,
@@ -109,14 +109,14 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
     return `${path}: is required; give { file: 'path/to/key.pem' }, { env: 'VAR_NAME' }, { pem }, { jwk } or a KeyProvider`;
   }
   if (isKeyProvider(option)) {
-    if (option.alg !== 'RS256') return `${path}: the key provider's alg is "${String(option.alg)}"; iAdvize accepts only RS256`;
+    if (option.alg !== 'RS256') return `${path}: the key provider's alg is ${quoteName(option.alg)}; iAdvize accepts only RS256`;
     return option;
   }
   if (!isRecord(option)) return `${path}: must be an object ({ file }, { env }, { pem }, { jwk }) or a KeyProvider`;
   const sources = ['file', 'env', 'pem', 'jwk'].filter((k) => k in option);
   if (sources.length !== 1) {
     return sources.length === 0
-      ? `${path}: give one of "file", "env", "pem", "jwk", or a KeyProvider (got keys ${Object.keys(option).map((k) => `"${k}"`).join(', ') || 'none'})`
+      ? `${path}: give one of "file", "env", "pem", "jwk", or a KeyProvider (got keys ${Object.keys(option).map(quoteName).join(', ') || 'none'})`
       : `${path}: give only one of ${sources.map((s) => `"${s}"`).join(', ')}`;
   }
   const allowed: Record<string, string[]> = {
@@ -127,7 +127,7 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
   };
   const source = sources[0];
   const extra = Object.keys(option).filter((k) => !allowed[source].includes(k));
-  if (extra.length > 0) return `${path}: unknown option${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k}"`).join(', ')} for a "${source}" key`;
+  if (extra.length > 0) return `${path}: unknown option${extra.length > 1 ? 's' : ''} ${extra.map(quoteName).join(', ')} for a "${source}" key`;
   if (option.passphrase !== undefined && typeof option.passphrase !== 'string') return `${path}.passphrase: must be a string`;
   switch (source) {
     case 'file':
@@ -156,7 +156,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   const problems: string[] = [];
 
   for (const key of Object.keys(raw)) {
-    if (!KNOWN_OPTIONS.has(key)) problems.push(`${key}: unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+    if (!KNOWN_OPTIONS.has(key)) problems.push(`${safeName(key)}: unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`);
   }
 
   const { issuer } = raw;
@@ -189,7 +189,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
       await keyProvider.init?.();
       signingPublicKey = loadPublicKey((await keyProvider.getPublicKey()).export({ format: 'jwk' }), 'signingKey (public half)');
     } catch (e) {
-      problems.push(`signingKey: ${messageOf(e, `the ${keyProvider.kind ?? 'key'} provider could not load its key`)}`);
+      problems.push(`signingKey: ${messageOf(e, `the ${String(keyProvider.kind ?? 'key')} provider could not load its key`)}`);
     }
   }
 
@@ -231,7 +231,9 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   }
 
   if (problems.length > 0) {
-    await keyProvider?.close?.().catch(() => undefined);
+    await Promise.resolve()
+      .then(() => keyProvider?.close?.())
+      .catch(() => undefined);
     throw new InvalidOptionsError(problems);
   }
 

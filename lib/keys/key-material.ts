@@ -9,6 +9,37 @@ import { MIN_RSA_MODULUS_BITS } from '../iadvize.constants.js';
  */
 export type KeyText = string | Buffer;
 
+/**
+ * Quotes a name that locates a key (file path, environment variable, option
+ * name, JWK `kty`, provider `alg`) for an error message, unless it looks like
+ * key material pasted in the wrong place or is too long to be a name: then
+ * the message says so without repeating it.
+ */
+export function quoteName(value: unknown): string {
+  const name = safeName(value);
+  return name === NOT_A_NAME ? name : JSON.stringify(name);
+}
+
+const NOT_A_NAME = '(a value that looks like key material, not a name)';
+
+/** `value` as text when it can be shown as a name; a placeholder when it looks like key material or is too long. */
+export function safeName(value: unknown): string {
+  const text = typeof value === 'string' ? value : String(value);
+  if (text.length > 256 || /-----BEGIN|[\r\n]/.test(text) || /^[A-Za-z0-9+/_=-]{100,}$/.test(text)) return NOT_A_NAME;
+  return text;
+}
+
+/**
+ * Quotes an environment variable name for a message; anything that is not a
+ * variable name (typically the value pasted instead: a key, a passphrase) is
+ * replaced by a hint.
+ */
+export function quoteEnvName(value: unknown): string {
+  return typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,255}$/.test(value)
+    ? JSON.stringify(value)
+    : '(not a variable name: give the name of the variable, not its value)';
+}
+
 /** What a key source decodes to before Node parses it. */
 type Decoded = { pem: string } | { der: Buffer } | { jwk: JsonWebKey };
 
@@ -82,7 +113,7 @@ export function loadPrivateKey(input: KeyText | JsonWebKey, source: string, pass
   if ('jwk' in decoded) {
     const jwk = decoded.jwk;
     if (jwk === null || typeof jwk !== 'object') throw new InvalidKeyError(`${source} is not a JWK object`);
-    if (jwk.kty !== 'RSA') throw new InvalidKeyError(`${source} is a JWK of type "${String(jwk.kty)}"; iAdvize needs an RSA key`);
+    if (jwk.kty !== 'RSA') throw new InvalidKeyError(`${source} is a JWK of type ${quoteName(jwk.kty)}; iAdvize needs an RSA key`);
     if (jwk.d === undefined) throw new InvalidKeyError(`${source} is a public JWK; a private key is needed here`);
     try {
       key = createPrivateKey({ key: jwk, format: 'jwk' });
@@ -141,7 +172,7 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
   if ('jwk' in decoded) {
     const jwk = decoded.jwk;
     if (jwk === null || typeof jwk !== 'object') throw new InvalidKeyError(`${source} is not a JWK object`);
-    if (jwk.kty !== 'RSA') throw new InvalidKeyError(`${source} is a JWK of type "${String(jwk.kty)}"; an RSA key is needed`);
+    if (jwk.kty !== 'RSA') throw new InvalidKeyError(`${source} is a JWK of type ${quoteName(jwk.kty)}; an RSA key is needed`);
     if (jwk.d !== undefined) throw privateRefused;
     try {
       key = createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });

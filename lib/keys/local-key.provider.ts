@@ -2,7 +2,7 @@ import { createPublicKey, sign as cryptoSign, type JsonWebKey, type KeyObject } 
 import { readFileSync } from 'node:fs';
 import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
-import { loadPrivateKey, type KeyText } from './key-material.js';
+import { loadPrivateKey, quoteEnvName, quoteName, type KeyText } from './key-material.js';
 
 /**
  * Base of the providers whose private key is loaded into this process.
@@ -103,7 +103,7 @@ export class FileKeyProvider extends LocalKeyProvider {
   }
 
   describe(): string {
-    return `file "${this.options?.file}"`;
+    return `file ${quoteName(this.options?.file)}`;
   }
 
   protected read() {
@@ -150,7 +150,7 @@ export class EnvKeyProvider extends LocalKeyProvider {
   }
 
   describe(): string {
-    return `environment variable "${this.options?.env}"`;
+    return `environment variable ${quoteEnvName(this.options?.env)}`;
   }
 
   protected read() {
@@ -161,7 +161,7 @@ export class EnvKeyProvider extends LocalKeyProvider {
     let pass = passphrase;
     if (passphraseEnv !== undefined) {
       pass = process.env[passphraseEnv];
-      if (pass === undefined) throw new InvalidKeyError(`environment variable "${passphraseEnv}" (passphrase) is not set`);
+      if (pass === undefined) throw new InvalidKeyError(`environment variable ${quoteEnvName(passphraseEnv)} (passphrase) is not set`);
     }
     return { material: value, passphrase: pass };
   }

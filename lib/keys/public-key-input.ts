@@ -1,6 +1,6 @@
 import { KeyObject, type JsonWebKey } from 'node:crypto';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from './key-material.js';
+import { loadPublicKey, quoteEnvName, quoteName } from './key-material.js';
 import { readKeyFile } from './local-key.provider.js';
 
 /**
@@ -40,12 +40,12 @@ export function loadPublicKeyInput(input: PublicKeyInput, option: string): KeyOb
   }
   if ('file' in input) {
     if (typeof input.file !== 'string' || !input.file) throw new InvalidKeyError(`${option}.file must be a non-empty path`);
-    const source = `${option}.file "${input.file}"`;
+    const source = `${option}.file ${quoteName(input.file)}`;
     return loadPublicKey(readKeyFile(input.file, source), source);
   }
   if ('env' in input) {
     if (typeof input.env !== 'string' || !input.env) throw new InvalidKeyError(`${option}.env must be an environment variable name`);
-    const source = `${option}.env "${input.env}"`;
+    const source = `${option}.env ${quoteEnvName(input.env)}`;
     const value = process.env[input.env];
     if (value === undefined || value.trim() === '') throw new InvalidKeyError(`${source} is not set`);
     return loadPublicKey(value, source);

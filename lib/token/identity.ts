@@ -45,12 +45,24 @@ function fieldName(name: string): string {
   return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
 }
 
+/** A lone UTF-16 surrogate (not well-formed Unicode). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
  * Checks an identity against iAdvize's rules and returns a clean copy holding
  * only the documented fields. Throws {@link InvalidIdentityError} listing every
  * broken rule; never echoes values (they are personal data).
  */
 export function validateIdentity(identity: unknown): IAdvizeIdentity {
+  try {
+    return checkIdentity(identity);
+  } catch (e) {
+    if (e instanceof InvalidIdentityError) throw e;
+    throw new InvalidIdentityError(['identity: could not be read (a getter or proxy threw); pass plain data']);
+  }
+}
+
+function checkIdentity(identity: unknown): IAdvizeIdentity {
   const problems: string[] = [];
   if (!isPlainObject(identity)) {
     throw new InvalidIdentityError([`identity: must be an object { userId, visitorData? }, got ${describeType(identity)}`]);
@@ -67,6 +79,8 @@ export function validateIdentity(identity: unknown): IAdvizeIdentity {
     problems.push(`userId: must be at most ${USER_ID_MAX_LENGTH} characters`);
   } else if (userId.trim().length === 0) {
     problems.push('userId: must not be only whitespace');
+  } else if (LONE_SURROGATE.test(userId)) {
+    problems.push('userId: must be well-formed Unicode (it holds a lone surrogate)');
   }
   let cleanVisitorData: IAdvizeVisitorData | undefined;
   if (visitorData !== undefined) {
@@ -84,6 +98,8 @@ export function validateIdentity(identity: unknown): IAdvizeIdentity {
           problems.push(`visitorData.${key}: must be a string, got ${describeType(value)}`);
         } else if (codePoints(value) > VISITOR_DATA_VALUE_MAX_LENGTH) {
           problems.push(`visitorData.${key}: must be at most ${VISITOR_DATA_VALUE_MAX_LENGTH} characters`);
+        } else if (LONE_SURROGATE.test(value)) {
+          problems.push(`visitorData.${key}: must be well-formed Unicode (it holds a lone surrogate)`);
         } else {
           cleanVisitorData[key as VisitorDataField] = value;
         }

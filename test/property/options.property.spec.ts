@@ -9,7 +9,7 @@
  *
  * Names that locate a problem (option keys, file paths, variable names) may
  * be quoted; that they must not be quoted when they *are* key material is
- * pinned by the `it.failing` cases at the end until the library redacts them.
+ * pinned by the cases at the end.
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -569,10 +569,9 @@ describe('option properties', () => {
 });
 
 /**
- * Known gaps, pinned as failing tests. Each names a realistic operator mistake
- * (the key itself given where its *location* belongs) whose message today
- * quotes the whole key. Flip each to `it` when the library redacts names that
- * look like key material (see the report for the proposed change).
+ * Realistic operator mistakes (the key itself given where its *location*
+ * belongs): the message must not quote the key; the library redacts names
+ * that look like key material.
  */
 describe('known gaps: key material given where a name belongs', () => {
   async function messageOf(options: Record<string, unknown>): Promise<string> {
@@ -583,39 +582,39 @@ describe('known gaps: key material given where a name belongs', () => {
   const base = () => ({ issuer: 'https://brand.example', iadvizePublicKey: keys.iadvize.publicKeyPem });
   const expectClean = (message: string) => expect(describeLeaks(scanText('message', message, secrets))).toBe('');
 
-  it.failing('signingKey: { file: <the PEM itself> } does not quote the key', async () => {
+  it('signingKey: { file: <the PEM itself> } does not quote the key', async () => {
     expectClean(await messageOf({ ...base(), signingKey: { file: keys.brand.privatePem } }));
   });
-  it.failing('signingKey: { env: <the PEM itself> } does not quote the key', async () => {
+  it('signingKey: { env: <the PEM itself> } does not quote the key', async () => {
     expectClean(await messageOf({ ...base(), signingKey: { env: keys.brand.privatePem } }));
   });
-  it.failing('signingKey: { env, passphraseEnv: <the passphrase itself> } does not quote the passphrase', async () => {
+  it('signingKey: { env, passphraseEnv: <the passphrase itself> } does not quote the passphrase', async () => {
     const name = `${ENV_PREFIX}ENCRYPTED`;
     process.env[name] = keys.encryptedPem;
     envNames.add(name);
     const message = await messageOf({ ...base(), signingKey: { env: name, passphraseEnv: PASSPHRASE } });
     expect(message).not.toContain(PASSPHRASE);
   });
-  it.failing('iadvizePublicKey / signingPublicKey: { file | env: <a private PEM> } do not quote the key', async () => {
+  it('iadvizePublicKey / signingPublicKey: { file | env: <a private PEM> } do not quote the key', async () => {
     expectClean(await messageOf({ ...base(), signingKey: { pem: keys.brand.privatePem }, iadvizePublicKey: { file: keys.other.privatePem } }));
     expectClean(await messageOf({ ...base(), signingKey: { pem: keys.brand.privatePem }, signingPublicKey: { env: keys.other.privatePem } }));
   });
-  it.failing('signingKey: { jwk: { kty: <a PEM> } } does not quote the key', async () => {
+  it('signingKey: { jwk: { kty: <a PEM> } } does not quote the key', async () => {
     expectClean(await messageOf({ ...base(), signingKey: { jwk: { ...keys.brandJwk, kty: keys.other.privatePem } } }));
   });
-  it.failing("a KeyProvider whose alg holds a PEM: the provider's alg is not quoted whole", async () => {
+  it("a KeyProvider whose alg holds a PEM: the provider's alg is not quoted whole", async () => {
     const provider = { alg: keys.other.privatePem, kind: 'x', sign: async () => new Uint8Array(), getPublicKey: async () => keys.brand.publicKey };
     expectClean(await messageOf({ ...base(), signingKey: provider }));
   });
-  it.failing('an unknown option whose name is a PEM (a spread env object) is not quoted whole', async () => {
+  it('an unknown option whose name is a PEM (a spread env object) is not quoted whole', async () => {
     expectClean(await messageOf({ ...base(), signingKey: { pem: keys.brand.privatePem }, [keys.other.privatePem]: true }));
   });
 
-  it.failing('a KeyProvider with a synchronous close() still yields InvalidOptionsError on a bad configuration', async () => {
+  it('a KeyProvider with a synchronous close() still yields InvalidOptionsError on a bad configuration', async () => {
     const provider = { alg: 'RS256', kind: 'sync-close', sign: async () => new Uint8Array(), getPublicKey: async () => 'not a key', close: () => undefined };
     await messageOf({ ...base(), signingKey: provider });
   });
-  it.failing('a KeyProvider whose kind is not a string still yields InvalidOptionsError when it fails', async () => {
+  it('a KeyProvider whose kind is not a string still yields InvalidOptionsError when it fails', async () => {
     const provider = { alg: 'RS256', kind: Symbol('kms'), sign: async () => new Uint8Array(), getPublicKey: async () => { throw new Error('down'); } };
     await messageOf({ ...base(), signingKey: provider });
   });
