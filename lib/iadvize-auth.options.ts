@@ -17,6 +17,7 @@ import {
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 import { jwsSigningInput } from './token/compact.js';
+import type { TokenCacheOptions } from './token/token-cache.js';
 
 
 /**
@@ -65,6 +66,15 @@ export interface IAdvizeAuthOptions {
   selfCheck?: boolean;
   /** Clock in milliseconds since the epoch, for tests. Default: `Date.now`. */
   clock?: () => number;
+  /**
+   * Optional per-identity token cache, off by default. When on, a token minted
+   * for the same user id and visitor data less than `ttlSeconds` ago is handed
+   * out again (and concurrent requests share one signature), which cuts KMS/HSM
+   * calls and cost under bursty load. Trade-off: iAdvize recommends a fresh
+   * token per request; a cached token is the same string, with less lifetime
+   * left. `ttlSeconds` must be at most half of `tokenTtlSeconds`.
+   */
+  tokenCache?: TokenCacheOptions | false;
 }
 
 /** The validated configuration the module's providers share. */
@@ -80,6 +90,8 @@ export interface ResolvedIAdvizeAuthConfig {
   /** `true` when tokens go to iAdvize's production key (the default). */
   readonly usesProductionIAdvizeKey: boolean;
   readonly clock: () => number;
+  /** The token cache settings, when enabled. */
+  readonly tokenCache?: Required<TokenCacheOptions>;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -91,6 +103,7 @@ const KNOWN_OPTIONS = new Set([
   'signingTimeoutMs',
   'selfCheck',
   'clock',
+  'tokenCache',
 ]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -176,6 +189,26 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   if (typeof selfCheck !== 'boolean') problems.push('selfCheck: must be true or false');
   const clock = raw.clock ?? Date.now;
   if (typeof clock !== 'function') problems.push('clock: must be a function returning milliseconds since the epoch');
+  let tokenCache: Required<TokenCacheOptions> | undefined;
+  if (raw.tokenCache !== undefined && raw.tokenCache !== false) {
+    const c = raw.tokenCache as Record<string, unknown>;
+    const maxCacheTtl = typeof ttl === 'number' ? Math.floor(ttl / 2) : 0;
+    if (!isRecord(c)) {
+      problems.push('tokenCache: must be false or { ttlSeconds, maxEntries? }');
+    } else {
+      const unknown = Object.keys(c).filter((k) => k !== 'ttlSeconds' && k !== 'maxEntries');
+      if (unknown.length > 0) problems.push(`tokenCache: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => quoteName(k)).join(', ')}`);
+      const cacheTtl = c.ttlSeconds;
+      const maxEntries = c.maxEntries ?? 10_000;
+      if (typeof cacheTtl !== 'number' || !Number.isInteger(cacheTtl) || cacheTtl < 1 || cacheTtl > maxCacheTtl) {
+        problems.push(`tokenCache.ttlSeconds: must be a whole number of seconds from 1 to ${maxCacheTtl} (half of tokenTtlSeconds)`);
+      }
+      if (typeof maxEntries !== 'number' || !Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1_000_000) {
+        problems.push('tokenCache.maxEntries: must be a whole number from 1 to 1000000');
+      }
+      tokenCache = { ttlSeconds: cacheTtl as number, maxEntries: maxEntries as number };
+    }
+  }
 
   // The signing key.
   let keyProvider: KeyProvider | undefined;
@@ -251,5 +284,6 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     iadvizeKeyThumbprint,
     usesProductionIAdvizeKey: samePublicKey(iadvizePub, loadPublicKey(IADVIZE_PRODUCTION_PUBLIC_KEY, 'production key')),
     clock: clock as () => number,
+    ...(tokenCache ? { tokenCache } : {}),
   };
 }

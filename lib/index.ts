@@ -28,6 +28,7 @@ export { loadPrivateKey, loadPublicKey, thumbprintOf, samePublicKey, type KeyTex
 export { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 export { TokenService, type IAdvizeToken, type IAdvizeClaims } from './token/token.service.js';
 export { validateIdentity, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
+export { TokenCache, type TokenCacheOptions } from './token/token-cache.js';
 export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';

@@ -44,6 +44,8 @@ export interface TokenIssuedEvent {
   signerKind: string;
   /** HMAC of the user id, only when `userIdHashKey` is configured. */
   userIdHash?: string;
+  /** `true` when the optional `tokenCache` served an already minted token (no signature made). */
+  cached?: boolean;
 }
 
 /** `token.refused`: nobody was signed in (401), or the resolver returned an identity iAdvize would refuse (422). */

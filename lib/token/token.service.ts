@@ -7,6 +7,7 @@ import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM 
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeIdentity } from './identity.js';
+import { TokenCache } from './token-cache.js';
 
 /** A minted token and when it expires. */
 export interface IAdvizeToken {
@@ -37,6 +38,7 @@ export interface IAdvizeClaims {
 @Injectable()
 export class TokenService {
   private readonly textEncoder = new TextEncoder();
+  private readonly cache?: TokenCache;
   /** Where the service reports issued tokens and failures (the module's instance; a private one when built by hand). */
   readonly events: IAdvizeAuthEvents;
 
@@ -45,10 +47,12 @@ export class TokenService {
     @Optional() events?: IAdvizeAuthEvents,
   ) {
     this.events = events ?? new IAdvizeAuthEvents();
+    if (config.tokenCache) this.cache = new TokenCache(config.tokenCache, config.clock);
   }
 
   /**
-   * Mints a token for `identity`.
+   * Mints a token for `identity` (or, when the optional `tokenCache` is on,
+   * returns the one minted for the same identity less than `ttlSeconds` ago).
    *
    * @throws InvalidIdentityError when the identity breaks iAdvize's rules
    * @throws SigningUnavailableError when the signing backend fails or times out
@@ -63,6 +67,22 @@ export class TokenService {
       if (this.events.listening('token.refused')) this.emitRefused(identity);
       throw e;
     }
+    if (!this.cache) return this.mint(valid, started);
+    const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, valid.visitorData), () => this.mint(valid, started));
+    if (cached && this.events.listening('token.issued')) {
+      const issued = await token;
+      this.events.emit('token.issued', {
+        durationMs: performance.now() - started,
+        signerKind: this.config.keyProvider.kind,
+        userIdHash: this.events.hashUserId(valid.userId),
+        cached: true,
+      });
+      return issued;
+    }
+    return token;
+  }
+
+  private async mint(valid: IAdvizeIdentity, started: number): Promise<IAdvizeToken> {
     const { userId, visitorData } = valid;
     const iat = Math.floor(this.config.clock() / 1000);
     const exp = iat + this.config.tokenTtlSeconds;

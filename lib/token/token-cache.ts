@@ -1,0 +1,91 @@
+import type { IAdvizeToken } from './token.service.js';
+
+/** Options of the optional per-user token cache (`tokenCache` module option). */
+export interface TokenCacheOptions {
+  /**
+   * How long a minted token is handed out again for the same identity, in
+   * seconds: from 1 to half of `tokenTtlSeconds`, so a cached token always has
+   * at least half its lifetime left.
+   */
+  ttlSeconds: number;
+  /** Most identities kept; the oldest entry is evicted first. Default: 10000. */
+  maxEntries?: number;
+}
+
+interface Entry {
+  token: IAdvizeToken;
+  /** Until when (ms since the epoch) the entry is served. */
+  until: number;
+}
+
+/**
+ * A short-lived, bounded cache of minted tokens keyed by identity (user id and
+ * visitor data), plus in-flight coalescing: concurrent requests for the same
+ * identity share one signature. Cuts KMS calls and cost under bursty load.
+ * Off by default: iAdvize recommends a fresh token on every request.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inFlight = new Map<string, Promise<IAdvizeToken>>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+
+  constructor(options: Required<TokenCacheOptions>, private readonly clock: () => number) {
+    this.ttlMs = options.ttlSeconds * 1000;
+    this.maxEntries = options.maxEntries;
+  }
+
+  /** The cache key of an identity: user id and visitor data, unambiguous. */
+  static keyOf(userId: string, visitorData: object | undefined): string {
+    return JSON.stringify([userId, visitorData ?? null]);
+  }
+
+  /** A cached token for `key`, or `undefined`. Also reports whether one was found. */
+  get(key: string): IAdvizeToken | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (this.clock() >= entry.until) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.token;
+  }
+
+  /**
+   * Returns the cached token for `key`, joins a mint already in flight for it,
+   * or runs `mint` and caches its result. Failures are never cached.
+   */
+  getOrMint(key: string, mint: () => Promise<IAdvizeToken>): { cached: boolean; token: Promise<IAdvizeToken> } {
+    const hit = this.get(key);
+    if (hit) return { cached: true, token: Promise.resolve(hit) };
+    const pending = this.inFlight.get(key);
+    if (pending) return { cached: true, token: pending };
+    const promise = mint().then(
+      (token) => {
+        this.inFlight.delete(key);
+        this.set(key, token);
+        return token;
+      },
+      (e: unknown) => {
+        this.inFlight.delete(key);
+        throw e;
+      },
+    );
+    this.inFlight.set(key, promise);
+    return { cached: false, token: promise };
+  }
+
+  /** Number of identities currently cached. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private set(key: string, token: IAdvizeToken): void {
+    this.entries.delete(key);
+    while (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+    this.entries.set(key, { token, until: this.clock() + this.ttlMs });
+  }
+}
