@@ -461,7 +461,17 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     } catch (e) {
       throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": "${basename(o.module)}" could not be loaded and initialised (${pkcs11Code(e) ?? (e as Error)?.name ?? 'error'})`);
     }
-    const p11 = this.lib.p11;
+    try {
+      return await this.openKey(o, sdk, size, mechanismName);
+    } catch (e) {
+      await this.release(); // a failed start leaves no session, login or library reference behind
+      throw e;
+    }
+  }
+
+  /** Finds the token, checks the mechanism, logs in and finds and checks the key. */
+  private async openKey(o: Pkcs11KeyProviderOptions, sdk: Pkcs11Js, size: number, mechanismName: 'CKM_SHA256_RSA_PKCS' | 'CKM_RSA_PKCS'): Promise<LoadedKey> {
+    const p11 = (this.lib as LoadedModule).p11;
 
     const slots = this.step('C_GetSlotList', () => p11.C_GetSlotList(true));
     const labels: string[] = [];
@@ -517,8 +527,9 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
 
   protected async signOnce(signingInput: Uint8Array, digest: Buffer, signal: AbortSignal): Promise<Uint8Array> {
     const sdk = this.sdk as Pkcs11Js;
-    const p11 = (this.lib as LoadedModule).p11;
-    const pool = this.pool as SessionPool;
+    const pool = this.pool;
+    if (!pool || !this.lib) throw new Error('session pool closed');
+    const p11 = this.lib.p11;
     const data = this.mechanism === sdk.CKM_RSA_PKCS ? Buffer.concat([SHA256_DIGEST_INFO_PREFIX, digest]) : Buffer.from(signingInput);
     const session = await pool.acquire(signal);
     if (signal.aborted) {
@@ -577,6 +588,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     const loaded = this.lib;
     if (!loaded) return;
     const pool = this.pool;
+    this.pool = undefined;
     // No new operation from here on; never finalise the library under a running one.
     await pool?.close();
     if (this.loggedIn) {
@@ -596,6 +608,8 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
         }
       } else loaded.logins.set(this.slotKey, { count: left, pin: current?.pin ?? '' });
     }
+    this.loggedIn = false;
+    this.slot = undefined;
     this.lib = undefined;
     releaseModule(this.options.module, loaded);
   }
