@@ -1,5 +1,5 @@
 import { verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { IAdvizeAuthError, InvalidOptionsError } from './errors.js';
+import { IAdvizeAuthError, InvalidOptionsError, SigningUnavailableError } from './errors.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   IADVIZE_PRODUCTION_PUBLIC_KEY,
@@ -254,7 +254,12 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   if (problems.length === 0 && selfCheck && keyProvider && signingPublicKey) {
     const probe = new TextEncoder().encode(jwsSigningInput({ iss: 'nestjs-iadvize-auth self-check', iat: 0 }));
     try {
-      const signature = await keyProvider.sign(probe);
+      const signal = AbortSignal.timeout(timeout as number);
+      const deadline = new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', () => reject(new SigningUnavailableError(`the signer did not answer within signingTimeoutMs (${String(timeout)} ms)`)), { once: true }),
+      );
+      deadline.catch(() => undefined);
+      const signature = await Promise.race([keyProvider.sign(probe, { signal }), deadline]);
       if (!cryptoVerify('sha256', probe, signingPublicKey, signature)) {
         problems.push('signingKey: self-check failed: the provider\'s signature does not verify with its public key (is it RSASSA-PKCS1-v1_5 SHA-256, on the right key version?)');
       }

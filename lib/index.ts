@@ -55,3 +55,10 @@ export {
   type IAdvizeHealthCheckOptions,
   type IAdvizeHealthResult,
 } from './health/iadvize-health.service.js';
+export {
+  RemoteKeyProvider,
+  type RemoteSignerOptions,
+  type RemoteFailure,
+  type FailureKind,
+  type LoadedKey,
+} from './kms/remote-signer.js';

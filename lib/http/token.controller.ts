@@ -11,7 +11,7 @@ import {
   type Type,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, IAdvizeErrorCode } from '../errors.js';
+import { IAdvizeAuthError, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, IAdvizeErrorCode } from '../errors.js';
 import { TokenService, type IAdvizeToken } from '../token/token.service.js';
 import type { IAdvizeIdentity as Identity } from '../token/identity.js';
 import { IAdvizeIdentity } from './identity.decorator.js';
@@ -84,8 +84,13 @@ export function createTokenController(options: IAdvizeControllerOptions = {}): T
           http.setHeader(response, 'Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
           throw new IAdvizeHttpException(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', 'Token signing is temporarily unavailable; retry later', e.code);
         }
-        this.logger.error(`${IAdvizeErrorCode.SigningUnavailable}: unexpected ${(e as Error)?.name ?? 'error'} while minting a token`);
-        http.setHeader(response, 'Retry-After', '1');
+        if (e instanceof IAdvizeAuthError) {
+          // e.g. InvalidKeyError at sign time (access revoked, key disabled): the message names the fix and holds no secret.
+          this.logger.error(`${e.code}: ${e.message}`);
+        } else {
+          this.logger.error(`${IAdvizeErrorCode.SigningUnavailable}: unexpected ${(e as Error)?.name ?? 'error'} while minting a token`);
+        }
+        http.setHeader(response, 'Retry-After', e instanceof IAdvizeAuthError ? '30' : '1');
         throw new IAdvizeHttpException(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', 'Token signing is temporarily unavailable; retry later', IAdvizeErrorCode.SigningUnavailable);
       }
     }

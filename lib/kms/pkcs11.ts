@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PKCS11 } from 'pkcs11js';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
+import { loadPublicKey, quoteEnvName } from '../keys/key-material.js';
 import {
   importOptional,
   interopDefault,
@@ -328,7 +328,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
 
   protected override hints() {
     return {
-      denied: this.options?.pinEnv ? `check the PIN in environment variable "${this.options.pinEnv}"` : 'check the PIN (option "pin")',
+      denied: this.options?.pinEnv ? `check the PIN in environment variable ${quoteEnvName(this.options.pinEnv)}` : 'check the PIN (option "pin")',
       'not-found': 'check "keyId" / "keyLabel" (list the token objects: pkcs11-tool --module <module> --token-label <label> --login --list-objects)',
       rejected: 'the key must be an RSA private key with CKA_SIGN, usable with CKM_SHA256_RSA_PKCS',
     } satisfies Partial<Record<FailureKind, string>>;
@@ -339,7 +339,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     if (pin !== undefined && pinEnv !== undefined) throw new InvalidKeyError(`${this.describe()}: give "pinEnv" or "pin", not both`);
     if (pinEnv !== undefined) {
       const value = process.env[pinEnv];
-      if (value === undefined || value === '') throw new InvalidKeyError(`${this.describe()}: environment variable "${pinEnv}" (the token PIN) is not set`);
+      if (value === undefined || value === '') throw new InvalidKeyError(`${this.describe()}: environment variable ${quoteEnvName(pinEnv)} (the token PIN) is not set`);
       return value;
     }
     if (typeof pin !== 'string' || pin === '') throw new InvalidKeyError(`${this.describe()}: set "pinEnv" (name of the environment variable holding the PIN) or "pin"`);

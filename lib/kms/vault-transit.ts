@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
+import { loadPublicKey, quoteEnvName } from '../keys/key-material.js';
 import {
   failureKindOfStatus,
   networkErrorCode,
@@ -133,7 +133,7 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
       throw new InvalidKeyError(
         typeof token === 'function'
           ? `${this.describe()}: the "token" function returned no token`
-          : `${this.describe()}: no Vault token; set option "token" or the environment variable "${tokenEnv}"`,
+          : `${this.describe()}: no Vault token; set option "token" or the environment variable ${quoteEnvName(tokenEnv)}`,
       );
     }
     return value.trim();

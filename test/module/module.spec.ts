@@ -233,6 +233,24 @@ describe('IAdvizeAuthModule startup validation', () => {
     expect(e.message).toContain('iadvizePublicKey.env "IADVIZE_TEST_UNSET_PUB" is not set');
   });
 
+  it('bounds the startup self-check by signingTimeoutMs when the signer hangs', async () => {
+    const { PemKeyProvider } = await import('../../lib/index.js');
+    const pem = new PemKeyProvider({ pem: brand.privatePem });
+    let aborted = false;
+    const hanging: KeyProvider = {
+      alg: 'RS256',
+      kind: 'hanging-kms',
+      init: () => pem.init(),
+      sign: (_input, options) => new Promise((_, reject) => options?.signal?.addEventListener('abort', () => { aborted = true; reject(new Error('aborted')); })),
+      getPublicKey: () => pem.getPublicKey(),
+    };
+    const started = Date.now();
+    const e = await compileError({ ...goodOptions(), signingKey: hanging, signingTimeoutMs: 200 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(aborted).toBe(true);
+    expect(e.message).toContain('signingKey: self-check failed: the signer did not answer within signingTimeoutMs (200 ms)');
+  });
+
   it('fails the startup self-check when the provider signs with another key than it reports', async () => {
     const { PemKeyProvider } = await import('../../lib/index.js');
     const signer = new PemKeyProvider({ pem: brand.privatePem });
