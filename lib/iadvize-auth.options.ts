@@ -1,5 +1,5 @@
 import { verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { IAdvizeAuthError, InvalidOptionsError, SigningUnavailableError } from './errors.js';
+import { IAdvizeAuthError, InvalidOptionsError } from './errors.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   IADVIZE_PRODUCTION_PUBLIC_KEY,
@@ -16,6 +16,7 @@ import {
   type FileKeyProviderOptions,
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
+import { signWithDeadline } from './keys/sign-with-deadline.js';
 import { jwsSigningInput } from './token/compact.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
 
@@ -254,12 +255,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   if (problems.length === 0 && selfCheck && keyProvider && signingPublicKey) {
     const probe = new TextEncoder().encode(jwsSigningInput({ iss: 'nestjs-iadvize-auth self-check', iat: 0 }));
     try {
-      const signal = AbortSignal.timeout(timeout as number);
-      const deadline = new Promise<never>((_, reject) =>
-        signal.addEventListener('abort', () => reject(new SigningUnavailableError(`the signer did not answer within signingTimeoutMs (${String(timeout)} ms)`)), { once: true }),
-      );
-      deadline.catch(() => undefined);
-      const signature = await Promise.race([keyProvider.sign(probe, { signal }), deadline]);
+      const signature = await signWithDeadline(keyProvider, probe, timeout as number, `the signer did not answer within signingTimeoutMs (${String(timeout)} ms)`);
       if (!cryptoVerify('sha256', probe, signingPublicKey, signature)) {
         problems.push('signingKey: self-check failed: the provider\'s signature does not verify with its public key (is it RSASSA-PKCS1-v1_5 SHA-256, on the right key version?)');
       }

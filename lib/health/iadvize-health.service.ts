@@ -5,6 +5,7 @@ import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnav
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG } from '../iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
+import { signWithDeadline } from '../keys/sign-with-deadline.js';
 
 /** Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}. */
 export const DEFAULT_HEALTH_MAX_AGE_SECONDS = 10;
@@ -104,16 +105,13 @@ export class IAdvizeHealthService {
     const started = performance.now();
     let failure: IAdvizeAuthError | undefined;
     const probe = healthProbe(checkedAt);
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          controller.abort();
-          reject(new SigningUnavailableError(`signing backend "${keyProvider.kind}" did not answer the health probe within ${signingTimeoutMs} ms`));
-        }, signingTimeoutMs);
-      });
-      const signature = await Promise.race([keyProvider.sign(probe, { signal: controller.signal }), deadline]);
+      const signature = await signWithDeadline(
+        keyProvider,
+        probe,
+        signingTimeoutMs,
+        `signing backend "${keyProvider.kind}" did not answer the health probe within ${signingTimeoutMs} ms`,
+      );
       if (!(signature instanceof Uint8Array) || !cryptoVerify('sha256', probe, signingPublicKey, signature)) {
         failure = new SignatureMismatchError(
           `signing backend "${keyProvider.kind}" returned a health-probe signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
@@ -121,8 +119,6 @@ export class IAdvizeHealthService {
       }
     } catch (e) {
       failure = e instanceof IAdvizeAuthError ? e : new SigningUnavailableError(`signing backend "${keyProvider.kind}" failed the health probe`);
-    } finally {
-      clearTimeout(timer);
     }
     const durationMs = performance.now() - started;
     const code: SignerFailureCode | undefined =

@@ -8,6 +8,7 @@ import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeIdentity } from './identity.js';
 import { TokenCache } from './token-cache.js';
+import { signWithDeadline } from '../keys/sign-with-deadline.js';
 
 /** A minted token and when it expires. */
 export interface IAdvizeToken {
@@ -146,20 +147,10 @@ export class TokenService {
       });
       return signature;
     }
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new SigningUnavailableError(`signing backend "${keyProvider.kind}" did not answer within ${signingTimeoutMs} ms`));
-      }, signingTimeoutMs);
-    });
     try {
-      signature = await Promise.race([keyProvider.sign(input, { signal: controller.signal }), deadline]);
+      signature = await signWithDeadline(keyProvider, input, signingTimeoutMs, `signing backend "${keyProvider.kind}" did not answer within ${signingTimeoutMs} ms`);
     } catch (e) {
       throw toSigningError(e, keyProvider.kind);
-    } finally {
-      clearTimeout(timer);
     }
     if (!cryptoVerify('sha256', input, this.config.signingPublicKey, signature)) {
       throw new SignatureMismatchError(
