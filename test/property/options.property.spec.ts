@@ -437,7 +437,16 @@ function collectStrings(v: unknown, out: string[], depth = 0): void {
  * Checks one rejection: exactly one InvalidOptionsError, a listed problem per
  * line, nothing secret. Returns a description of what is wrong, or null.
  */
-function checkRejection(error: unknown, values: readonly string[]): string | null {
+function collectKeys(v: unknown, out: Set<string>, depth = 0): Set<string> {
+  if (depth > 5 || v === null || typeof v !== 'object' || v instanceof Uint8Array) return out;
+  for (const [k, x] of Object.entries(v)) {
+    out.add(k);
+    collectKeys(x, out, depth + 1);
+  }
+  return out;
+}
+
+function checkRejection(error: unknown, values: readonly string[], names: ReadonlySet<string> = new Set()): string | null {
   if (!(error instanceof InvalidOptionsError)) {
     return `rejected with ${(error as Error)?.constructor?.name ?? typeof error}, not InvalidOptionsError`;
   }
@@ -449,6 +458,9 @@ function checkRejection(error: unknown, values: readonly string[]): string | nul
   for (const value of values) {
     // Short or low-entropy strings (e.g. eight spaces) would match ordinary message text.
     if (value.length < 8 || new Set(value).size < 4) continue;
+    // A value that is also an option or member name supplied alongside (e.g. an unknown option
+    // "toString" and a value "toString") may appear because the name is quoted, which is allowed.
+    if (names.has(value)) continue;
     if (error.message.includes(value)) return `a supplied value of ${value.length} characters is echoed`;
   }
   return null;
@@ -479,7 +491,7 @@ describe('option properties', () => {
           );
           if ('error' in outcome) {
             rejected++;
-            expect(checkRejection(outcome.error, build.values)).toBeNull();
+            expect(checkRejection(outcome.error, build.values, collectKeys(raw, new Set()))).toBeNull();
           } else {
             resolved++;
             const { config } = outcome;
