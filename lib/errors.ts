@@ -12,6 +12,14 @@ export const IAdvizeErrorCode = {
   SigningUnavailable: 'IADVIZE_SIGNING_UNAVAILABLE',
   SignatureMismatch: 'IADVIZE_SIGNATURE_MISMATCH',
   MissingDependency: 'IADVIZE_MISSING_DEPENDENCY',
+  /** HTTP only: a guard in front of the endpoint refused the request (403). */
+  Forbidden: 'IADVIZE_FORBIDDEN',
+  /** HTTP only: a rate limiter in front of the endpoint refused the request (429). */
+  RateLimited: 'IADVIZE_RATE_LIMITED',
+  /** HTTP only: another 4xx raised in front of the endpoint. */
+  RequestRejected: 'IADVIZE_REQUEST_REJECTED',
+  /** HTTP only: an unexpected error, e.g. a `UserResolver` that threw (500). */
+  Internal: 'IADVIZE_INTERNAL_ERROR',
 } as const;
 
 /** Union of every {@link IAdvizeErrorCode} value. */

@@ -5,6 +5,7 @@ import { resolveIAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from './iad
 import { IAdvizeAuthEvents } from './events/iadvize-auth-events.service.js';
 import { IAdvizeHealthService } from './health/iadvize-health.service.js';
 import { IAdvizeIdentityGuard } from './http/identity.guard.js';
+import { IAdvizeExceptionFilter } from './http/iadvize-exception.filter.js';
 import { UserResolver } from './http/user-resolver.js';
 import { TokenService } from './token/token.service.js';
 
@@ -45,8 +46,9 @@ import { TokenService } from './token/token.service.js';
     TokenService,
     IAdvizeHealthService,
     IAdvizeIdentityGuard,
+    IAdvizeExceptionFilter,
   ],
-  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeAuthEvents, IAdvizeHealthService, IADVIZE_AUTH_CONFIG],
+  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeExceptionFilter, IAdvizeAuthEvents, IAdvizeHealthService, IADVIZE_AUTH_CONFIG],
 })
 export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleDestroy {
   constructor(@Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig) {

@@ -3,20 +3,19 @@ import {
   Get,
   HttpCode,
   HttpStatus,
-  Logger,
   Post,
   Res,
+  UseFilters,
   UseGuards,
   type CanActivate,
   type Type,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { IAdvizeAuthError, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, IAdvizeErrorCode } from '../errors.js';
 import { TokenService, type IAdvizeToken } from '../token/token.service.js';
 import type { IAdvizeIdentity as Identity } from '../token/identity.js';
 import { IAdvizeIdentity } from './identity.decorator.js';
 import { IAdvizeIdentityGuard } from './identity.guard.js';
-import { IAdvizeHttpException } from './http-errors.js';
+import { IAdvizeExceptionFilter } from './iadvize-exception.filter.js';
 
 /** Options of the built-in token endpoint. */
 export interface IAdvizeControllerOptions {
@@ -37,8 +36,9 @@ export const DEFAULT_TOKEN_PATH = 'iadvize/token';
 /**
  * Builds the token endpoint controller for a path and guard list.
  * Response: `200 {"token","expiresAt"}` with `Cache-Control: no-store`.
- * Errors: `401` anonymous, `422` invalid identity from the resolver,
- * `503` + `Retry-After` when the signer is unavailable, each with a stable `code`.
+ * Errors go through {@link IAdvizeExceptionFilter}: `401` anonymous, `422`
+ * invalid identity from the resolver, `503` + `Retry-After` when the signer
+ * is unavailable, each with a stable `code`.
  */
 export function createTokenController(options: IAdvizeControllerOptions = {}): Type<unknown> {
   const path = options.path ?? DEFAULT_TOKEN_PATH;
@@ -46,9 +46,8 @@ export function createTokenController(options: IAdvizeControllerOptions = {}): T
 
   @Controller(path)
   @UseGuards(...guards)
+  @UseFilters(IAdvizeExceptionFilter)
   class IAdvizeTokenController {
-    private readonly logger = new Logger('IAdvizeTokenController');
-
     constructor(
       private readonly tokens: TokenService,
       private readonly adapterHost: HttpAdapterHost,
@@ -67,32 +66,11 @@ export function createTokenController(options: IAdvizeControllerOptions = {}): T
       return this.issue(identity, response);
     }
 
-    private async issue(identity: Identity, response: unknown): Promise<IAdvizeToken> {
+    private issue(identity: Identity, response: unknown): Promise<IAdvizeToken> {
       const http = this.adapterHost.httpAdapter;
       http.setHeader(response, 'Cache-Control', 'no-store');
       http.setHeader(response, 'Pragma', 'no-cache');
-      try {
-        return await this.tokens.createToken(identity);
-      } catch (e) {
-        if (e instanceof InvalidIdentityError) {
-          this.logger.warn(`${e.code}: the user resolver returned an identity iAdvize would refuse: ${e.problems.join('; ')}`);
-          throw new IAdvizeHttpException(HttpStatus.UNPROCESSABLE_ENTITY, 'Unprocessable Entity', e.message, e.code);
-        }
-        if (e instanceof SigningUnavailableError || e instanceof SignatureMismatchError) {
-          const retryAfter = e instanceof SigningUnavailableError ? e.retryAfterSeconds : 30;
-          this.logger.error(`${e.code}: ${e.message}`);
-          http.setHeader(response, 'Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
-          throw new IAdvizeHttpException(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', 'Token signing is temporarily unavailable; retry later', e.code);
-        }
-        if (e instanceof IAdvizeAuthError) {
-          // e.g. InvalidKeyError at sign time (access revoked, key disabled): the message names the fix and holds no secret.
-          this.logger.error(`${e.code}: ${e.message}`);
-        } else {
-          this.logger.error(`${IAdvizeErrorCode.SigningUnavailable}: unexpected ${(e as Error)?.name ?? 'error'} while minting a token`);
-        }
-        http.setHeader(response, 'Retry-After', e instanceof IAdvizeAuthError ? '30' : '1');
-        throw new IAdvizeHttpException(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', 'Token signing is temporarily unavailable; retry later', IAdvizeErrorCode.SigningUnavailable);
-      }
+      return this.tokens.createToken(identity);
     }
   }
   return IAdvizeTokenController;

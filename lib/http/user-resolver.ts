@@ -31,9 +31,11 @@ export abstract class UserResolver {
 
 /**
  * The default resolver: reads `request.user` (set by passport and most auth
- * guards) and takes its `id`, else its `sub`, as the user id. Numbers are
- * converted to strings. Nothing else is mapped; write your own resolver to
- * send visitor data.
+ * guards) and takes its `id`, else its `sub`, as the user id. Whole numbers
+ * are converted to strings. No `request.user`, or one with neither `id` nor
+ * `sub`, is anonymous (401); an id iAdvize would refuse (an empty string, a
+ * float, an object) is a 422 that names the rule. Nothing else is mapped;
+ * write your own resolver to send visitor data.
  */
 @Injectable()
 export class RequestUserResolver extends UserResolver {
@@ -42,9 +44,13 @@ export class RequestUserResolver extends UserResolver {
     const user = request?.user;
     if (user === null || typeof user !== 'object') return null;
     const { id, sub } = user as { id?: unknown; sub?: unknown };
-    const raw = id ?? sub;
-    if (typeof raw === 'string' && raw.length > 0) return { userId: raw };
+    const hasId = id !== undefined && id !== null;
+    const hasSub = sub !== undefined && sub !== null;
+    if (!hasId && !hasSub) return null;
+    const raw = hasId && (id !== '' || !hasSub) ? id : sub;
     if ((typeof raw === 'number' && Number.isSafeInteger(raw)) || typeof raw === 'bigint') return { userId: String(raw) };
-    return null;
+    // Anything else, valid or not, goes to validation: a signed-in user with an
+    // unusable id (empty, a float, an object) gets a 422 naming the rule, not a silent 401.
+    return { userId: raw as string };
   }
 }
