@@ -17,7 +17,7 @@ import {
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 import { signWithDeadline } from './keys/sign-with-deadline.js';
-import { jwsSigningInput } from './token/compact.js';
+import { b64url, compactEncrypt, jwsSigningInput } from './token/compact.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
 
 
@@ -258,6 +258,13 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
       const signature = await signWithDeadline(keyProvider, probe, timeout as number, `the signer did not answer within signingTimeoutMs (${String(timeout)} ms)`);
       if (!cryptoVerify('sha256', probe, signingPublicKey, signature)) {
         problems.push('signingKey: self-check failed: the provider\'s signature does not verify with its public key (is it RSASSA-PKCS1-v1_5 SHA-256, on the right key version?)');
+      } else if (iadvizePublicKey) {
+        // The whole pipeline once: the signed probe encrypted to the configured iAdvize key.
+        try {
+          compactEncrypt(`${new TextDecoder().decode(probe)}.${b64url(signature)}`, iadvizePublicKey);
+        } catch {
+          problems.push('iadvizePublicKey: self-check failed: a probe token could not be encrypted to it with RSA-OAEP-256');
+        }
       }
     } catch (e) {
       problems.push(`signingKey: self-check failed: ${messageOf(e, 'the probe signature could not be made')}`);

@@ -47,7 +47,9 @@ export class IAdvizeHealthIndicator {
   /**
    * Checks the signer and reports it under `key`.
    * Data: `signer` (provider kind), `checkedAt` (ISO date), `durationMs`,
-   * `cached`, and when down `code` and `message` (never key material).
+   * `cached`, and when down `code`. The failure's message is logged, not put
+   * in the body: health endpoints are often public, and a message may name a
+   * key ARN, a vault host or a permission.
    */
   async isHealthy<const Key extends string = typeof IADVIZE_HEALTH_INDICATOR_KEY>(
     key: Key = IADVIZE_HEALTH_INDICATOR_KEY as Key,
@@ -62,6 +64,6 @@ export class IAdvizeHealthIndicator {
       cached: result.cached,
     };
     if (result.healthy) return indicator.up(data);
-    return indicator.down({ ...data, code: result.code, message: result.message });
+    return indicator.down({ ...data, code: result.code });
   }
 }
