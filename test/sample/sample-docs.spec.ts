@@ -21,6 +21,12 @@ describe('docs/sample.md', () => {
     expect(read('docs/sample.md')).toContain('```js\n' + snippet + '\n```');
   });
 
+  it('the README shows the same snippet, and the demo users', async () => {
+    expect(read('README.md')).toContain('```js\n' + integrationRegion() + '\n```');
+    const { DEMO_USERS } = await import('../../sample/src/users/demo-users.js');
+    for (const user of DEMO_USERS) expect(read('README.md')).toContain(`\`${user.username}\` / \`${user.password}\``);
+  });
+
   it('lists the demo users with the passwords the sample really uses', async () => {
     const { DEMO_USERS } = await import('../../sample/src/users/demo-users.js');
     const doc = read('docs/sample.md');
