@@ -230,18 +230,15 @@ describe('identity properties', () => {
     expect(Object.getPrototypeOf(clean)).toBe(Object.prototype);
   });
 
-  // Decision: identities must be well-formed Unicode. Today the library accepts
-  // lone surrogates (they round-trip through FakeIAdvize as JSON escapes), which
-  // lets two distinct ids collapse into one at a recipient that replaces invalid
-  // UTF-16. Flip to `it` once lib/token/identity.ts refuses them (see report).
+  // Identities must be well-formed Unicode: a lone surrogate would let two
+  // distinct ids collapse into one at a recipient that replaces invalid UTF-16.
   it('refuses lone surrogates in userId and visitor values (two ids must never collapse into one)', () => {
     for (const identity of [{ userId: 'a\ud800' }, { userId: '\udc00' }, { userId: 'u', visitorData: { email: 'x\udbff' } }]) {
       expect(() => validateIdentity(identity)).toThrow(InvalidIdentityError);
     }
   });
 
-  // A getter or Proxy trap that throws escapes as a raw Error today. Flip to
-  // `it` once validateIdentity wraps reading the input (see report).
+  // A getter or Proxy trap that throws must not escape as a raw Error.
   it('an identity whose getters or proxy traps throw is refused with InvalidIdentityError, not a raw error', () => {
     const getter = Object.defineProperty({}, 'userId', { enumerable: true, get: () => { throw new Error('boom'); } });
     const proxy = new Proxy({ userId: 'u' }, { getPrototypeOf: () => { throw new Error('trap'); } });

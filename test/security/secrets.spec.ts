@@ -248,8 +248,8 @@ describe('startups that fail on bad keys, as Nest reports them', () => {
     return { error, corpus };
   }
 
-  // Known gap (see test/property/options.property.spec.ts): the key pasted where its path or
-  // variable name belongs is quoted whole in the message, which Nest prints on stderr.
+  // The key pasted where its path or variable name belongs must not be quoted in the
+  // message, which Nest prints on stderr.
   it('the PEM itself given as `file` or `env` does not reach Nest’s crash report', async () => {
     for (const signingKey of [{ file: brand.privatePem }, { env: brand.privatePem }]) {
       const { corpus } = await crashReport({ signingKey });
