@@ -6,6 +6,9 @@
 // node_modules is missing (a few seconds from the npm cache). The built dist is
 // copied (not symlinked) into that node_modules, so the library's own
 // `@nestjs/common` / `@nestjs/core` imports load v11; the first test proves it.
+// The CommonJS app of test/fixtures/cjs-app is copied there too
+// (node_modules/.cjs-app/main.cjs), so its require()s resolve to v11: a
+// CommonJS NestJS 11 app loading the ESM library through require(esm).
 // Run `npm run build` first.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,7 +55,11 @@ function prepareFixture(): void {
   const pkg = readJson(join(root, 'package.json'));
   const { name, version, type, main, types, exports, dependencies, peerDependencies } = pkg;
   writeFileSync(join(target, 'package.json'), JSON.stringify({ name, version, type, main, types, exports, dependencies, peerDependencies }, null, 2));
+  mkdirSync(join(fixtureModules, '.cjs-app'), { recursive: true });
+  cpSync(join(root, 'test', 'fixtures', 'cjs-app', 'main.cjs'), CJS_APP);
 }
+
+const CJS_APP = join(fixtureModules, '.cjs-app', 'main.cjs');
 
 let iadvize: FakeIAdvize;
 let brandPublicPem: string;
@@ -66,6 +73,7 @@ beforeAll(async () => {
   const env = { TEST_BRAND_KEY: brand.privatePem, TEST_IADVIZE_PUBLIC_KEY: iadvize.publicKeyPem };
   const script = join(fixtureDir, 'app.mjs');
   await Promise.all(['express', 'fastify'].map(async (p) => apps.set(p, await startChildApp(script, [p], env))));
+  await Promise.all(['express', 'fastify'].map(async (p) => apps.set(`cjs/${p}`, await startChildApp(CJS_APP, [p], env))));
 }, 240_000);
 afterAll(() => Promise.all([...apps.values()].map((a) => a.stop())));
 
@@ -167,5 +175,36 @@ describe.each(['express', 'fastify'])('NestJS 11 on %s', (platform) => {
     } finally {
       await http().post('/test/signer/ok');
     }
+  });
+});
+
+describe.each(['express', 'fastify'])('a CommonJS app on NestJS 11 (require(esm)) on %s', (platform) => {
+  const http = () => request(apps.get(`cjs/${platform}`)!.url);
+  const open = (token: string) => iadvize.open(token, brandPublicPem, { issuer: ISSUER });
+
+  it('loads one instance of the package through require() and import(), on @nestjs/core 11', async () => {
+    const res = await http().get('/compat').expect(200);
+    expect(res.body).toEqual({
+      moduleSystem: 'commonjs',
+      requireModule: true,
+      node: process.versions.node,
+      nestCore: expect.stringMatching(/^11\./),
+      sameModuleNamespace: true,
+      sameTokenService: true,
+      sameModuleClass: true,
+      injectedIsEsmTokenService: true,
+    });
+  });
+
+  it('serves tokens from the built-in endpoint and from its own controller; anonymous gets 401; terminus 11 reports up', async () => {
+    const builtIn = await http().post('/iadvize/token').set('X-Session', 'alice').expect(200);
+    expect(builtIn.headers['cache-control']).toBe('no-store');
+    expect((await open(builtIn.body.token)).userId).toBe('alice');
+    const own = await http().post('/chat/token').set('X-Session', 'bob').expect(200);
+    expect((await open(own.body.token)).userId).toBe('bob');
+    const anonymous = await http().post('/iadvize/token').expect(401);
+    expect(anonymous.body.code).toBe('IADVIZE_UNAUTHENTICATED');
+    const health = await http().get('/health').expect(200);
+    expect(health.body.info.iadvize).toMatchObject({ status: 'up', signer: 'env' });
   });
 });
