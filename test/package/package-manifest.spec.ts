@@ -30,6 +30,7 @@ const DIST = join(ROOT, 'dist');
 
 interface Manifest {
   name: string;
+  typesVersions?: Record<string, Record<string, string[]>>;
   main?: string;
   types?: string;
   exports: Record<string, string | Record<string, string>>;
@@ -183,6 +184,29 @@ describe('package manifest', () => {
     expect(pkg.main && existsSync(join(ROOT, pkg.main))).toBeTruthy();
     expect(pkg.types && existsSync(join(ROOT, pkg.types))).toBeTruthy();
     for (const bin of Object.values(pkg.bin ?? {})) expect(existsSync(join(ROOT, bin))).toBe(true);
+  });
+
+  it('every subpath has a typesVersions entry pointing at its types (node10 resolution ignores "exports")', () => {
+    const missing = Object.entries(pkg.exports)
+      .filter(([subpath]) => subpath !== '.' && subpath !== './package.json')
+      .filter(([subpath, entry]) => JSON.stringify(pkg.typesVersions?.['*']?.[subpath.slice(2)]) !== JSON.stringify([(entry as Record<string, string>).types]))
+      .map(([subpath]) => subpath);
+    expect(missing).toEqual([]);
+  });
+
+  it('./config/env (environment reading without @nestjs/config) is exported, types first, and reaches no optional peer', () => {
+    expect(Object.entries(pkg.exports['./config/env'])).toEqual([
+      ['types', './dist/config/env.d.ts'],
+      ['default', './dist/config/env.js'],
+    ]);
+    expect(pkg.typesVersions?.['*']?.['config/env']).toEqual(['./dist/config/env.d.ts']);
+    for (const condition of ['default', 'types'] as const) {
+      const graph = staticGraph(exportTarget('./config/env', condition), condition);
+      expect(graph.files.size).toBeGreaterThan(2);
+      expect({ condition, optionalPeers: optionalPeers.filter((p) => graph.packages.has(p)) }).toEqual({ condition, optionalPeers: [] });
+    }
+    // ./config keeps @nestjs/config: it is the entry of iadvizeAuthConfig.
+    expect(staticGraph(exportTarget('./config', 'default'), 'default').packages.has('@nestjs/config')).toBe(true);
   });
 
   it('every subpath loads by name under import and under require (Node ≥ 20.19)', async () => {
