@@ -26,7 +26,8 @@ custom). It never prints a key, a passphrase or a token.
 Options:
   --dotenv FILE    Load variables from a .env file first (variables already set win)
   --strict         Treat warnings (custom iAdvize key, lax key file mode, long
-                   token lifetime, unknown IADVIZE_* variables) as problems
+                   token lifetime, a mistyped IADVIZE_* variable name) as
+                   problems
   -h, --help       Show this help
 
 Exit codes: 0 all checks passed, 1 a problem was found, 2 usage error.
@@ -34,6 +35,17 @@ Exit codes: 0 all checks passed, 1 a problem was found, 2 usage error.
 
 const USER_ID = 'iadvize-auth-doctor';
 const KNOWN = new Set<string>(Object.values(IAdvizeEnv));
+/**
+ * `IADVIZE_*` names the docs and the sample use for the app's own settings
+ * (read by the app, not by this library): never reported, even if a future
+ * module variable comes close to one of them.
+ */
+const APP_VARIABLES = new Set<string>([
+  'IADVIZE_SID', // sample: the iAdvize site id
+  'IADVIZE_PLATFORM', // sample: host of the iAdvize tag
+  'IADVIZE_KMS_KEY_ID', // docs/key-providers.md: a KMS key id read through ConfigService
+  'IADVIZE_EVENTS_HASH_KEY', // docs/observability.md: userIdHashKey of the events
+]);
 
 /** Loads a .env file into `env` without overriding variables already set. */
 function loadEnvFile(env: EnvRecord, file: string): void {
@@ -138,9 +150,11 @@ export const doctorCommand: CliCommand = {
     for (const line of describeVariables(ctx.env)) out(line);
     out('');
 
-    for (const name of Object.keys(ctx.env).filter((n) => n.startsWith('IADVIZE_') && !KNOWN.has(n)).sort()) {
+    // Apps have IADVIZE_* settings of their own: only a likely typo of a
+    // module variable is worth a warning (which --strict makes fatal).
+    for (const name of Object.keys(ctx.env).filter((n) => n.startsWith('IADVIZE_') && !KNOWN.has(n) && !APP_VARIABLES.has(n)).sort()) {
       const near = closest(name);
-      warn(`${name} is not read by this library${near ? ` (did you mean ${near}?)` : ' (the variables it reads are listed in docs/operations.md)'}`);
+      if (near !== undefined) warn(`${name} is not read by this library (did you mean ${near}?)`);
     }
 
     // 1. Variables → options, as iadvizeAuthConfig does.
