@@ -9,12 +9,12 @@ import { resolveIAdvizeAuthOptions, type IAdvizeAuthOptions, type ResolvedIAdviz
 import { thumbprintOf } from '../keys/key-material.js';
 import { FakeIAdvize, FakeIAdvizeError } from '../testing/fake-iadvize.js';
 import { TokenService } from '../token/token.service.js';
-import { ExitCode, Mark, parseCommandArgs, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
+import { docsPath, ExitCode, Mark, parseCommandArgs, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
 
 const HELP = `Usage: iadvize-auth doctor [--dotenv FILE] [--strict]
 
 Checks the configuration the module would load from the environment
-(IADVIZE_* variables, see docs/operations.md), without starting your app:
+(IADVIZE_* variables), without starting your app:
   1. reads the variables exactly as iadvizeAuthOptionsFromEnv() does;
   2. loads and validates every key and runs the startup self-check, exactly as
      IAdvizeAuthModule does (resolveIAdvizeAuthOptions);
@@ -31,6 +31,7 @@ Options:
   -h, --help       Show this help
 
 Exit codes: 0 all checks passed, 1 a problem was found, 2 usage error.
+Docs (the variables, and a troubleshooting table): ${docsPath('operations.md')}
 `;
 
 const USER_ID = 'iadvize-auth-doctor';
@@ -127,7 +128,7 @@ export const doctorCommand: CliCommand = {
       out(`${Mark.fail} ${step}`);
       for (const line of problemLines(e).split('\n')) out(`       ${line}`);
       out('');
-      out('Problems found. docs/operations.md, "Troubleshooting", maps each one to a fix.');
+      out(`Problems found. "Troubleshooting" in ${docsPath('operations.md')} maps each one to a fix.`);
       ctx.err(`iadvize-auth doctor: ${step}: problems found (see the report above)\n`);
       return ExitCode.Problem;
     };

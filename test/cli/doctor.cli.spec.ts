@@ -1,12 +1,15 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IADVIZE_PRODUCTION_KEY_THUMBPRINT, thumbprintOf } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
 import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from './cli-runner.helper.js';
 
 const ISSUER = 'https://brand.example';
+/** The shipped docs/operations.md of the package the binary runs from. */
+const DOCS = fileURLToPath(new URL('../../docs/operations.md', import.meta.url));
 
 describe('iadvize-auth doctor (built binary)', () => {
   let dir: string;
@@ -132,6 +135,7 @@ describe('iadvize-auth doctor (built binary)', () => {
     for (const m of messages) expect(r.stdout).toContain(m);
     expect(r.stdout).not.toContain('All checks passed');
     expect(r.stderr).toContain(`iadvize-auth doctor: ${step}: problems found`);
+    expect(r.stdout).toContain(`Problems found. "Troubleshooting" in ${DOCS} maps each one to a fix.`);
     expectNothingSecret(r);
   });
 
