@@ -1,5 +1,15 @@
+import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EnvRecord } from '../config/iadvize-env.options.js';
+
+/**
+ * Absolute path of a document of the package's `docs/` folder, which ships in
+ * the npm package: from `dist/cli/` (or `lib/cli/`), two levels up. In an app
+ * it is e.g. `…/node_modules/nestjs-iadvize-auth/docs/operations.md`.
+ */
+export function docsPath(file: string): string {
+  return fileURLToPath(new URL(`../../docs/${file}`, import.meta.url));
+}
 
 /** Exit codes of the `iadvize-auth` CLI. */
 export const ExitCode = {

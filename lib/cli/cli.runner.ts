@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ExitCode, UsageError, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
+import { docsPath, ExitCode, UsageError, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
 import { doctorCommand } from './doctor.command.js';
 import { inspectCommand } from './inspect.command.js';
 import { keygenCommand } from './keygen.command.js';
@@ -33,7 +33,7 @@ function generalHelp(): string {
     '  -v, --version  Show the version',
     '',
     'Exit codes: 0 ok, 1 a problem was found, 2 usage error.',
-    'Docs: docs/operations.md in the package repository.',
+    `Docs: ${docsPath('operations.md')}`,
     '',
   ].join('\n');
 }

@@ -9,12 +9,12 @@ import { resolveIAdvizeAuthOptions, type IAdvizeAuthOptions, type ResolvedIAdviz
 import { thumbprintOf } from '../keys/key-material.js';
 import { FakeIAdvize, FakeIAdvizeError } from '../testing/fake-iadvize.js';
 import { TokenService } from '../token/token.service.js';
-import { ExitCode, Mark, parseCommandArgs, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
+import { docsPath, ExitCode, Mark, parseCommandArgs, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
 
 const HELP = `Usage: iadvize-auth doctor [--dotenv FILE] [--strict]
 
 Checks the configuration the module would load from the environment
-(IADVIZE_* variables, see docs/operations.md), without starting your app:
+(IADVIZE_* variables), without starting your app:
   1. reads the variables exactly as iadvizeAuthOptionsFromEnv() does;
   2. loads and validates every key and runs the startup self-check, exactly as
      IAdvizeAuthModule does (resolveIAdvizeAuthOptions);
@@ -26,14 +26,27 @@ custom). It never prints a key, a passphrase or a token.
 Options:
   --dotenv FILE    Load variables from a .env file first (variables already set win)
   --strict         Treat warnings (custom iAdvize key, lax key file mode, long
-                   token lifetime, unknown IADVIZE_* variables) as problems
+                   token lifetime, a mistyped IADVIZE_* variable name) as
+                   problems
   -h, --help       Show this help
 
 Exit codes: 0 all checks passed, 1 a problem was found, 2 usage error.
+Docs (the variables, and a troubleshooting table): ${docsPath('operations.md')}
 `;
 
 const USER_ID = 'iadvize-auth-doctor';
 const KNOWN = new Set<string>(Object.values(IAdvizeEnv));
+/**
+ * `IADVIZE_*` names the docs and the sample use for the app's own settings
+ * (read by the app, not by this library): never reported, even if a future
+ * module variable comes close to one of them.
+ */
+const APP_VARIABLES = new Set<string>([
+  'IADVIZE_SID', // sample: the iAdvize site id
+  'IADVIZE_PLATFORM', // sample: host of the iAdvize tag
+  'IADVIZE_KMS_KEY_ID', // docs/key-providers.md: a KMS key id read through ConfigService
+  'IADVIZE_EVENTS_HASH_KEY', // docs/observability.md: userIdHashKey of the events
+]);
 
 /** Loads a .env file into `env` without overriding variables already set. */
 function loadEnvFile(env: EnvRecord, file: string): void {
@@ -115,7 +128,7 @@ export const doctorCommand: CliCommand = {
       out(`${Mark.fail} ${step}`);
       for (const line of problemLines(e).split('\n')) out(`       ${line}`);
       out('');
-      out('Problems found. docs/operations.md, "Troubleshooting", maps each one to a fix.');
+      out(`Problems found. "Troubleshooting" in ${docsPath('operations.md')} maps each one to a fix.`);
       ctx.err(`iadvize-auth doctor: ${step}: problems found (see the report above)\n`);
       return ExitCode.Problem;
     };
@@ -138,9 +151,11 @@ export const doctorCommand: CliCommand = {
     for (const line of describeVariables(ctx.env)) out(line);
     out('');
 
-    for (const name of Object.keys(ctx.env).filter((n) => n.startsWith('IADVIZE_') && !KNOWN.has(n)).sort()) {
+    // Apps have IADVIZE_* settings of their own: only a likely typo of a
+    // module variable is worth a warning (which --strict makes fatal).
+    for (const name of Object.keys(ctx.env).filter((n) => n.startsWith('IADVIZE_') && !KNOWN.has(n) && !APP_VARIABLES.has(n)).sort()) {
       const near = closest(name);
-      warn(`${name} is not read by this library${near ? ` (did you mean ${near}?)` : ' (the variables it reads are listed in docs/operations.md)'}`);
+      if (near !== undefined) warn(`${name} is not read by this library (did you mean ${near}?)`);
     }
 
     // 1. Variables → options, as iadvizeAuthConfig does.

@@ -1,19 +1,13 @@
 /**
  * `nestjs-iadvize-auth/config`: configure the module from environment
- * variables, with or without `@nestjs/config`.
+ * variables with `@nestjs/config`.
  *
- * Only {@link iadvizeAuthConfig} needs `@nestjs/config` (an optional peer
- * dependency); the main entry never imports it.
+ * This entry imports `@nestjs/config` (an optional peer dependency) through
+ * {@link iadvizeAuthConfig}, so loading it needs the peer installed. Apps
+ * without `@nestjs/config` import the same env-reading pieces from
+ * `nestjs-iadvize-auth/config/env`, which never reaches it. The main entry
+ * never imports it either.
  * @packageDocumentation
  */
-export {
-  IAdvizeEnv,
-  IADVIZE_ENV_VARIABLES,
-  iadvizeAuthOptionsFromEnv,
-  type EnvRecord,
-  type IAdvizeEnvOptions,
-  type IAdvizeEnvVariable,
-  type IAdvizeEnvVariableInfo,
-} from './iadvize-env.options.js';
-export { EnvConfiguredKeyProvider, type EnvKeySource } from './env-key.provider.js';
+export * from './env.js';
 export { iadvizeAuthConfig, IADVIZE_CONFIG_NAMESPACE } from './iadvize-auth.config.js';

@@ -20,13 +20,14 @@ export function requireBuiltCli(): void {
 }
 
 /**
- * Runs `node dist/cli/main.js ...args` in a child process with a clean
+ * Runs `node dist/cli/main.js ...args` (or `options.bin`, e.g. a copy installed
+ * under a temporary node_modules) in a child process with a clean
  * environment: only PATH plus `env`, so the developer's own IADVIZE_*
  * variables (or jest's NODE_OPTIONS) never leak in.
  */
-export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string; bin?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? CLI, ...args], {
       cwd: options.cwd,
       env: { PATH: process.env.PATH ?? '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,12 +1,15 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IADVIZE_PRODUCTION_KEY_THUMBPRINT, thumbprintOf } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
 import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from './cli-runner.helper.js';
 
 const ISSUER = 'https://brand.example';
+/** The shipped docs/operations.md of the package the binary runs from. */
+const DOCS = fileURLToPath(new URL('../../docs/operations.md', import.meta.url));
 
 describe('iadvize-auth doctor (built binary)', () => {
   let dir: string;
@@ -132,6 +135,7 @@ describe('iadvize-auth doctor (built binary)', () => {
     for (const m of messages) expect(r.stdout).toContain(m);
     expect(r.stdout).not.toContain('All checks passed');
     expect(r.stderr).toContain(`iadvize-auth doctor: ${step}: problems found`);
+    expect(r.stdout).toContain(`Problems found. "Troubleshooting" in ${DOCS} maps each one to a fix.`);
     expectNothingSecret(r);
   });
 
@@ -143,15 +147,41 @@ describe('iadvize-auth doctor (built binary)', () => {
   });
 
   it('warns about a key file readable by others and a mistyped variable; --strict turns warnings into a failure', async () => {
-    const env = { ...good, IADVIZE_SIGNING_KEY_FILE: files.loose, IADVIZE_TOKEN_TTL: '60' };
+    const env = { ...good, IADVIZE_SIGNING_KEY_FILE: files.loose, IADVIZE_SIGNINGKEY_FILE: files.key };
     const lax = await runCli(['doctor'], { env });
     expect(lax.code).toBe(0);
     expect(lax.stdout).toContain(`[warn] the private key file is readable by group or others (mode 0644); run: chmod 600 "${files.loose}"`);
-    expect(lax.stdout).toContain('[warn] IADVIZE_TOKEN_TTL is not read by this library');
+    expect(lax.stdout).toContain('[warn] IADVIZE_SIGNINGKEY_FILE is not read by this library (did you mean IADVIZE_SIGNING_KEY_FILE?)\n');
     expect(lax.stdout).toContain('All checks passed, with 3 warnings.');
     const strict = await runCli(['doctor', '--strict'], { env });
     expect(strict.code).toBe(1);
     expect(strict.stdout).toContain('[FAIL] 3 warnings (--strict)');
+  });
+
+  it.each([
+    ['IADVIZE_SIGNING_KEY_FLIE', 'IADVIZE_SIGNING_KEY_FILE'],
+    ['IADVIZE_ISUER', 'IADVIZE_ISSUER'],
+    ['IADVIZE_TOKEN_TTL_SECOND', 'IADVIZE_TOKEN_TTL_SECONDS'],
+  ])('says "did you mean" for the typo %s', async (typo, meant) => {
+    const r = await runCli(['doctor'], { env: { ...good, [typo]: 'x' } });
+    expect(r.stdout).toContain(`[warn] ${typo} is not read by this library (did you mean ${meant}?)\n`);
+  });
+
+  it('--strict passes with the app\'s own IADVIZE_* settings the docs and sample use, and other non-typo names', async () => {
+    const { IADVIZE_PUBLIC_KEY_FILE: _custom, ...production } = good;
+    const env = {
+      ...production,
+      IADVIZE_SID: '12345', // sample
+      IADVIZE_PLATFORM: 'halc.iadvize.com', // sample
+      IADVIZE_KMS_KEY_ID: 'arn:aws:kms:eu-west-1:111122223333:key/x', // docs/key-providers.md
+      IADVIZE_EVENTS_HASH_KEY: 'k'.repeat(32), // docs/observability.md
+      IADVIZE_FEATURE_ENABLED: 'true', // an app setting, far from every module variable
+    };
+    const r = await runCli(['doctor', '--strict'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('[warn]');
+    expect(r.stdout).not.toContain('is not read by this library');
+    expect(r.stdout).toMatch(/All checks passed\.\n$/);
   });
 
   it('loads --dotenv without overriding variables already set', async () => {

@@ -182,6 +182,34 @@ describe('iadvize-auth (built binary): general usage', () => {
     expect(option.stderr).toContain('unknown option "--bits" (options go after the command)');
   });
 
+  it('points at docs/operations.md inside the package it runs from, installed or not', async () => {
+    const { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const here = await runCli(['--help']);
+    expect(here.stdout).toContain(`\nDocs: ${join(root, 'docs', 'operations.md')}\n`);
+
+    // As npm installs it: dist/, docs/ and package.json under node_modules (the files "npm pack" ships).
+    const app = mkdtempSync(join(tmpdir(), 'iadvize-cli-install-'));
+    try {
+      const pkgDir = join(app, 'node_modules', 'nestjs-iadvize-auth');
+      mkdirSync(pkgDir, { recursive: true });
+      for (const f of ['dist', 'docs', 'package.json']) cpSync(join(root, f), join(pkgDir, f), { recursive: true });
+      for (const dep of ['jose', '@nestjs', 'reflect-metadata', 'rxjs']) symlinkSync(join(root, 'node_modules', dep), join(app, 'node_modules', dep), 'dir');
+      const installed = await runCli(['--help'], { cwd: app, bin: join(pkgDir, 'dist', 'cli', 'main.js') });
+      expect(installed.code).toBe(0);
+      const docs = /\nDocs: (.+)\n/.exec(installed.stdout)?.[1];
+      expect(docs).toBe(join(pkgDir, 'docs', 'operations.md'));
+      expect(existsSync(docs as string)).toBe(true);
+      const doctorHelp = await runCli(['doctor', '--help'], { cwd: app, bin: join(pkgDir, 'dist', 'cli', 'main.js') });
+      expect(doctorHelp.stdout).toContain(join(pkgDir, 'docs', 'operations.md'));
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+
   it('is the package "bin" iadvize-auth, with a node shebang', async () => {
     const { readFileSync } = await import('node:fs');
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };

@@ -21,7 +21,18 @@ const SUBPATHS = `
 import { FakeIAdvize } from 'nestjs-iadvize-auth/testing';
 import { IAdvizeHealthIndicator } from 'nestjs-iadvize-auth/terminus';
 import { provideIAdvizePrometheusMetrics, IADVIZE_METRIC_NAMES } from 'nestjs-iadvize-auth/prometheus';
+import { iadvizeAuthConfig, IADVIZE_CONFIG_NAMESPACE } from 'nestjs-iadvize-auth/config';
+import { iadvizeAuthOptionsFromEnv, IAdvizeEnv, type EnvRecord } from 'nestjs-iadvize-auth/config/env';
 export const parts = [FakeIAdvize, IAdvizeHealthIndicator, provideIAdvizePrometheusMetrics({}), IADVIZE_METRIC_NAMES.tokensIssued] as const;
+export const withConfig = IAdvizeAuthModule.forRootAsync(iadvizeAuthConfig.asProvider());
+export const namespace: 'iadvize' = IADVIZE_CONFIG_NAMESPACE;
+const env: EnvRecord = { [IAdvizeEnv.Issuer]: 'https://brand.example' };
+export const withoutConfig = IAdvizeAuthModule.forRootAsync({ useFactory: () => iadvizeAuthOptionsFromEnv(env) });
+// The subpaths' types are real, not \`any\` from an unresolved import (@nestjs/config included):
+// @ts-expect-error KEY is a string
+export const key: number = iadvizeAuthConfig.KEY;
+// @ts-expect-error the env is a record of strings
+iadvizeAuthOptionsFromEnv(42);
 `;
 
 beforeAll(() => {
@@ -81,6 +92,6 @@ describe('TypeScript consumers of the built package', () => {
 
   it('the package.json copied is the one declaring the subpaths', () => {
     const pkg = JSON.parse(readFileSync(join(dir, 'node_modules', 'nestjs-iadvize-auth', 'package.json'), 'utf8'));
-    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './testing', './terminus', './prometheus']));
+    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './testing', './terminus', './prometheus', './config', './config/env']));
   });
 });
