@@ -1,0 +1,2 @@
+import { setup } from './global-output-check.mjs';
+export default setup;

@@ -1,0 +1,2 @@
+import { teardown } from './global-output-check.mjs';
+export default teardown;

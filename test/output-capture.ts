@@ -1,0 +1,48 @@
+/**
+ * Suite-wide secrets check, part 1 (loaded by test/setup.ts in every test
+ * file): tees everything the test processes write, through `process.stdout`,
+ * `process.stderr` (Nest's ConsoleLogger) and `console` (Jest's console), into
+ * `test-artifacts/output/<pid>.log`. test/global-output-check.mjs scans those files
+ * once the whole suite has run.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { format } from 'node:util';
+
+export const OUTPUT_DIR = join(fileURLToPath(new URL('../', import.meta.url)), 'test-artifacts', 'output');
+const MARK = Symbol.for('nestjs-iadvize-auth.test-output-capture');
+
+function record(text: string): void {
+  try {
+    appendFileSync(join(OUTPUT_DIR, `${process.pid}.log`), text);
+  } catch {
+    // The capture must never break a test.
+  }
+}
+
+/** Installs the tees once per worker process (streams are shared by every test file of a worker). */
+export function captureOutput(): void {
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  for (const stream of [process.stdout, process.stderr] as Array<NodeJS.WriteStream & { [MARK]?: true }>) {
+    if (stream[MARK]) continue;
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      record(typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof stream.write;
+    stream[MARK] = true;
+  }
+  // Jest gives every test file its own console object.
+  const jestConsole = console as Console & { [MARK]?: true };
+  if (!jestConsole[MARK]) {
+    for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
+      const original = jestConsole[level].bind(jestConsole);
+      jestConsole[level] = (...args: unknown[]) => {
+        record(`${format(...args)}\n`);
+        original(...args);
+      };
+    }
+    jestConsole[MARK] = true;
+  }
+}
