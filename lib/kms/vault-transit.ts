@@ -62,6 +62,8 @@ interface KeyInfo {
   latest_version?: number;
   min_available_version?: number;
   min_decryption_version?: number;
+  /** Versions below it cannot sign (Vault: "requested version for signing is less than the minimum encryption key version"). 0 = no minimum. */
+  min_encryption_version?: number;
   supports_signing?: boolean;
   keys?: Record<string, { public_key?: string } | number>;
 }
@@ -173,7 +175,7 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
     return {
       denied: `give the token a policy with "update" on ${this.mount()}/sign/${this.options?.keyName} and "read" on ${this.mount()}/keys/${this.options?.keyName}`,
       'not-found': `check "keyName" and "mount" (create the key: vault write -f ${this.mount()}/keys/${this.options?.keyName} type=rsa-2048)`,
-      rejected: 'check the key type (rsa-2048 or larger) and "keyVersion"',
+      rejected: 'check the key type (rsa-2048 or larger) and "keyVersion" (at least the key\'s min_encryption_version)',
     } satisfies Partial<Record<FailureKind, string>>;
   }
 
@@ -196,6 +198,14 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
     const entry = data.keys?.[String(version)];
     if (entry === undefined || version < minVersion) {
       throw new InvalidKeyError(`${this.describe()}: version ${version} does not exist or is no longer available (versions: ${Object.keys(data.keys ?? {}).join(', ') || 'none'})`);
+    }
+    const minEncryption = typeof data.min_encryption_version === 'number' ? data.min_encryption_version : 0;
+    if (minEncryption > 0 && version < minEncryption) {
+      throw new InvalidKeyError(
+        o.keyVersion !== undefined
+          ? `${this.describe()}: option "keyVersion" (${version}) is below the key's min_encryption_version (${minEncryption}), so Vault refuses to sign with it; pin version ${minEncryption} or later, or leave "keyVersion" out to use the latest`
+          : `${this.describe()}: the latest version (${version}) is below the key's min_encryption_version (${minEncryption}); check the key's configuration`,
+      );
     }
     const pem = typeof entry === 'object' ? entry.public_key : undefined;
     if (typeof pem !== 'string') throw new InvalidKeyError(`${this.describe()}: Vault returned no public key for version ${version}`);

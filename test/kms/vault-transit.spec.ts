@@ -107,6 +107,36 @@ describe('VaultTransitKeyProvider', () => {
     }
   });
 
+  it('refuses at startup a pinned keyVersion below min_encryption_version, which Vault would refuse to sign with', async () => {
+    await vault.rotate(KEY);
+    const key = vault.keys.get(KEY);
+    try {
+      if (key) key.minEncryptionVersion = 2;
+      // The stand-in enforces Vault's rule on the wire, as Vault does (HTTP 400).
+      const res = await fetch(`${vault.url}/v1/transit/sign/${KEY}`, {
+        method: 'POST',
+        headers: { 'X-Vault-Token': TOKEN },
+        body: JSON.stringify({ input: Buffer.alloc(32, 1).toString('base64'), prehashed: true, signature_algorithm: 'pkcs1v15', key_version: 1 }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('less than the minimum encryption key version');
+      const before = vault.requestsOf('sign').length;
+      const err = await provider({ keyVersion: 1 }).init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expect((err as Error).message).toMatch(/option "keyVersion" \(1\) is below the key's min_encryption_version \(2\)/);
+      expect((err as Error).message).not.toContain(TOKEN);
+      expect(vault.requestsOf('sign').length - before).toBe(0);
+      const latest = provider();
+      await latest.init();
+      expect(latest.pinnedVersion).toBe(2);
+      await latest.sign(Buffer.from('x'));
+      await latest.close();
+    } finally {
+      if (key) key.minEncryptionVersion = 0;
+      key?.versions.pop();
+    }
+  });
+
   it('refuses a signature from another version than the pinned one', async () => {
     const rewriting: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
