@@ -68,6 +68,38 @@ interface KeyInfo {
   keys?: Record<string, { public_key?: string } | number>;
 }
 
+/** TLS failures of `fetch` (certificate expired, unknown CA, wrong host name, TLS version): configuration problems, never retried. */
+const TLS_CODE = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|ERR_TLS_|ERR_SSL_|ERR_OSSL_)/;
+
+/**
+ * Classifies an error thrown by `fetch` (not an HTTP answer). Only network
+ * failures (`ECONNREFUSED`, `ECONNRESET`, `UND_ERR_SOCKET`, …, the list of
+ * {@link networkErrorCode}) are transient and retried. Any other
+ * `TypeError: fetch failed` — a TLS certificate error, a refused redirect —
+ * will not heal by retrying: it fails at once, naming the cause's code (never
+ * its message, the URL or the token).
+ */
+function classifyFetchError(error: unknown): RemoteFailure {
+  const net = networkErrorCode(error);
+  if (net) return { kind: 'unavailable', detail: `network error ${net}` };
+  const e = error as { name?: unknown; message?: unknown; cause?: unknown } | null;
+  const name = typeof e?.name === 'string' && /^\w{1,64}$/.test(e.name) ? e.name : 'error';
+  if (name !== 'TypeError' || !/fetch failed/i.test(String(e?.message))) return { kind: 'failed', detail: name };
+  const cause = (e?.cause ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
+  const code = typeof cause.code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(cause.code) ? cause.code : undefined;
+  if (code && TLS_CODE.test(code)) {
+    return {
+      kind: 'failed',
+      detail: `fetch failed: TLS error ${code}; check "address" and the CA certificates Node trusts (NODE_EXTRA_CA_CERTS, or a "fetch" with your CA)`,
+    };
+  }
+  if (!code && /redirect/i.test(String(cause.message))) {
+    return { kind: 'failed', detail: 'fetch failed: Vault answered with a redirect, which is refused (the token would follow it); point "address" at the active node or a load balancer' };
+  }
+  const causeName = typeof cause.name === 'string' && /^\w{1,64}$/.test(cause.name) ? cause.name : undefined;
+  return { kind: 'failed', detail: `fetch failed: ${code ?? causeName ?? 'no cause given'}` };
+}
+
 /**
  * Signs with a Vault Transit RSA key: `POST /v1/{mount}/sign/{name}` with the
  * SHA-256 digest (`prehashed: true`, `hash_algorithm: sha2-256`) and
@@ -242,10 +274,6 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
         retryAfterSeconds: parseRetryAfter(error.retryAfter),
       };
     }
-    const net = networkErrorCode(error);
-    if (net || ((error as Error)?.name === 'TypeError' && /fetch failed/i.test(String((error as Error).message)))) {
-      return { kind: 'unavailable', detail: `network error${net ? ` ${net}` : ''}` };
-    }
-    return { kind: 'failed', detail: (error as Error)?.name ?? 'error' };
+    return classifyFetchError(error);
   }
 }

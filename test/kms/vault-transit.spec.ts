@@ -2,9 +2,14 @@
  * VaultTransitKeyProvider: plain fetch against a loopback Vault transit
  * stand-in holding real RSA keys (with Vault's PSS default for RSA).
  */
+import { spawnSync } from 'node:child_process';
 import { constants, verify as cryptoVerify } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { VaultTransitKeyProvider, type VaultTransitKeyProviderOptions } from '../../lib/kms/vault-transit.js';
 import { describeKeyProviderConformance } from './conformance.js';
@@ -241,6 +246,94 @@ describe('VaultTransitKeyProvider', () => {
     const down = provider({ address: `http://127.0.0.1:${port}`, maxAttempts: 2, backoffMaxMs: 10 });
     await expect(down.init()).rejects.toThrow(/is unavailable \(network error ECONNREFUSED\) after 2 attempts/);
   });
+});
+
+/** `fetch` that always throws `TypeError: fetch failed` with the given cause, as undici does. */
+function failingFetch(cause: unknown, calls: { n: number }): typeof fetch {
+  return async () => {
+    calls.n++;
+    throw new TypeError('fetch failed', { cause });
+  };
+}
+
+describe('VaultTransitKeyProvider: fetch failures', () => {
+  it('retries network errors (ECONNRESET, UND_ERR_SOCKET) but not TLS certificate errors, naming the cause code', async () => {
+    for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'ETIMEDOUT']) {
+      const calls = { n: 0 };
+      const err = await provider({ fetch: failingFetch(Object.assign(new Error('other side closed'), { code }), calls), maxAttempts: 3, backoffMaxMs: 5 })
+        .init()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SigningUnavailableError);
+      expect((err as Error).message).toContain(`network error ${code}) after 3 attempts`);
+      expect(calls.n).toBe(3);
+    }
+    for (const code of ['CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'SOME_FUTURE_CODE']) {
+      const calls = { n: 0 };
+      const cause = Object.assign(new Error(`certificate problem talking to vault with ${TOKEN}`), { code });
+      const err = await provider({ fetch: failingFetch(cause, calls), maxAttempts: 3, backoffMaxMs: 5 })
+        .init()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SigningUnavailableError);
+      expect((err as Error).message).toContain(`fetch failed: ${code === 'SOME_FUTURE_CODE' ? '' : 'TLS error '}${code}`);
+      expect((err as Error).message).not.toContain(TOKEN);
+      expect((err as Error).message).not.toMatch(/after \d+ attempts/);
+      expect(calls.n).toBe(1);
+    }
+  });
+
+  it('does not retry a refused redirect, and says why', async () => {
+    let hits = 0;
+    const redirecting = createServer((req, res) => {
+      hits++;
+      res.writeHead(307, { location: 'http://127.0.0.1:1/elsewhere' }).end();
+    });
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', r));
+    try {
+      const p = provider({ address: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`, maxAttempts: 3, backoffMaxMs: 5 });
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SigningUnavailableError);
+      expect((err as Error).message).toMatch(/fetch failed: Vault answered with a redirect, which is refused/);
+      expect((err as Error).message).not.toContain(TOKEN);
+      expect(hits).toBe(1);
+    } finally {
+      await new Promise((r) => redirecting.close(r));
+    }
+  });
+
+  const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+  const hasOpenssl = !openssl.error && openssl.status === 0;
+  (hasOpenssl ? it : it.skip)(
+    `does not retry a real TLS failure (self-signed certificate from openssl req -x509)${hasOpenssl ? '' : ' [skipped: openssl is not on PATH]'}`,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vault-tls-'));
+      try {
+        const made = spawnSync(
+          'openssl',
+          ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+            '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+          { encoding: 'utf8' },
+        );
+        expect(made.status).toBe(0);
+        let connections = 0;
+        const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => res.end('{}'));
+        tls.on('connection', () => connections++);
+        await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+        try {
+          const p = provider({ address: `https://127.0.0.1:${(tls.address() as AddressInfo).port}`, maxAttempts: 3, backoffMaxMs: 5 });
+          const err = await p.init().catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(SigningUnavailableError);
+          expect((err as Error).message).toMatch(/read key failed \(fetch failed: TLS error (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/);
+          expect((err as Error).message).not.toContain(TOKEN);
+          expect(connections).toBe(1);
+        } finally {
+          tls.closeAllConnections();
+          await new Promise((r) => tls.close(r));
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 const liveAddr = process.env.VAULT_TRANSIT_TEST_KEY ? process.env.VAULT_ADDR : undefined;
