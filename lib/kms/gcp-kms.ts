@@ -82,10 +82,14 @@ export function crc32c(data: Uint8Array): number {
 /** A reply whose checksums show corruption in transit (retried). */
 class IntegrityError extends Error {}
 
-/** gRPC status codes as Cloud KMS returns them. */
+/**
+ * gRPC status codes as Cloud KMS returns them. CANCELLED and UNKNOWN are not
+ * retried: UNKNOWN mostly wraps client-side errors (a credential plugin that
+ * failed, a bad request), and a cancelled call is this process's own doing.
+ */
 const GRPC_KIND: Record<number, FailureKind> = {
-  1: 'unavailable', // CANCELLED (by the server)
-  2: 'unavailable', // UNKNOWN
+  1: 'failed', // CANCELLED
+  2: 'failed', // UNKNOWN (often an auth or client error in disguise)
   3: 'rejected', // INVALID_ARGUMENT
   4: 'timeout', // DEADLINE_EXCEEDED
   5: 'not-found', // NOT_FOUND

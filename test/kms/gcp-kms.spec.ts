@@ -155,6 +155,43 @@ describe('GcpKmsKeyProvider', () => {
     }
   });
 
+  it('does not retry gRPC CANCELLED or UNKNOWN (often an auth or client error), but retries UNAVAILABLE', async () => {
+    const client = new KeyManagementServiceClient({ fallback: true, apiEndpoint: '127.0.0.1', port: gcp.port, protocol: 'http', authClient: authClient() });
+    const p = new GcpKmsKeyProvider({ keyVersionName: gcp.version(1), client, maxAttempts: 3, backoffBaseMs: 5, backoffMaxMs: 20 });
+    await p.init();
+    const inner = (client as unknown as { innerApiCalls: Record<string, (...args: unknown[]) => Promise<unknown>> }).innerApiCalls;
+    const real = inner.asymmetricSign;
+    try {
+      for (const [code, name, message] of [
+        [1, 'CANCELLED', '1 CANCELLED: Call cancelled'],
+        [2, 'UNKNOWN', '2 UNKNOWN: Getting metadata from plugin failed with error: invalid_grant'],
+      ] as const) {
+        let calls = 0;
+        inner.asymmetricSign = async () => {
+          calls++;
+          throw Object.assign(new Error(message), { code });
+        };
+        const err = await p.sign(Buffer.from('x')).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SigningUnavailableError);
+        expect((err as Error).message).toMatch(new RegExp(`Sign failed \\(${name}\\)`));
+        expect((err as Error).message).not.toMatch(/after \d+ attempts/);
+        expect(calls).toBe(1);
+      }
+      let calls = 0;
+      inner.asymmetricSign = (...args: unknown[]) => {
+        calls++;
+        return calls < 3 ? Promise.reject(Object.assign(new Error('14 UNAVAILABLE: connection reset'), { code: 14 })) : real.apply(undefined, args);
+      };
+      const input = Buffer.from('after two UNAVAILABLE');
+      expect(cryptoVerify('sha256', input, gcp.key.publicKey, await p.sign(input))).toBe(true);
+      expect(calls).toBe(3);
+    } finally {
+      inner.asymmetricSign = real;
+      await p.close();
+      await client.close();
+    }
+  });
+
   it('validates the key version at startup', async () => {
     const ec = await standinKey();
     gcp.versions.set(gcp.version(3), { key: ec, algorithm: 'RSA_SIGN_PSS_2048_SHA256', state: 'ENABLED' });
