@@ -8,6 +8,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { crc32c, GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 import { crc32cBitwise, GcpKmsStandin } from './standins/gcp-kms.standin.js';
 import { standinKey } from './standins/standin-server.js';
 
@@ -180,7 +181,7 @@ describe('GcpKmsKeyProvider', () => {
       let calls = 0;
       inner.asymmetricSign = (...args: unknown[]) => {
         calls++;
-        return calls < 3 ? Promise.reject(Object.assign(new Error('14 UNAVAILABLE: connection reset'), { code: 14 })) : real.apply(undefined, args);
+        return calls < 3 ? Promise.reject(Object.assign(new Error('14 UNAVAILABLE: connection reset'), { code: 14 })) : real(...args);
       };
       const input = Buffer.from('after two UNAVAILABLE');
       expect(cryptoVerify('sha256', input, gcp.key.publicKey, await p.sign(input))).toBe(true);
@@ -198,6 +199,18 @@ describe('GcpKmsKeyProvider', () => {
     await expect(provider({ keyVersionName: gcp.version(3) }).init()).rejects.toThrow(/algorithm RSA_SIGN_PSS_2048_SHA256; iAdvize needs RS256/);
     await expect(provider({ keyVersionName: gcp.version(99) }).init()).rejects.toThrow(/HTTP 404.*check "keyVersionName"/);
     await expect(provider({ keyVersionName: gcp.keyName }).init()).rejects.toThrow(/option "keyVersionName" must be a full key version name/);
+  });
+
+  it('never repeats a private key pasted into "keyVersionName" in its errors', async () => {
+    const pem = pastedPrivateKeyPem();
+    for (const overrides of [{ keyVersionName: pem }, { keyVersionName: pem, maxAttempts: 0 }, { keyVersionName: pem, timeoutMs: pem as unknown as number }]) {
+      const p = provider(overrides);
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expectNoKeyMaterial((err as Error).message, pem);
+      expectNoKeyMaterial(p.describe(), pem);
+      await p.close();
+    }
   });
 
   it('uses a pre-built client and leaves it open on close()', async () => {
