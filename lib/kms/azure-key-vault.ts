@@ -6,7 +6,7 @@
  */
 import type { CryptographyClient, KeyClient, KeyClientOptions, KeyVaultKey } from '@azure/keyvault-keys';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
+import { loadPublicKey, quoteName } from '../keys/key-material.js';
 import {
   failureKindOfStatus,
   importOptional,
@@ -131,7 +131,8 @@ export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
   }
 
   describe(): string {
-    return `Azure Key Vault key "${this.versionedId ?? this.options?.keyId}"`;
+    // Runs before the options are validated: a key pasted into "keyId" is never repeated.
+    return `Azure Key Vault key ${quoteName(this.versionedId ?? this.options?.keyId)}`;
   }
 
   /** The versioned key id pinned at startup (after `init()`). */
@@ -195,7 +196,7 @@ export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
     const options: KeyClientOptions = { ...clientOptions, retryOptions: { maxRetries: 0, ...clientOptions?.retryOptions } };
     const keys = client ?? new sdk.KeyClient(parsed.vaultUrl, credential as AzureTokenCredential, options);
     const kv: KeyVaultKey = await this.call('GetKey', (abortSignal) => keys.getKey(parsed.name, { version: pinned, abortSignal }));
-    const where = `Azure Key Vault key "${kv.id ?? this.options.keyId}"`;
+    const where = `Azure Key Vault key ${quoteName(kv.id ?? this.options.keyId)}`;
     const jwk = kv.key;
     if (!jwk || !kv.id || (kv.keyType !== 'RSA' && kv.keyType !== 'RSA-HSM')) {
       throw new InvalidKeyError(`${where} is of type ${String(kv.keyType)}; iAdvize needs RS256: create an RSA (or RSA-HSM) key of 2048 bits or more`);
@@ -228,7 +229,7 @@ export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
   protected async signOnce(_input: Uint8Array, digest: Buffer, abortSignal: AbortSignal): Promise<Uint8Array> {
     const res = await (this.crypto as CryptographyClient).sign('RS256', digest, { abortSignal });
     if (res.keyID && res.keyID !== this.versionedId) {
-      throw new InvalidKeyError(`${this.describe()}: Key Vault signed with another key version (${res.keyID})`);
+      throw new InvalidKeyError(`${this.describe()}: Key Vault signed with another key version (${quoteName(res.keyID)})`);
     }
     if (!res.result || res.result.length === 0) throw new InvalidKeyError(`${this.describe()}: Key Vault returned no signature`);
     return res.result;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PKCS11 } from 'pkcs11js';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteEnvName } from '../keys/key-material.js';
+import { loadPublicKey, quoteEnvName, quoteName, safeName } from '../keys/key-material.js';
 import {
   importOptional,
   interopDefault,
@@ -316,9 +316,15 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
 
   describe(): string {
     const o = this.options ?? ({} as Pkcs11KeyProviderOptions);
-    const id = o.keyId === undefined ? undefined : typeof o.keyId === 'string' ? o.keyId : Buffer.from(o.keyId).toString('hex');
-    const key = [id !== undefined ? `id ${id}` : '', o.keyLabel !== undefined ? `label "${o.keyLabel}"` : ''].filter(Boolean).join(', ');
-    return `PKCS#11 key (${key || 'no id or label'}) on token "${o.tokenLabel}"`;
+    // Runs before the options are validated: a key pasted into "keyId", "keyLabel" or "tokenLabel" is never repeated.
+    let id: string | undefined;
+    try {
+      id = o.keyId === undefined ? undefined : safeName(typeof o.keyId === 'string' ? o.keyId : Buffer.from(o.keyId).toString('hex'));
+    } catch {
+      id = '(not hex or bytes)';
+    }
+    const key = [id !== undefined ? `id ${id}` : '', o.keyLabel !== undefined ? `label ${quoteName(o.keyLabel)}` : ''].filter(Boolean).join(', ');
+    return `PKCS#11 key (${key || 'no id or label'}) on token ${quoteName(o.tokenLabel)}`;
   }
 
   /** Sessions currently open on the token. */
@@ -441,7 +447,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
   protected async load(): Promise<LoadedKey> {
     const o = this.options ?? ({} as Pkcs11KeyProviderOptions);
     if (typeof o.module !== 'string' || o.module === '') throw new InvalidKeyError('Pkcs11KeyProvider: option "module" is required (path of the PKCS#11 library)');
-    if (!existsSync(o.module)) throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": file "${o.module}" does not exist; install the vendor's PKCS#11 library or fix the path`);
+    if (!existsSync(o.module)) throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": file ${quoteName(o.module)} does not exist; install the vendor's PKCS#11 library or fix the path`);
     if (typeof o.tokenLabel !== 'string' || o.tokenLabel === '') throw new InvalidKeyError('Pkcs11KeyProvider: option "tokenLabel" is required');
     if (o.keyId === undefined && o.keyLabel === undefined) throw new InvalidKeyError(`${this.describe()}: give "keyId" (CKA_ID, hex) or "keyLabel" (CKA_LABEL)`);
     if (o.keyId !== undefined && !toHex(o.keyId)) throw new InvalidKeyError(`${this.describe()}: option "keyId" must be hex, e.g. "01"`);
@@ -459,7 +465,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     try {
       this.lib = await acquireModule(sdk, o.module);
     } catch (e) {
-      throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": "${basename(o.module)}" could not be loaded and initialised (${pkcs11Code(e) ?? (e as Error)?.name ?? 'error'})`);
+      throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": ${quoteName(basename(o.module))} could not be loaded and initialised (${pkcs11Code(e) ?? (e as Error)?.name ?? 'error'})`);
     }
     try {
       return await this.openKey(o, sdk, size, mechanismName);
@@ -482,7 +488,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     }
     if (!this.slot) {
       throw new InvalidKeyError(
-        `${this.describe()}: no token labelled "${o.tokenLabel}" (tokens present: ${labels.map((l) => `"${l}"`).join(', ') || 'none'}); check "tokenLabel" and the library's configuration (e.g. SOFTHSM2_CONF)`,
+        `${this.describe()}: no token labelled ${quoteName(o.tokenLabel)} (tokens present: ${labels.map(quoteName).join(', ') || 'none'}); check "tokenLabel" and the library's configuration (e.g. SOFTHSM2_CONF)`,
       );
     }
     this.slotKey = this.slot.toString('hex');

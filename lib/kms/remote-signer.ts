@@ -9,6 +9,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, MissingDependencyError, SigningUnavailableError } from '../errors.js';
+import { quoteName } from '../keys/key-material.js';
 import type { KeyProvider, SignOptions } from '../keys/key-provider.js';
 
 /** SHA-256 DigestInfo prefix (RFC 8017 §9.2 note 1): prepend it to a digest for raw PKCS#1 v1.5 signing. */
@@ -47,6 +48,13 @@ export interface RetryPolicy {
 
 const DEFAULT_POLICY: RetryPolicy = { timeoutMs: 2000, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 };
 
+/** A bad option value for a message: numbers as they are, strings quoted unless they look like key material, else only the type. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return quoteName(value);
+  return `a value of type ${value === null ? 'null' : typeof value}`;
+}
+
 /**
  * Validates the timeout / retry options of a provider, naming the provider and
  * the option in the error.
@@ -55,7 +63,7 @@ export function resolveRetryPolicy(options: RemoteSignerOptions, provider: strin
   const check = (name: keyof RemoteSignerOptions, min: number, max: number): number => {
     const value = options[name] ?? DEFAULT_POLICY[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new InvalidKeyError(`${provider}: option "${name}" must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+      throw new InvalidKeyError(`${provider}: option "${name}" must be a whole number from ${min} to ${max} (got ${describeValue(value)})`);
     }
     return value;
   };

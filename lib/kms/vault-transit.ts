@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteEnvName } from '../keys/key-material.js';
+import { loadPublicKey, quoteEnvName, quoteName, safeName } from '../keys/key-material.js';
 import {
   failureKindOfStatus,
   networkErrorCode,
@@ -128,7 +128,8 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
 
   describe(): string {
     const o = this.options ?? ({} as VaultTransitKeyProviderOptions);
-    return `Vault transit key "${this.mount()}/${o.keyName}"${this.version !== undefined ? ` version ${this.version}` : ''}`;
+    // Runs before the options are validated: a key pasted into "keyName" or "mount" is never repeated.
+    return `Vault transit key ${quoteName(`${this.mount()}/${o.keyName}`)}${this.version !== undefined ? ` version ${this.version}` : ''}`;
   }
 
   /** The key version pinned at startup (after `init()`). */
@@ -194,19 +195,23 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
       } catch {
         // not JSON: keep the status only
       }
-      throw new VaultHttpError(res.status, message.replace(/\s+/g, ' ').slice(0, 200), res.headers.get('retry-after'));
+      // Vault's messages may echo the request path; long base64-like runs (a key pasted somewhere) are cut out.
+      const scrubbed = message.replace(/\s+/g, ' ').replace(/[A-Za-z0-9+/=_%-]{40,}/g, '(…)');
+      throw new VaultHttpError(res.status, scrubbed.slice(0, 200), res.headers.get('retry-after'));
     }
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new InvalidKeyError(`${this.describe()}: Vault answered ${method} ${path} with something that is not JSON; check "address"`);
+      throw new InvalidKeyError(`${this.describe()}: Vault answered ${method} ${path === this.path('sign') ? 'sign' : 'read key'} with something that is not JSON; check "address"`);
     }
   }
 
   protected override hints() {
+    const mount = safeName(this.mount());
+    const name = safeName(this.options?.keyName);
     return {
-      denied: `give the token a policy with "update" on ${this.mount()}/sign/${this.options?.keyName} and "read" on ${this.mount()}/keys/${this.options?.keyName}`,
-      'not-found': `check "keyName" and "mount" (create the key: vault write -f ${this.mount()}/keys/${this.options?.keyName} type=rsa-2048)`,
+      denied: `give the token a policy with "update" on ${mount}/sign/${name} and "read" on ${mount}/keys/${name}`,
+      'not-found': `check "keyName" and "mount" (create the key: vault write -f ${mount}/keys/${name} type=rsa-2048)`,
       rejected: 'check the key type (rsa-2048 or larger) and "keyVersion" (at least the key\'s min_encryption_version)',
     } satisfies Partial<Record<FailureKind, string>>;
   }
@@ -214,6 +219,14 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
   protected async load(): Promise<LoadedKey> {
     const o = this.options ?? ({} as VaultTransitKeyProviderOptions);
     if (typeof o.keyName !== 'string' || o.keyName.trim() === '') throw new InvalidKeyError('VaultTransitKeyProvider: option "keyName" is required');
+    const mount = this.mount();
+    if (mount === '' || /[\s\p{Cc}]/u.test(mount) || safeName(mount) !== mount) {
+      throw new InvalidKeyError('VaultTransitKeyProvider: option "mount" must be the path of the transit secrets engine, e.g. "transit"');
+    }
+    // Vault's own rule for transit key names (framework.GenericNameRegex).
+    if (!/^\w(?:[\w.-]*\w)?$/.test(o.keyName)) {
+      throw new InvalidKeyError('VaultTransitKeyProvider: option "keyName" must be a transit key name (letters, digits, "_", "-", "."), e.g. "iadvize-jwt"');
+    }
     this.address();
     if (o.keyVersion !== undefined && (!Number.isInteger(o.keyVersion) || o.keyVersion < 1)) {
       throw new InvalidKeyError(`${this.describe()}: option "keyVersion" must be a whole number >= 1`);

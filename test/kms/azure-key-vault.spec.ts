@@ -7,6 +7,7 @@ import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { AzureKeyVaultKeyProvider, type AzureKeyVaultKeyProviderOptions, type AzureTokenCredential } from '../../lib/kms/azure-key-vault.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 import { AzureKeyVaultStandin } from './standins/azure-key-vault.standin.js';
 
 const NAME = 'iadvize-jwt';
@@ -160,6 +161,19 @@ describe('AzureKeyVaultKeyProvider', () => {
     await expect(provider({ keyId: `${vault.url}/keys/none` }).init()).rejects.toThrow(/HTTP 404 KeyNotFound.*check "keyId"/);
     await expect(provider({ keyId: `${vault.url}/secrets/x` }).init()).rejects.toThrow(/option "keyId" must be a key identifier/);
     await expect(provider({ credential: undefined as never }).init()).rejects.toThrow(/option "credential" must be a TokenCredential/);
+  });
+
+  it('never repeats a private key pasted into "keyId" in its errors', async () => {
+    const pem = pastedPrivateKeyPem();
+    for (const overrides of [{ keyId: pem }, { keyId: pem, maxAttempts: 0 }, { keyId: `${vault.url}/keys/${encodeURIComponent(pem)}` }]) {
+      const p = provider(overrides);
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expectNoKeyMaterial((err as Error).message, pem);
+      expectNoKeyMaterial(decodeURIComponent((err as Error).message), pem);
+      expectNoKeyMaterial(p.describe(), pem);
+      await p.close();
+    }
   });
 
   it('uses a pre-built KeyClient', async () => {

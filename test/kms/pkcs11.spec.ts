@@ -9,6 +9,7 @@ import { verify as cryptoVerify } from 'node:crypto';
 import { IAdvizeAuthError, InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { Pkcs11KeyProvider, type Pkcs11KeyProviderOptions } from '../../lib/kms/pkcs11.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 import { findSoftHsm, SoftHsmStore } from './softhsm.js';
 
 const TOKEN = 'iadvize-test';
@@ -168,6 +169,29 @@ if ('missing' in found) {
       }
       expect(settled.filter((r) => r.status === 'fulfilled').length).toBeGreaterThan(0);
       await expect(p.sign(Buffer.from('late'))).rejects.toThrow(/closed/);
+    });
+
+    it('never repeats a private key pasted into "keyId", "keyLabel", "tokenLabel" or "module" in its errors', async () => {
+      const pem = pastedPrivateKeyPem();
+      const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
+      const cases: Array<Partial<Pkcs11KeyProviderOptions>> = [
+        { keyId: pem },
+        { keyId: undefined, keyLabel: pem },
+        { keyId: der },
+        { tokenLabel: pem },
+        { module: pem },
+        { keyId: undefined, keyLabel: pem, maxAttempts: 0 },
+      ];
+      for (const overrides of cases) {
+        const p = provider(overrides);
+        const err = await p.init().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidKeyError);
+        expectNoKeyMaterial((err as Error).message, pem);
+        expect((err as Error).message).not.toContain(der.toString('hex').slice(0, 48));
+        expectNoKeyMaterial(p.describe(), pem);
+        expect((err as Error).message).not.toContain(PIN);
+        await p.close();
+      }
     });
 
     it('reports configuration problems precisely, without the PIN', async () => {

@@ -18,6 +18,7 @@ import {
   type RemoteFailure,
   type RetryPolicy,
 } from '../../lib/kms/remote-signer.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
   timeoutMs: 1000,
@@ -171,6 +172,25 @@ describe('helpers', () => {
     expect(resolveRetryPolicy({}, 'X')).toEqual({ timeoutMs: 2000, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 });
     expect(() => resolveRetryPolicy({ timeoutMs: 1.5 }, 'AWS KMS key "k"')).toThrow(/AWS KMS key "k": option "timeoutMs" must be a whole number from 10 to 120000 \(got 1.5\)/);
     expect(() => resolveRetryPolicy({ maxAttempts: 11 }, 'X')).toThrow(InvalidKeyError);
+  });
+
+  it('never echoes a private key given as a retry option value', () => {
+    const pem = pastedPrivateKeyPem();
+    const oneLine = pem.replace(/-----[A-Z ]+-----|\s+/g, '');
+    for (const value of [pem, oneLine]) {
+      for (const name of ['timeoutMs', 'maxAttempts', 'backoffBaseMs', 'backoffMaxMs', 'maxConcurrency'] as const) {
+        let message = '';
+        try {
+          resolveRetryPolicy({ [name]: value as unknown as number }, 'X');
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        expect(message).toMatch(new RegExp(`X: option "${name}" must be a whole number .*\\(got \\(a value that looks like key material, not a name\\)\\)`));
+        expectNoKeyMaterial(message, pem);
+      }
+    }
+    expect(() => resolveRetryPolicy({ timeoutMs: '2000' as unknown as number }, 'X')).toThrow(/\(got "2000"\)/);
+    expect(() => resolveRetryPolicy({ timeoutMs: { ms: 1 } as unknown as number }, 'X')).toThrow(/\(got a value of type object\)/);
   });
 
   it('turns a missing optional package into MissingDependencyError ("install X")', async () => {

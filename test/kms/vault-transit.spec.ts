@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { VaultTransitKeyProvider, type VaultTransitKeyProviderOptions } from '../../lib/kms/vault-transit.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 import { VaultTransitStandin } from './standins/vault-transit.standin.js';
 
 const TOKEN = 'hvs.standin-token-4d3c2b1a0f9e8d7c';
@@ -230,6 +231,20 @@ describe('VaultTransitKeyProvider', () => {
     await expect(provider({ token: undefined, tokenEnv: 'IADVIZE_TEST_VAULT_TOKEN' }).init()).rejects.toThrow(
       /no Vault token; set option "token" or the environment variable "IADVIZE_TEST_VAULT_TOKEN"/,
     );
+  });
+
+  it('never repeats a private key pasted into "keyName" or "mount" in its errors', async () => {
+    const pem = pastedPrivateKeyPem();
+    const oneLine = pem.replace(/-----[A-Z ]+-----|\s+/g, '');
+    for (const overrides of [{ keyName: pem }, { keyName: pem, maxAttempts: 0 }, { keyName: oneLine }, { mount: pem }, { mount: oneLine, maxAttempts: 0 }]) {
+      const p = provider(overrides);
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expectNoKeyMaterial((err as Error).message, pem);
+      expectNoKeyMaterial(decodeURIComponent((err as Error).message), pem);
+      expectNoKeyMaterial(p.describe(), pem);
+      await p.close();
+    }
   });
 
   it('validates the key and the options at startup', async () => {
