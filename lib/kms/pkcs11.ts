@@ -311,7 +311,9 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
   private needsLogin = false;
 
   constructor(private readonly options: Pkcs11KeyProviderOptions) {
-    super({ timeoutMs: 5000, ...options });
+    // An abandoned PKCS#11 attempt keeps its session until the token answers: fewer, longer
+    // attempts. Worst case 2000 × 2 + 100 = 4100 ms, within the default signingTimeoutMs (5000).
+    super({ timeoutMs: 2000, maxAttempts: 2, ...options });
   }
 
   describe(): string {

@@ -22,12 +22,14 @@ export function sha256(data: Uint8Array): Buffer {
 
 /**
  * Timeouts, retries and concurrency of a remote key provider. Every field is
- * optional; the defaults suit a backend in the same region.
+ * optional; the defaults suit a backend in the same region, and their worst
+ * case (3 attempts of 1500 ms plus at most 300 ms of backoff: 4800 ms) fits in
+ * the module's default `signingTimeoutMs` of 5000 ms.
  */
 export interface RemoteSignerOptions {
-  /** Deadline of one attempt (one HTTP call or HSM operation), in ms. Default: 2000. */
+  /** Deadline of one attempt (one HTTP call or HSM operation), in ms. Default: 1500 (PKCS#11: 2000). */
   timeoutMs?: number;
-  /** Attempts per signature, the first included (1 = no retry). Default: 3. */
+  /** Attempts per signature, the first included (1 = no retry). Default: 3 (PKCS#11: 2). */
   maxAttempts?: number;
   /** First backoff delay before a retry, in ms; doubled per attempt, with full jitter. Default: 100. */
   backoffBaseMs?: number;
@@ -46,7 +48,8 @@ export interface RetryPolicy {
   readonly maxConcurrency: number;
 }
 
-const DEFAULT_POLICY: RetryPolicy = { timeoutMs: 2000, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 };
+/** Worst case 1500 × 3 + 100 + 200 = 4800 ms: within the module's default signingTimeoutMs (5000). */
+const DEFAULT_POLICY: RetryPolicy = { timeoutMs: 1500, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 };
 
 /** A bad option value for a message: numbers as they are, strings quoted unless they look like key material, else only the type. */
 function describeValue(value: unknown): string {

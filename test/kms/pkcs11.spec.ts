@@ -10,6 +10,8 @@ import { IAdvizeAuthError, InvalidKeyError, SigningUnavailableError } from '../.
 import { Pkcs11KeyProvider, type Pkcs11KeyProviderOptions } from '../../lib/kms/pkcs11.js';
 import { describeKeyProviderConformance } from './conformance.js';
 import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
+import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from './retry-budget.js';
+import type { RetryPolicy } from '../../lib/kms/remote-signer.js';
 import { findSoftHsm, SoftHsmStore } from './softhsm.js';
 
 const TOKEN = 'iadvize-test';
@@ -229,6 +231,16 @@ if ('missing' in found) {
     });
   });
 }
+
+describe('Pkcs11KeyProvider defaults', () => {
+  it('retries within the default signingTimeoutMs: 2 attempts of 2000 ms (an abandoned attempt keeps its session)', async () => {
+    const p = new Pkcs11KeyProvider({ module: '/nonexistent/libpkcs11.so', tokenLabel: 't', keyId: '01', pin: '1234' });
+    await expect(p.init()).rejects.toThrow(/does not exist/);
+    const policy = (p as unknown as { policy: RetryPolicy }).policy;
+    expect(policy).toMatchObject({ timeoutMs: 2000, maxAttempts: 2 });
+    expect(worstCaseMs(policy)).toBeLessThanOrEqual(DEFAULT_SIGNING_TIMEOUT_MS);
+  });
+});
 
 const liveModule = process.env.PKCS11_TEST_MODULE;
 (liveModule ? describe : describe.skip)('Pkcs11KeyProvider (live HSM, PKCS11_TEST_MODULE + PKCS11_TEST_TOKEN + PKCS11_TEST_KEY_LABEL + PKCS11_TEST_PIN)', () => {

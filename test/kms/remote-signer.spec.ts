@@ -19,6 +19,7 @@ import {
   type RetryPolicy,
 } from '../../lib/kms/remote-signer.js';
 import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
+import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from './retry-budget.js';
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
   timeoutMs: 1000,
@@ -169,9 +170,14 @@ describe('helpers', () => {
   });
 
   it('validates retry options, naming the provider and the option', () => {
-    expect(resolveRetryPolicy({}, 'X')).toEqual({ timeoutMs: 2000, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 });
+    expect(resolveRetryPolicy({}, 'X')).toEqual({ timeoutMs: 1500, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 });
     expect(() => resolveRetryPolicy({ timeoutMs: 1.5 }, 'AWS KMS key "k"')).toThrow(/AWS KMS key "k": option "timeoutMs" must be a whole number from 10 to 120000 \(got 1.5\)/);
     expect(() => resolveRetryPolicy({ maxAttempts: 11 }, 'X')).toThrow(InvalidKeyError);
+  });
+
+  it('has defaults whose worst case (every attempt timing out, longest backoffs) fits in the default signingTimeoutMs of 5000 ms', () => {
+    expect(worstCaseMs(resolveRetryPolicy({}, 'X'))).toBeLessThanOrEqual(DEFAULT_SIGNING_TIMEOUT_MS);
+    expect(worstCaseMs(resolveRetryPolicy({}, 'X'))).toBe(4800);
   });
 
   it('never echoes a private key given as a retry option value', () => {
