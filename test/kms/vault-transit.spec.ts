@@ -3,7 +3,7 @@
  * stand-in holding real RSA keys (with Vault's PSS default for RSA).
  */
 import { spawnSync } from 'node:child_process';
-import { constants, verify as cryptoVerify } from 'node:crypto';
+import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -76,7 +76,8 @@ describe('VaultTransitKeyProvider', () => {
   });
 
   it('the stand-in signs PSS when signature_algorithm is left out, like Vault (which RS256 verifiers refuse)', async () => {
-    const digest = Buffer.alloc(32, 7);
+    const message = Buffer.from('header.payload signed on the PSS default');
+    const digest = createHash('sha256').update(message).digest();
     const res = await fetch(`${vault.url}/v1/transit/sign/${KEY}`, {
       method: 'POST',
       headers: { 'X-Vault-Token': TOKEN },
@@ -84,9 +85,11 @@ describe('VaultTransitKeyProvider', () => {
     });
     const { data } = (await res.json()) as { data: { signature: string } };
     const sig = Buffer.from(data.signature.replace(/^vault:v1:/, ''), 'base64');
-    const verifyPss = (padding: number) =>
-      cryptoVerify(null, Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), digest]), { key: vault.key.publicKey, padding }, sig);
-    expect(verifyPss(constants.RSA_PKCS1_PADDING)).toBe(false);
+    const verifyWith = (padding: number) =>
+      cryptoVerify('sha256', message, { key: vault.key.publicKey, padding, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sig);
+    // A real RSASSA-PSS (SHA-256, MGF1-SHA-256) signature of the message, so not RS256:
+    expect(verifyWith(constants.RSA_PKCS1_PSS_PADDING)).toBe(true);
+    expect(verifyWith(constants.RSA_PKCS1_PADDING)).toBe(false);
   });
 
   it('pins the version at startup: a rotation does not change the signing key until restart', async () => {
