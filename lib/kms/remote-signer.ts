@@ -263,8 +263,12 @@ export interface CallContext {
   signal?: AbortSignal;
   /** How to fix each configuration failure, appended to the message. */
   hints?: Partial<Record<FailureKind, string>>;
-  /** Called before each retry with the failure that caused it (e.g. to reopen a session). */
-  beforeRetry?: (failure: RemoteFailure) => Promise<void> | void;
+  /**
+   * Called before each retry with the failure that caused it (e.g. to find the
+   * key again) and the caller's signal, which it should honour: when the signal
+   * aborts, the call ends with the "deadline passed" error whatever it throws.
+   */
+  beforeRetry?: (failure: RemoteFailure, signal?: AbortSignal) => Promise<void> | void;
 }
 
 const KIND_TEXT: Record<FailureKind, string> = {
@@ -330,9 +334,9 @@ export async function callWithRetry<T>(op: (signal: AbortSignal) => Promise<T>, 
     const backoff = Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (attempt - 1));
     try {
       await sleep(Math.max(backoff, retryAfterMs), outer);
-      await ctx.beforeRetry?.(last);
+      await ctx.beforeRetry?.(last, outer);
     } catch (e) {
-      if (e instanceof CallerAborted) throw aborted();
+      if (e instanceof CallerAborted || outer?.aborted) throw aborted();
       throw e;
     }
   }
@@ -399,8 +403,8 @@ export abstract class RemoteKeyProvider implements KeyProvider {
   /** Releases the backend's resources (SDK client, sessions). */
   protected async release(): Promise<void> {}
 
-  /** Called before a retry of {@link signOnce}. */
-  protected async beforeRetry(_failure: RemoteFailure): Promise<void> {}
+  /** Called before a retry of {@link signOnce}; `signal` is the caller's (the signing deadline). */
+  protected async beforeRetry(_failure: RemoteFailure, _signal?: AbortSignal): Promise<void> {}
 
   /** Runs an operation with this provider's timeout, retry and error mapping. */
   protected call<T>(operation: string, op: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -411,7 +415,7 @@ export abstract class RemoteKeyProvider implements KeyProvider {
       classify: (e) => this.classify(e),
       hints: this.hints(),
       signal,
-      beforeRetry: (f) => this.beforeRetry(f),
+      beforeRetry: (f, s) => this.beforeRetry(f, s),
     });
   }
 

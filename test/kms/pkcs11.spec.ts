@@ -125,6 +125,86 @@ if ('missing' in found) {
       }
     });
 
+    it('opens every session at startup, so signing never calls C_OpenSession; a broken session is reopened lazily', async () => {
+      const p = provider({ sessions: 3, maxAttempts: 3 });
+      const internals = p as unknown as { lib: { p11: { C_OpenSession: (...a: unknown[]) => Buffer; C_CloseSession: (s: Buffer) => void } }; pool: { idle: Buffer[] } };
+      let opened = 0;
+      let real: ((...a: unknown[]) => Buffer) | undefined;
+      try {
+        await p.init();
+        expect(p.openSessions).toBe(3);
+        const p11 = internals.lib.p11;
+        real = p11.C_OpenSession;
+        const original = real;
+        p11.C_OpenSession = (...a: unknown[]) => {
+          opened++;
+          return original.call(p11, ...a);
+        };
+        const pub = await p.getPublicKey();
+        const inputs = Array.from({ length: 32 }, (_, i) => Buffer.from(`no-open-${i}`));
+        const sigs = await Promise.all(inputs.map((input) => p.sign(input)));
+        sigs.forEach((sig, i) => expect(cryptoVerify('sha256', inputs[i], pub, sig)).toBe(true));
+        expect(opened).toBe(0);
+        expect(p.openSessions).toBe(3);
+        // The next session handed out is closed behind the pool's back: that attempt fails, is retried on another session.
+        p11.C_CloseSession(internals.pool.idle[internals.pool.idle.length - 1]);
+        const input = Buffer.from('after a broken session');
+        expect(cryptoVerify('sha256', input, pub, await p.sign(input))).toBe(true);
+        expect(opened).toBe(0); // the broken session is closed, not replaced on the spot
+        expect(p.openSessions).toBe(2);
+        const burst = await Promise.all(inputs.slice(0, 8).map((i) => p.sign(i)));
+        burst.forEach((sig, i) => expect(cryptoVerify('sha256', inputs[i], pub, sig)).toBe(true));
+        expect(opened).toBe(1); // replaced lazily, once a request needed a third session
+        expect(p.openSessions).toBe(3);
+      } finally {
+        if (real) internals.lib.p11.C_OpenSession = real;
+        await p.close();
+      }
+    });
+
+    it('reopens and logs in again when the token closed its only session (which logs the process out)', async () => {
+      const p = provider({ sessions: 1 });
+      const internals = p as unknown as { lib: { p11: { C_CloseSession: (s: Buffer) => void } }; pool: { idle: Buffer[] } };
+      try {
+        await p.init();
+        internals.lib.p11.C_CloseSession(internals.pool.idle[0]);
+        const input = Buffer.from('after the logout');
+        expect(cryptoVerify('sha256', input, await p.getPublicKey(), await p.sign(input))).toBe(true);
+        expect(p.openSessions).toBe(1);
+      } finally {
+        await p.close();
+      }
+    });
+
+    it('gives up waiting for a session in beforeRetry when the caller\'s signal aborts', async () => {
+      const p = provider({ sessions: 1 });
+      await p.init();
+      const internals = p as unknown as {
+        pool: { acquire(signal?: AbortSignal): Promise<Buffer>; release(s: Buffer): void };
+        beforeRetry(failure: { kind: 'unavailable'; detail: string }, signal?: AbortSignal): Promise<void>;
+      };
+      const held = await internals.pool.acquire(); // every session busy
+      try {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(new Error('signing deadline')), 100);
+        const started = Date.now();
+        const outcome = await Promise.race([
+          internals.beforeRetry({ kind: 'unavailable', detail: 'CKR_KEY_HANDLE_INVALID' }, controller.signal).then(
+            () => 'found the key',
+            () => 'gave up',
+          ),
+          new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
+        ]);
+        expect(outcome).toBe('gave up');
+        expect(Date.now() - started).toBeLessThan(1000);
+      } finally {
+        internals.pool.release(held);
+      }
+      const input = Buffer.from('still usable');
+      expect(cryptoVerify('sha256', input, await p.getPublicKey(), await p.sign(input))).toBe(true);
+      await p.close();
+    });
+
     it('turns a queue longer than the per-call timeout into SigningUnavailableError, and stays usable', async () => {
       const p = provider({ sessions: 1, timeoutMs: 10, maxAttempts: 1 });
       try {

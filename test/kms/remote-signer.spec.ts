@@ -151,6 +151,28 @@ describe('callWithRetry', () => {
     expect(err).toBeInstanceOf(SigningUnavailableError);
     expect(f.calls()).toBe(1);
   });
+
+  it('hands the caller\'s signal to beforeRetry, and ends with "deadline passed" when it aborts there', async () => {
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const f = failing('unavailable', 'ok');
+    setTimeout(() => controller.abort(new Error('request gone')), 50);
+    const started = Date.now();
+    const err = await callWithRetry(f.op, {
+      ...ctx(policy({ backoffBaseMs: 0 })),
+      signal: controller.signal,
+      // e.g. waiting for a free HSM session: gives up when the signal aborts, with the signal's reason
+      beforeRetry: (_failure: RemoteFailure, signal?: AbortSignal) => {
+        seen = signal;
+        return new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      },
+    }).catch((e: unknown) => e);
+    expect(seen).toBe(controller.signal);
+    expect(err).toBeInstanceOf(SigningUnavailableError);
+    expect((err as Error).message).toMatch(/abandoned: the signing deadline passed/);
+    expect(f.calls()).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
 });
 
 describe('helpers', () => {
