@@ -5,7 +5,7 @@
  */
 import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
+import { loadPublicKey, quoteName } from '../keys/key-material.js';
 import {
   failureKindOfStatus,
   importOptional,
@@ -116,7 +116,8 @@ export class AwsKmsKeyProvider extends RemoteKeyProvider {
   }
 
   describe(): string {
-    return `AWS KMS key "${this.keyArn ?? this.options?.keyId}"`;
+    // Runs before the options are validated: a key pasted into "keyId" is never repeated.
+    return `AWS KMS key ${quoteName(this.keyArn ?? this.options?.keyId)}`;
   }
 
   /** The key ARN pinned at startup (after `init()`). */
@@ -150,7 +151,7 @@ export class AwsKmsKeyProvider extends RemoteKeyProvider {
     const res = await this.call('GetPublicKey', (signal) =>
       kms.send(new sdk.GetPublicKeyCommand({ KeyId: keyId }), { abortSignal: signal }),
     );
-    const where = `AWS KMS key "${res.KeyId ?? keyId}"`;
+    const where = `AWS KMS key ${quoteName(res.KeyId ?? keyId)}`;
     if (res.KeyUsage !== 'SIGN_VERIFY') {
       throw new InvalidKeyError(`${where} has key usage ${String(res.KeyUsage)}; create an RSA key with --key-usage SIGN_VERIFY`);
     }

@@ -6,7 +6,7 @@
  */
 import type { CryptographyClient, KeyClient, KeyClientOptions, KeyVaultKey } from '@azure/keyvault-keys';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
+import { loadPublicKey, quoteName } from '../keys/key-material.js';
 import {
   failureKindOfStatus,
   importOptional,
@@ -35,10 +35,22 @@ export interface AzureKeyVaultKeyProviderOptions extends RemoteSignerOptions {
    * current version is resolved once at startup and pinned.
    */
   keyId: string;
-  /** Required. The credential the app signs in with (`DefaultAzureCredential`, a managed identity, …). */
-  credential: AzureTokenCredential;
+  /**
+   * The credential the app signs in with (`DefaultAzureCredential`, a managed
+   * identity, …). Required, unless you pass both `client` and
+   * `cryptographyClient`: then the provider builds no client and needs none.
+   */
+  credential?: AzureTokenCredential;
   /** A ready `KeyClient` for the vault (used to read the key). Default: built from `keyId`, `credential` and `clientOptions`. */
   client?: KeyClient;
+  /**
+   * A ready `CryptographyClient` (used to sign), built on a **versioned** key id
+   * of the key named by `keyId`: `new CryptographyClient('https://…/keys/<name>/<version>', credential)`.
+   * That version is the one pinned. Default: built from the key read at
+   * startup, `credential` and `clientOptions`. With both `client` and
+   * `cryptographyClient`, credentials stay entirely in your code.
+   */
+  cryptographyClient?: CryptographyClient;
   /**
    * Options of the clients built here. The SDK's own retries are off by
    * default (`retryOptions: { maxRetries: 0 }`): this provider retries.
@@ -119,7 +131,8 @@ export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
   }
 
   describe(): string {
-    return `Azure Key Vault key "${this.versionedId ?? this.options?.keyId}"`;
+    // Runs before the options are validated: a key pasted into "keyId" is never repeated.
+    return `Azure Key Vault key ${quoteName(this.versionedId ?? this.options?.keyId)}`;
   }
 
   /** The versioned key id pinned at startup (after `init()`). */
@@ -136,17 +149,54 @@ export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
     } satisfies Partial<Record<FailureKind, string>>;
   }
 
+  /**
+   * Checks a caller's `CryptographyClient`: built on a versioned id of the key
+   * named by `keyId` (and of the same version, if `keyId` has one). Returns that version.
+   */
+  private pinnedVersionOf(cryptographyClient: unknown, parsed: ParsedKeyId): string {
+    const cc = cryptographyClient as { keyID?: unknown; sign?: unknown } | null;
+    if (!cc || typeof cc !== 'object' || typeof cc.sign !== 'function') {
+      throw new InvalidKeyError('AzureKeyVaultKeyProvider: option "cryptographyClient" must be a CryptographyClient from @azure/keyvault-keys');
+    }
+    const usage = 'build it on a versioned key id, new CryptographyClient("https://<vault>.vault.azure.net/keys/<name>/<version>", credential)';
+    let own: ParsedKeyId;
+    try {
+      own = parseKeyId(cc.keyID);
+    } catch {
+      throw new InvalidKeyError(`AzureKeyVaultKeyProvider: option "cryptographyClient" is not built on a Key Vault key id; ${usage}`);
+    }
+    if (!own.version) {
+      throw new InvalidKeyError(
+        `AzureKeyVaultKeyProvider: option "cryptographyClient" is built on a key id without a version, which signs with whatever version is current; ${usage}`,
+      );
+    }
+    if (own.vaultUrl !== parsed.vaultUrl || own.name.toLowerCase() !== parsed.name.toLowerCase()) {
+      throw new InvalidKeyError('AzureKeyVaultKeyProvider: option "cryptographyClient" is built on another key than option "keyId"; give both the same vault and key name');
+    }
+    if (parsed.version && parsed.version.toLowerCase() !== own.version.toLowerCase()) {
+      throw new InvalidKeyError('AzureKeyVaultKeyProvider: option "cryptographyClient" is built on another version than option "keyId"; give the same version, or none in "keyId"');
+    }
+    return own.version;
+  }
+
   protected async load(): Promise<LoadedKey> {
     const parsed = parseKeyId(this.options?.keyId);
-    const { credential, client, clientOptions } = this.options;
-    if (!credential || typeof (credential as { getToken?: unknown }).getToken !== 'function') {
+    const { credential, client, clientOptions, cryptographyClient } = this.options;
+    const usableCredential = !!credential && typeof (credential as { getToken?: unknown }).getToken === 'function';
+    if (credential !== undefined && !usableCredential) {
       throw new InvalidKeyError('AzureKeyVaultKeyProvider: option "credential" must be a TokenCredential, e.g. new DefaultAzureCredential() from @azure/identity');
     }
+    if (!usableCredential && !(client && cryptographyClient)) {
+      throw new InvalidKeyError(
+        'AzureKeyVaultKeyProvider: option "credential" must be a TokenCredential, e.g. new DefaultAzureCredential() from @azure/identity (it may be left out only when you pass both "client" and "cryptographyClient")',
+      );
+    }
+    const pinned = cryptographyClient !== undefined ? this.pinnedVersionOf(cryptographyClient, parsed) : parsed.version;
     const sdk = await importOptional(() => import('@azure/keyvault-keys'), PACKAGE, 'AzureKeyVaultKeyProvider (nestjs-iadvize-auth/azure-key-vault)');
     const options: KeyClientOptions = { ...clientOptions, retryOptions: { maxRetries: 0, ...clientOptions?.retryOptions } };
-    const keys = client ?? new sdk.KeyClient(parsed.vaultUrl, credential, options);
-    const kv: KeyVaultKey = await this.call('GetKey', (abortSignal) => keys.getKey(parsed.name, { version: parsed.version, abortSignal }));
-    const where = `Azure Key Vault key "${kv.id ?? this.options.keyId}"`;
+    const keys = client ?? new sdk.KeyClient(parsed.vaultUrl, credential as AzureTokenCredential, options);
+    const kv: KeyVaultKey = await this.call('GetKey', (abortSignal) => keys.getKey(parsed.name, { version: pinned, abortSignal }));
+    const where = `Azure Key Vault key ${quoteName(kv.id ?? this.options.keyId)}`;
     const jwk = kv.key;
     if (!jwk || !kv.id || (kv.keyType !== 'RSA' && kv.keyType !== 'RSA-HSM')) {
       throw new InvalidKeyError(`${where} is of type ${String(kv.keyType)}; iAdvize needs RS256: create an RSA (or RSA-HSM) key of 2048 bits or more`);
@@ -165,17 +215,21 @@ export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
       { kty: 'RSA', n: Buffer.from(jwk.n).toString('base64url'), e: Buffer.from(jwk.e).toString('base64url') },
       `${where} (public key)`,
     );
-    if (!parseKeyId(kv.id).version) throw new InvalidKeyError(`${where}: Key Vault returned a key id without a version`);
+    const readVersion = parseKeyId(kv.id).version;
+    if (!readVersion) throw new InvalidKeyError(`${where}: Key Vault returned a key id without a version`);
+    if (pinned && readVersion.toLowerCase() !== pinned.toLowerCase()) {
+      throw new InvalidKeyError(`${where}: Key Vault returned another version than the one asked for`);
+    }
     this.versionedId = kv.id;
     // Built from the key itself, the client signs remotely on exactly this version.
-    this.crypto = new sdk.CryptographyClient(kv, credential, options);
+    this.crypto = cryptographyClient ?? new sdk.CryptographyClient(kv, credential as AzureTokenCredential, options);
     return { publicKey };
   }
 
   protected async signOnce(_input: Uint8Array, digest: Buffer, abortSignal: AbortSignal): Promise<Uint8Array> {
     const res = await (this.crypto as CryptographyClient).sign('RS256', digest, { abortSignal });
     if (res.keyID && res.keyID !== this.versionedId) {
-      throw new InvalidKeyError(`${this.describe()}: Key Vault signed with another key version (${res.keyID})`);
+      throw new InvalidKeyError(`${this.describe()}: Key Vault signed with another key version (${quoteName(res.keyID)})`);
     }
     if (!res.result || res.result.length === 0) throw new InvalidKeyError(`${this.describe()}: Key Vault returned no signature`);
     return res.result;

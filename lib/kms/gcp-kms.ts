@@ -5,7 +5,7 @@
  */
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
+import { loadPublicKey, quoteName } from '../keys/key-material.js';
 import {
   failureKindOfStatus,
   importOptional,
@@ -82,10 +82,14 @@ export function crc32c(data: Uint8Array): number {
 /** A reply whose checksums show corruption in transit (retried). */
 class IntegrityError extends Error {}
 
-/** gRPC status codes as Cloud KMS returns them. */
+/**
+ * gRPC status codes as Cloud KMS returns them. CANCELLED and UNKNOWN are not
+ * retried: UNKNOWN mostly wraps client-side errors (a credential plugin that
+ * failed, a bad request), and a cancelled call is this process's own doing.
+ */
 const GRPC_KIND: Record<number, FailureKind> = {
-  1: 'unavailable', // CANCELLED (by the server)
-  2: 'unavailable', // UNKNOWN
+  1: 'failed', // CANCELLED
+  2: 'failed', // UNKNOWN (often an auth or client error in disguise)
   3: 'rejected', // INVALID_ARGUMENT
   4: 'timeout', // DEADLINE_EXCEEDED
   5: 'not-found', // NOT_FOUND
@@ -166,7 +170,8 @@ export class GcpKmsKeyProvider extends RemoteKeyProvider {
   }
 
   describe(): string {
-    return `Google Cloud KMS key version "${this.options?.keyVersionName}"`;
+    // Runs before the options are validated: a key pasted into "keyVersionName" is never repeated.
+    return `Google Cloud KMS key version ${quoteName(this.options?.keyVersionName)}`;
   }
 
   protected override hints() {
@@ -255,7 +260,7 @@ export class GcpKmsKeyProvider extends RemoteKeyProvider {
       verifiedDataCrc32c?: boolean | null;
       signatureCrc32c?: unknown;
     }>('asymmetricSign', request, signal);
-    if (res.name && res.name !== name) throw new InvalidKeyError(`${this.describe()}: asymmetricSign answered for another key version (${res.name})`);
+    if (res.name && res.name !== name) throw new InvalidKeyError(`${this.describe()}: asymmetricSign answered for another key version (${quoteName(res.name)})`);
     if (res.signature === undefined || res.signature === null) throw new InvalidKeyError(`${this.describe()}: asymmetricSign returned no signature`);
     const signature = typeof res.signature === 'string' ? Buffer.from(res.signature, 'base64') : Buffer.from(res.signature);
     if (checksums) {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PKCS11 } from 'pkcs11js';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteEnvName } from '../keys/key-material.js';
+import { loadPublicKey, quoteEnvName, quoteName, safeName } from '../keys/key-material.js';
 import {
   importOptional,
   interopDefault,
@@ -39,7 +39,7 @@ export interface Pkcs11KeyProviderOptions extends RemoteSignerOptions {
   pinEnv?: string;
   /** The user PIN itself (prefer `pinEnv`). Format is vendor specific, e.g. `user:password` on CloudHSM. */
   pin?: string;
-  /** Sessions opened on the token; concurrent signatures beyond it wait in line. Default: 4. */
+  /** Sessions opened on the token at startup; concurrent signatures beyond it wait in line. Default: 4. */
   sessions?: number;
   /**
    * `CKM_SHA256_RSA_PKCS` (the token hashes; default) or `CKM_RSA_PKCS` (this
@@ -151,61 +151,82 @@ const KIND_OF_CODE: Record<string, FailureKind> = {
   CKR_KEY_SIZE_RANGE: 'rejected',
 };
 
-/** Waits for a free session; a session is returned only once its operation has ended. */
+/**
+ * A fixed set of sessions, all opened (and logged in) at startup by
+ * {@link fill}, so that signing never opens one: `C_OpenSession` and `C_Login`
+ * are synchronous native calls that block the event loop. A session returned
+ * broken is closed; its replacement is opened lazily by the next
+ * {@link acquire} that finds no idle session (so only after a failure does a
+ * request open a session). A session goes back to the pool only once its
+ * operation has ended.
+ */
 class SessionPool {
   private readonly idle: Handle[] = [];
   private readonly open = new Set<Handle>();
-  private readonly waiters: Array<{ resolve: (s: Handle) => void; reject: (e: unknown) => void }> = [];
-  private opening = 0;
+  /** Waiting callers, woken with a session or with `null` (a broken session left room for a new one). */
+  private readonly waiters: Array<{ resolve: (s: Handle | null) => void; reject: (e: unknown) => void }> = [];
   private busy = 0;
   private closed = false;
   private onDrained?: () => void;
 
   constructor(
     private readonly size: number,
-    private readonly openSession: () => Handle,
+    /** Opens a session; `reopen` is true for the lazy replacement of a broken one. */
+    private readonly openSession: (reopen: boolean) => Handle,
     private readonly closeSession: (s: Handle) => void,
   ) {}
 
-  /** A session for the caller's exclusive use; give it back with {@link release}. */
-  async acquire(signal?: AbortSignal): Promise<Handle> {
-    if (this.closed) throw new Error('session pool closed');
-    const ready = this.idle.pop();
-    if (ready) {
-      this.busy++;
-      return ready;
+  /** Opens every session of the pool (at startup). Throws the first `C_OpenSession` / `C_Login` error. */
+  fill(): void {
+    while (!this.closed && this.open.size < this.size) {
+      const s = this.openSession(false);
+      this.open.add(s);
+      this.idle.push(s);
     }
-    if (this.open.size + this.opening < this.size) {
-      this.opening++;
-      try {
-        const s = this.openSession();
+  }
+
+  /** A session for the caller's exclusive use; give it back with {@link release}. Waiting ends when `signal` aborts. */
+  async acquire(signal?: AbortSignal): Promise<Handle> {
+    for (;;) {
+      if (this.closed) throw new Error('session pool closed');
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      const ready = this.idle.pop();
+      if (ready) {
+        this.busy++;
+        return ready;
+      }
+      if (this.open.size < this.size) {
+        // Only after a broken session was closed: reopen it lazily, here (a synchronous native call).
+        const s = this.openSession(true);
         this.open.add(s);
         this.busy++;
         return s;
-      } finally {
-        this.opening--;
       }
+      const handed = await new Promise<Handle | null>((resolve, reject) => {
+        const waiter = {
+          resolve: (s: Handle | null) => {
+            signal?.removeEventListener('abort', onAbort);
+            if (s) this.busy++;
+            resolve(s);
+          },
+          reject: (e: unknown) => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(e);
+          },
+        };
+        const onAbort = () => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal?.reason ?? new Error('aborted'));
+        };
+        this.waiters.push(waiter);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      if (handed) return handed;
     }
-    return new Promise<Handle>((resolve, reject) => {
-      const waiter = {
-        resolve: (s: Handle) => {
-          signal?.removeEventListener('abort', onAbort);
-          this.busy++;
-          resolve(s);
-        },
-        reject,
-      };
-      const onAbort = () => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(signal?.reason ?? new Error('aborted'));
-      };
-      this.waiters.push(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
   }
 
-  /** Returns a session; a `broken` one is closed and replaced on demand. */
+  /** Returns a session; a `broken` one is closed, and replaced by the next {@link acquire} that needs it. */
   release(session: Handle, broken = false): void {
     this.busy--;
     if (this.closed && this.busy === 0) this.onDrained?.();
@@ -216,17 +237,7 @@ class SessionPool {
       } catch {
         // already gone
       }
-      if (this.closed) return;
-      const next = this.waiters.shift();
-      if (next) {
-        try {
-          const s = this.openSession();
-          this.open.add(s);
-          next.resolve(s);
-        } catch (e) {
-          next.reject(e);
-        }
-      }
+      if (!this.closed) this.waiters.shift()?.resolve(null);
       return;
     }
     const next = this.waiters.shift();
@@ -287,6 +298,12 @@ function toHex(id: string | Uint8Array): Buffer | undefined {
  * concurrent requests never interleave `C_SignInit`/`C_Sign`. The library is
  * initialised once per process and finalised when the last provider closes.
  *
+ * Only `C_Sign` runs off the event loop; every other PKCS#11 call is a
+ * synchronous native call. All sessions are therefore opened at startup (a
+ * broken one is replaced lazily by the next request needing it), and a network
+ * HSM that hangs inside a call blocks the event loop: the deadlines cannot
+ * interrupt a blocked native call.
+ *
  * ```ts
  * import { Pkcs11KeyProvider } from 'nestjs-iadvize-auth/pkcs11';
  * signingKey: new Pkcs11KeyProvider({
@@ -311,14 +328,22 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
   private needsLogin = false;
 
   constructor(private readonly options: Pkcs11KeyProviderOptions) {
-    super({ timeoutMs: 5000, ...options });
+    // An abandoned PKCS#11 attempt keeps its session until the token answers: fewer, longer
+    // attempts. Worst case 2000 × 2 + 100 = 4100 ms, within the default signingTimeoutMs (5000).
+    super({ timeoutMs: 2000, maxAttempts: 2, ...options });
   }
 
   describe(): string {
     const o = this.options ?? ({} as Pkcs11KeyProviderOptions);
-    const id = o.keyId === undefined ? undefined : typeof o.keyId === 'string' ? o.keyId : Buffer.from(o.keyId).toString('hex');
-    const key = [id !== undefined ? `id ${id}` : '', o.keyLabel !== undefined ? `label "${o.keyLabel}"` : ''].filter(Boolean).join(', ');
-    return `PKCS#11 key (${key || 'no id or label'}) on token "${o.tokenLabel}"`;
+    // Runs before the options are validated: a key pasted into "keyId", "keyLabel" or "tokenLabel" is never repeated.
+    let id: string | undefined;
+    try {
+      id = o.keyId === undefined ? undefined : safeName(typeof o.keyId === 'string' ? o.keyId : Buffer.from(o.keyId).toString('hex'));
+    } catch {
+      id = '(not hex or bytes)';
+    }
+    const key = [id !== undefined ? `id ${id}` : '', o.keyLabel !== undefined ? `label ${quoteName(o.keyLabel)}` : ''].filter(Boolean).join(', ');
+    return `PKCS#11 key (${key || 'no id or label'}) on token ${quoteName(o.tokenLabel)}`;
   }
 
   /** Sessions currently open on the token. */
@@ -351,7 +376,12 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     if (e instanceof InvalidKeyError) return e;
     const code = pkcs11Code(e) ?? (e as Error)?.name ?? 'error';
     const kind = KIND_OF_CODE[code];
-    const hint = kind ? (this.hints() as Partial<Record<FailureKind, string>>)[kind] : undefined;
+    const hint =
+      code === 'CKR_SESSION_COUNT'
+        ? 'the token allows fewer sessions than option "sessions" asks for (all are opened at startup); lower "sessions"'
+        : kind
+          ? (this.hints() as Partial<Record<FailureKind, string>>)[kind]
+          : undefined;
     return new InvalidKeyError(`${this.describe()}: ${what} failed (${code})${hint ? `; ${hint}` : ''}`);
   }
 
@@ -364,15 +394,18 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     }
   }
 
-  private login(session: Handle): void {
+  /** Logs the token in with the user PIN; true if this call logged in (false: it already was). */
+  private login(session: Handle): boolean {
     const sdk = this.sdk as Pkcs11Js;
     const p11 = (this.lib as LoadedModule).p11;
     const pin = this.pin();
     const pinHash = createHash('sha256').update(pin).digest('base64');
     const logins = (this.lib as LoadedModule).logins;
+    let fresh = true;
     try {
       p11.C_Login(session, sdk.CKU_USER, pin);
     } catch (e) {
+      fresh = false;
       if (pkcs11Code(e) !== 'CKR_USER_ALREADY_LOGGED_IN') throw e;
       // Login state is shared by the whole process: do not let a wrong PIN ride on another provider's login.
       const current = logins.get(this.slotKey);
@@ -388,14 +421,22 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
       logins.set(this.slotKey, { count: (current?.count ?? 0) + 1, pin: current?.pin ?? pinHash });
     }
     this.needsLogin = false;
+    return fresh;
   }
 
-  private openSession(): Handle {
+  /**
+   * Opens a session, logging in on the first one. A `reopen` (replacing a
+   * broken session) logs in again too: if the token closed every session, it
+   * logged the process out (`CKR_USER_ALREADY_LOGGED_IN` is fine), and the
+   * private key's handle is looked up again (a logout invalidates it).
+   */
+  private openSession(reopen = false): Handle {
     const sdk = this.sdk as Pkcs11Js;
     const session = (this.lib as LoadedModule).p11.C_OpenSession(this.slot as Handle, sdk.CKF_SERIAL_SESSION);
-    if (!this.loggedIn || this.needsLogin) {
+    if (!this.loggedIn || this.needsLogin || reopen) {
       try {
-        this.login(session);
+        const fresh = this.login(session);
+        if (fresh && reopen && this.key) this.key = this.findKey(session);
       } catch (e) {
         (this.lib as LoadedModule).p11.C_CloseSession(session);
         throw e;
@@ -441,7 +482,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
   protected async load(): Promise<LoadedKey> {
     const o = this.options ?? ({} as Pkcs11KeyProviderOptions);
     if (typeof o.module !== 'string' || o.module === '') throw new InvalidKeyError('Pkcs11KeyProvider: option "module" is required (path of the PKCS#11 library)');
-    if (!existsSync(o.module)) throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": file "${o.module}" does not exist; install the vendor's PKCS#11 library or fix the path`);
+    if (!existsSync(o.module)) throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": file ${quoteName(o.module)} does not exist; install the vendor's PKCS#11 library or fix the path`);
     if (typeof o.tokenLabel !== 'string' || o.tokenLabel === '') throw new InvalidKeyError('Pkcs11KeyProvider: option "tokenLabel" is required');
     if (o.keyId === undefined && o.keyLabel === undefined) throw new InvalidKeyError(`${this.describe()}: give "keyId" (CKA_ID, hex) or "keyLabel" (CKA_LABEL)`);
     if (o.keyId !== undefined && !toHex(o.keyId)) throw new InvalidKeyError(`${this.describe()}: option "keyId" must be hex, e.g. "01"`);
@@ -459,7 +500,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     try {
       this.lib = await acquireModule(sdk, o.module);
     } catch (e) {
-      throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": "${basename(o.module)}" could not be loaded and initialised (${pkcs11Code(e) ?? (e as Error)?.name ?? 'error'})`);
+      throw new InvalidKeyError(`Pkcs11KeyProvider: option "module": ${quoteName(basename(o.module))} could not be loaded and initialised (${pkcs11Code(e) ?? (e as Error)?.name ?? 'error'})`);
     }
     try {
       return await this.openKey(o, sdk, size, mechanismName);
@@ -482,7 +523,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     }
     if (!this.slot) {
       throw new InvalidKeyError(
-        `${this.describe()}: no token labelled "${o.tokenLabel}" (tokens present: ${labels.map((l) => `"${l}"`).join(', ') || 'none'}); check "tokenLabel" and the library's configuration (e.g. SOFTHSM2_CONF)`,
+        `${this.describe()}: no token labelled ${quoteName(o.tokenLabel)} (tokens present: ${labels.map(quoteName).join(', ') || 'none'}); check "tokenLabel" and the library's configuration (e.g. SOFTHSM2_CONF)`,
       );
     }
     this.slotKey = this.slot.toString('hex');
@@ -495,9 +536,11 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
       );
     }
 
-    this.pool = new SessionPool(size, () => this.openSession(), (s) => p11.C_CloseSession(s));
+    this.pool = new SessionPool(size, (reopen) => this.openSession(reopen), (s) => p11.C_CloseSession(s));
     let session: Handle;
     try {
+      // Every session now, so that signing never opens one (synchronous native calls).
+      this.pool.fill();
       session = await this.pool.acquire();
     } catch (e) {
       throw this.initError('C_OpenSession / C_Login', e);
@@ -561,11 +604,12 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     if (pkcs11Code(e) === 'CKR_USER_NOT_LOGGED_IN') this.needsLogin = true;
   }
 
-  protected override async beforeRetry(failure: RemoteFailure): Promise<void> {
+  protected override async beforeRetry(failure: RemoteFailure, signal?: AbortSignal): Promise<void> {
     if (/CKR_(KEY|OBJECT)_HANDLE_INVALID/.test(failure.detail)) {
-      // The token was reset or reconnected: find the key again.
-      const pool = this.pool as SessionPool;
-      const session = await pool.acquire();
+      // The token was reset or reconnected: find the key again. Waiting for a session ends at the caller's deadline.
+      const pool = this.pool;
+      if (!pool) throw new Error('session pool closed');
+      const session = await pool.acquire(signal);
       try {
         this.key = this.findKey(session);
         pool.release(session);

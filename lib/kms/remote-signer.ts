@@ -9,6 +9,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, MissingDependencyError, SigningUnavailableError } from '../errors.js';
+import { quoteName } from '../keys/key-material.js';
 import type { KeyProvider, SignOptions } from '../keys/key-provider.js';
 
 /** SHA-256 DigestInfo prefix (RFC 8017 §9.2 note 1): prepend it to a digest for raw PKCS#1 v1.5 signing. */
@@ -21,12 +22,14 @@ export function sha256(data: Uint8Array): Buffer {
 
 /**
  * Timeouts, retries and concurrency of a remote key provider. Every field is
- * optional; the defaults suit a backend in the same region.
+ * optional; the defaults suit a backend in the same region, and their worst
+ * case (3 attempts of 1500 ms plus at most 300 ms of backoff: 4800 ms) fits in
+ * the module's default `signingTimeoutMs` of 5000 ms.
  */
 export interface RemoteSignerOptions {
-  /** Deadline of one attempt (one HTTP call or HSM operation), in ms. Default: 2000. */
+  /** Deadline of one attempt (one HTTP call or HSM operation), in ms. Default: 1500 (PKCS#11: 2000). */
   timeoutMs?: number;
-  /** Attempts per signature, the first included (1 = no retry). Default: 3. */
+  /** Attempts per signature, the first included (1 = no retry). Default: 3 (PKCS#11: 2). */
   maxAttempts?: number;
   /** First backoff delay before a retry, in ms; doubled per attempt, with full jitter. Default: 100. */
   backoffBaseMs?: number;
@@ -45,7 +48,15 @@ export interface RetryPolicy {
   readonly maxConcurrency: number;
 }
 
-const DEFAULT_POLICY: RetryPolicy = { timeoutMs: 2000, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 };
+/** Worst case 1500 × 3 + 100 + 200 = 4800 ms: within the module's default signingTimeoutMs (5000). */
+const DEFAULT_POLICY: RetryPolicy = { timeoutMs: 1500, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 };
+
+/** A bad option value for a message: numbers as they are, strings quoted unless they look like key material, else only the type. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return quoteName(value);
+  return `a value of type ${value === null ? 'null' : typeof value}`;
+}
 
 /**
  * Validates the timeout / retry options of a provider, naming the provider and
@@ -55,7 +66,7 @@ export function resolveRetryPolicy(options: RemoteSignerOptions, provider: strin
   const check = (name: keyof RemoteSignerOptions, min: number, max: number): number => {
     const value = options[name] ?? DEFAULT_POLICY[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new InvalidKeyError(`${provider}: option "${name}" must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+      throw new InvalidKeyError(`${provider}: option "${name}" must be a whole number from ${min} to ${max} (got ${describeValue(value)})`);
     }
     return value;
   };
@@ -252,8 +263,12 @@ export interface CallContext {
   signal?: AbortSignal;
   /** How to fix each configuration failure, appended to the message. */
   hints?: Partial<Record<FailureKind, string>>;
-  /** Called before each retry with the failure that caused it (e.g. to reopen a session). */
-  beforeRetry?: (failure: RemoteFailure) => Promise<void> | void;
+  /**
+   * Called before each retry with the failure that caused it (e.g. to find the
+   * key again) and the caller's signal, which it should honour: when the signal
+   * aborts, the call ends with the "deadline passed" error whatever it throws.
+   */
+  beforeRetry?: (failure: RemoteFailure, signal?: AbortSignal) => Promise<void> | void;
 }
 
 const KIND_TEXT: Record<FailureKind, string> = {
@@ -319,9 +334,9 @@ export async function callWithRetry<T>(op: (signal: AbortSignal) => Promise<T>, 
     const backoff = Math.random() * Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** (attempt - 1));
     try {
       await sleep(Math.max(backoff, retryAfterMs), outer);
-      await ctx.beforeRetry?.(last);
+      await ctx.beforeRetry?.(last, outer);
     } catch (e) {
-      if (e instanceof CallerAborted) throw aborted();
+      if (e instanceof CallerAborted || outer?.aborted) throw aborted();
       throw e;
     }
   }
@@ -388,8 +403,8 @@ export abstract class RemoteKeyProvider implements KeyProvider {
   /** Releases the backend's resources (SDK client, sessions). */
   protected async release(): Promise<void> {}
 
-  /** Called before a retry of {@link signOnce}. */
-  protected async beforeRetry(_failure: RemoteFailure): Promise<void> {}
+  /** Called before a retry of {@link signOnce}; `signal` is the caller's (the signing deadline). */
+  protected async beforeRetry(_failure: RemoteFailure, _signal?: AbortSignal): Promise<void> {}
 
   /** Runs an operation with this provider's timeout, retry and error mapping. */
   protected call<T>(operation: string, op: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -400,7 +415,7 @@ export abstract class RemoteKeyProvider implements KeyProvider {
       classify: (e) => this.classify(e),
       hints: this.hints(),
       signal,
-      beforeRetry: (f) => this.beforeRetry(f),
+      beforeRetry: (f, s) => this.beforeRetry(f, s),
     });
   }
 

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteEnvName } from '../keys/key-material.js';
+import { loadPublicKey, quoteEnvName, quoteName, safeName } from '../keys/key-material.js';
 import {
   failureKindOfStatus,
   networkErrorCode,
@@ -62,8 +62,42 @@ interface KeyInfo {
   latest_version?: number;
   min_available_version?: number;
   min_decryption_version?: number;
+  /** Versions below it cannot sign (Vault: "requested version for signing is less than the minimum encryption key version"). 0 = no minimum. */
+  min_encryption_version?: number;
   supports_signing?: boolean;
   keys?: Record<string, { public_key?: string } | number>;
+}
+
+/** TLS failures of `fetch` (certificate expired, unknown CA, wrong host name, TLS version): configuration problems, never retried. */
+const TLS_CODE = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|ERR_TLS_|ERR_SSL_|ERR_OSSL_)/;
+
+/**
+ * Classifies an error thrown by `fetch` (not an HTTP answer). Only network
+ * failures (`ECONNREFUSED`, `ECONNRESET`, `UND_ERR_SOCKET`, …, the list of
+ * {@link networkErrorCode}) are transient and retried. Any other
+ * `TypeError: fetch failed` — a TLS certificate error, a refused redirect —
+ * will not heal by retrying: it fails at once, naming the cause's code (never
+ * its message, the URL or the token).
+ */
+function classifyFetchError(error: unknown): RemoteFailure {
+  const net = networkErrorCode(error);
+  if (net) return { kind: 'unavailable', detail: `network error ${net}` };
+  const e = error as { name?: unknown; message?: unknown; cause?: unknown } | null;
+  const name = typeof e?.name === 'string' && /^\w{1,64}$/.test(e.name) ? e.name : 'error';
+  if (name !== 'TypeError' || !/fetch failed/i.test(String(e?.message))) return { kind: 'failed', detail: name };
+  const cause = (e?.cause ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
+  const code = typeof cause.code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(cause.code) ? cause.code : undefined;
+  if (code && TLS_CODE.test(code)) {
+    return {
+      kind: 'failed',
+      detail: `fetch failed: TLS error ${code}; check "address" and the CA certificates Node trusts (NODE_EXTRA_CA_CERTS, or a "fetch" with your CA)`,
+    };
+  }
+  if (!code && /redirect/i.test(String(cause.message))) {
+    return { kind: 'failed', detail: 'fetch failed: Vault answered with a redirect, which is refused (the token would follow it); point "address" at the active node or a load balancer' };
+  }
+  const causeName = typeof cause.name === 'string' && /^\w{1,64}$/.test(cause.name) ? cause.name : undefined;
+  return { kind: 'failed', detail: `fetch failed: ${code ?? causeName ?? 'no cause given'}` };
 }
 
 /**
@@ -94,7 +128,8 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
 
   describe(): string {
     const o = this.options ?? ({} as VaultTransitKeyProviderOptions);
-    return `Vault transit key "${this.mount()}/${o.keyName}"${this.version !== undefined ? ` version ${this.version}` : ''}`;
+    // Runs before the options are validated: a key pasted into "keyName" or "mount" is never repeated.
+    return `Vault transit key ${quoteName(`${this.mount()}/${o.keyName}`)}${this.version !== undefined ? ` version ${this.version}` : ''}`;
   }
 
   /** The key version pinned at startup (after `init()`). */
@@ -160,26 +195,38 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
       } catch {
         // not JSON: keep the status only
       }
-      throw new VaultHttpError(res.status, message.replace(/\s+/g, ' ').slice(0, 200), res.headers.get('retry-after'));
+      // Vault's messages may echo the request path; long base64-like runs (a key pasted somewhere) are cut out.
+      const scrubbed = message.replace(/\s+/g, ' ').replace(/[A-Za-z0-9+/=_%-]{40,}/g, '(…)');
+      throw new VaultHttpError(res.status, scrubbed.slice(0, 200), res.headers.get('retry-after'));
     }
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new InvalidKeyError(`${this.describe()}: Vault answered ${method} ${path} with something that is not JSON; check "address"`);
+      throw new InvalidKeyError(`${this.describe()}: Vault answered ${method} ${path === this.path('sign') ? 'sign' : 'read key'} with something that is not JSON; check "address"`);
     }
   }
 
   protected override hints() {
+    const mount = safeName(this.mount());
+    const name = safeName(this.options?.keyName);
     return {
-      denied: `give the token a policy with "update" on ${this.mount()}/sign/${this.options?.keyName} and "read" on ${this.mount()}/keys/${this.options?.keyName}`,
-      'not-found': `check "keyName" and "mount" (create the key: vault write -f ${this.mount()}/keys/${this.options?.keyName} type=rsa-2048)`,
-      rejected: 'check the key type (rsa-2048 or larger) and "keyVersion"',
+      denied: `give the token a policy with "update" on ${mount}/sign/${name} and "read" on ${mount}/keys/${name}`,
+      'not-found': `check "keyName" and "mount" (create the key: vault write -f ${mount}/keys/${name} type=rsa-2048)`,
+      rejected: 'check the key type (rsa-2048 or larger) and "keyVersion" (at least the key\'s min_encryption_version)',
     } satisfies Partial<Record<FailureKind, string>>;
   }
 
   protected async load(): Promise<LoadedKey> {
     const o = this.options ?? ({} as VaultTransitKeyProviderOptions);
     if (typeof o.keyName !== 'string' || o.keyName.trim() === '') throw new InvalidKeyError('VaultTransitKeyProvider: option "keyName" is required');
+    const mount = this.mount();
+    if (mount === '' || /[\s\p{Cc}]/u.test(mount) || safeName(mount) !== mount) {
+      throw new InvalidKeyError('VaultTransitKeyProvider: option "mount" must be the path of the transit secrets engine, e.g. "transit"');
+    }
+    // Vault's own rule for transit key names (framework.GenericNameRegex).
+    if (!/^\w(?:[\w.-]*\w)?$/.test(o.keyName)) {
+      throw new InvalidKeyError('VaultTransitKeyProvider: option "keyName" must be a transit key name (letters, digits, "_", "-", "."), e.g. "iadvize-jwt"');
+    }
     this.address();
     if (o.keyVersion !== undefined && (!Number.isInteger(o.keyVersion) || o.keyVersion < 1)) {
       throw new InvalidKeyError(`${this.describe()}: option "keyVersion" must be a whole number >= 1`);
@@ -196,6 +243,14 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
     const entry = data.keys?.[String(version)];
     if (entry === undefined || version < minVersion) {
       throw new InvalidKeyError(`${this.describe()}: version ${version} does not exist or is no longer available (versions: ${Object.keys(data.keys ?? {}).join(', ') || 'none'})`);
+    }
+    const minEncryption = typeof data.min_encryption_version === 'number' ? data.min_encryption_version : 0;
+    if (minEncryption > 0 && version < minEncryption) {
+      throw new InvalidKeyError(
+        o.keyVersion !== undefined
+          ? `${this.describe()}: option "keyVersion" (${version}) is below the key's min_encryption_version (${minEncryption}), so Vault refuses to sign with it; pin version ${minEncryption} or later, or leave "keyVersion" out to use the latest`
+          : `${this.describe()}: the latest version (${version}) is below the key's min_encryption_version (${minEncryption}); check the key's configuration`,
+      );
     }
     const pem = typeof entry === 'object' ? entry.public_key : undefined;
     if (typeof pem !== 'string') throw new InvalidKeyError(`${this.describe()}: Vault returned no public key for version ${version}`);
@@ -232,10 +287,6 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
         retryAfterSeconds: parseRetryAfter(error.retryAfter),
       };
     }
-    const net = networkErrorCode(error);
-    if (net || ((error as Error)?.name === 'TypeError' && /fetch failed/i.test(String((error as Error).message)))) {
-      return { kind: 'unavailable', detail: `network error${net ? ` ${net}` : ''}` };
-    }
-    return { kind: 'failed', detail: (error as Error)?.name ?? 'error' };
+    return classifyFetchError(error);
   }
 }

@@ -8,6 +8,7 @@ import { InvalidKeyError, resolveIAdvizeAuthOptions, SigningUnavailableError, To
 import { AwsKmsKeyProvider, type AwsKmsKeyProviderOptions } from '../../lib/kms/aws-kms.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 import { AwsKmsStandin } from './standins/aws-kms.standin.js';
 
 const SECRET = 'standin-secret-access-key-9f8e7d6c5b4a';
@@ -193,6 +194,19 @@ describe('AwsKmsKeyProvider', () => {
     expect((missing as Error).message).toMatch(/AWS KMS key "alias\/nope".*NotFoundException.*check "keyId"/);
     await expect(provider({ keyId: '' }).init()).rejects.toThrow(/option "keyId" is required/);
     await expect(provider({ maxAttempts: 0 }).init()).rejects.toThrow(/option "maxAttempts" must be a whole number from 1 to 10/);
+  });
+
+  it('never repeats a private key pasted into "keyId" in its errors', async () => {
+    const pem = pastedPrivateKeyPem();
+    for (const overrides of [{ keyId: pem }, { keyId: pem, maxAttempts: 0 }, { keyId: Buffer.from(pem).toString('base64') }]) {
+      const p = provider(overrides);
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expect((err as Error).message).toMatch(/^AWS KMS key \(a value that looks like key material, not a name\)/);
+      expectNoKeyMaterial((err as Error).message, pem);
+      expectNoKeyMaterial(p.describe(), pem);
+      await p.close();
+    }
   });
 
   it('uses a pre-built KMSClient and leaves it open on close()', async () => {

@@ -3,10 +3,11 @@
  * loopback Key Vault stand-in (challenge auth, keys API) holding real RSA keys.
  */
 import { verify as cryptoVerify } from 'node:crypto';
-import { KeyClient } from '@azure/keyvault-keys';
+import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { AzureKeyVaultKeyProvider, type AzureKeyVaultKeyProviderOptions, type AzureTokenCredential } from '../../lib/kms/azure-key-vault.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 import { AzureKeyVaultStandin } from './standins/azure-key-vault.standin.js';
 
 const NAME = 'iadvize-jwt';
@@ -162,6 +163,19 @@ describe('AzureKeyVaultKeyProvider', () => {
     await expect(provider({ credential: undefined as never }).init()).rejects.toThrow(/option "credential" must be a TokenCredential/);
   });
 
+  it('never repeats a private key pasted into "keyId" in its errors', async () => {
+    const pem = pastedPrivateKeyPem();
+    for (const overrides of [{ keyId: pem }, { keyId: pem, maxAttempts: 0 }, { keyId: `${vault.url}/keys/${encodeURIComponent(pem)}` }]) {
+      const p = provider(overrides);
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expectNoKeyMaterial((err as Error).message, pem);
+      expectNoKeyMaterial(decodeURIComponent((err as Error).message), pem);
+      expectNoKeyMaterial(p.describe(), pem);
+      await p.close();
+    }
+  });
+
   it('uses a pre-built KeyClient', async () => {
     const client = new KeyClient(vault.url, credential(), { ...testClientOptions, retryOptions: { maxRetries: 0 } });
     const p = new AzureKeyVaultKeyProvider({ keyId: `${vault.url}/keys/${NAME}`, credential: credential(), client, clientOptions: testClientOptions });
@@ -169,6 +183,62 @@ describe('AzureKeyVaultKeyProvider', () => {
     const input = Buffer.from('prebuilt');
     expect(cryptoVerify('sha256', input, vault.key.publicKey, await p.sign(input))).toBe(true);
     await p.close();
+  });
+});
+
+describe('AzureKeyVaultKeyProvider with a pre-built CryptographyClient', () => {
+  const sdkOptions = { ...testClientOptions, retryOptions: { maxRetries: 0 } };
+
+  it('signs with the caller\'s KeyClient and CryptographyClient, no "credential" option needed', async () => {
+    scopes.length = 0;
+    const appCredential = credential();
+    const client = new KeyClient(vault.url, appCredential, sdkOptions);
+    const cryptographyClient = new CryptographyClient(vault.kid(NAME, VERSION), appCredential, sdkOptions);
+    const p = new AzureKeyVaultKeyProvider({ keyId: `${vault.url}/keys/${NAME}`, client, cryptographyClient, backoffBaseMs: 5 });
+    await p.init();
+    expect(p.pinnedKeyId).toBe(vault.kid(NAME, VERSION));
+    const input = Buffer.from('prebuilt crypto client');
+    expect(cryptoVerify('sha256', input, vault.key.publicKey, await p.sign(input))).toBe(true);
+    expect(scopes.length).toBeGreaterThan(0); // every token came from the app's own credential
+    await p.close();
+  });
+
+  it('pins the CryptographyClient\'s version even when a newer one is current', async () => {
+    const next = await vault.addVersion(NAME, 'b2c3d4e5f60718293a4b5c6d7e8f90a1');
+    try {
+      const client = new KeyClient(vault.url, credential(), sdkOptions);
+      const cryptographyClient = new CryptographyClient(vault.kid(NAME, VERSION), credential(), sdkOptions);
+      const p = new AzureKeyVaultKeyProvider({ keyId: `${vault.url}/keys/${NAME}`, client, cryptographyClient });
+      await p.init();
+      expect(p.pinnedKeyId).toBe(vault.kid(NAME, VERSION));
+      expect((await p.getPublicKey()).export({ format: 'jwk' })).toEqual(vault.key.publicKey.export({ format: 'jwk' }));
+      expect((await p.getPublicKey()).export({ format: 'jwk' })).not.toEqual(next.key.publicKey.export({ format: 'jwk' }));
+      await p.close();
+    } finally {
+      vault.keys.get(NAME)?.delete('b2c3d4e5f60718293a4b5c6d7e8f90a1');
+    }
+  });
+
+  it('refuses a versionless, foreign or mismatched CryptographyClient, and a missing credential without one', async () => {
+    const client = new KeyClient(vault.url, credential(), sdkOptions);
+    const cc = (id: string) => new CryptographyClient(id, credential(), sdkOptions);
+    const keyId = `${vault.url}/keys/${NAME}`;
+    await expect(new AzureKeyVaultKeyProvider({ keyId, client, cryptographyClient: cc(`${vault.url}/keys/${NAME}`) }).init()).rejects.toThrow(
+      /option "cryptographyClient" is built on a key id without a version/,
+    );
+    await expect(new AzureKeyVaultKeyProvider({ keyId, client, cryptographyClient: cc(vault.kid('other-key', VERSION)) }).init()).rejects.toThrow(
+      /option "cryptographyClient" is built on another key than option "keyId"/,
+    );
+    await expect(
+      new AzureKeyVaultKeyProvider({ keyId: vault.kid(NAME, 'ffffffffffffffffffffffffffffffff'), client, cryptographyClient: cc(vault.kid(NAME, VERSION)) }).init(),
+    ).rejects.toThrow(/option "cryptographyClient" is built on another version than option "keyId"/);
+    await expect(new AzureKeyVaultKeyProvider({ keyId, client, cryptographyClient: {} as CryptographyClient }).init()).rejects.toThrow(
+      /option "cryptographyClient" must be a CryptographyClient/,
+    );
+    await expect(new AzureKeyVaultKeyProvider({ keyId, client }).init()).rejects.toThrow(
+      /option "credential" must be a TokenCredential.*left out only when you pass both "client" and "cryptographyClient"/,
+    );
+    await expect(new AzureKeyVaultKeyProvider({ keyId, cryptographyClient: cc(vault.kid(NAME, VERSION)) }).init()).rejects.toThrow(/option "credential"/);
   });
 });
 

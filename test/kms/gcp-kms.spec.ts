@@ -8,6 +8,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { crc32c, GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 import { crc32cBitwise, GcpKmsStandin } from './standins/gcp-kms.standin.js';
 import { standinKey } from './standins/standin-server.js';
 
@@ -155,12 +156,61 @@ describe('GcpKmsKeyProvider', () => {
     }
   });
 
+  it('does not retry gRPC CANCELLED or UNKNOWN (often an auth or client error), but retries UNAVAILABLE', async () => {
+    const client = new KeyManagementServiceClient({ fallback: true, apiEndpoint: '127.0.0.1', port: gcp.port, protocol: 'http', authClient: authClient() });
+    const p = new GcpKmsKeyProvider({ keyVersionName: gcp.version(1), client, maxAttempts: 3, backoffBaseMs: 5, backoffMaxMs: 20 });
+    await p.init();
+    const inner = (client as unknown as { innerApiCalls: Record<string, (...args: unknown[]) => Promise<unknown>> }).innerApiCalls;
+    const real = inner.asymmetricSign;
+    try {
+      for (const [code, name, message] of [
+        [1, 'CANCELLED', '1 CANCELLED: Call cancelled'],
+        [2, 'UNKNOWN', '2 UNKNOWN: Getting metadata from plugin failed with error: invalid_grant'],
+      ] as const) {
+        let calls = 0;
+        inner.asymmetricSign = async () => {
+          calls++;
+          throw Object.assign(new Error(message), { code });
+        };
+        const err = await p.sign(Buffer.from('x')).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SigningUnavailableError);
+        expect((err as Error).message).toMatch(new RegExp(`Sign failed \\(${name}\\)`));
+        expect((err as Error).message).not.toMatch(/after \d+ attempts/);
+        expect(calls).toBe(1);
+      }
+      let calls = 0;
+      inner.asymmetricSign = (...args: unknown[]) => {
+        calls++;
+        return calls < 3 ? Promise.reject(Object.assign(new Error('14 UNAVAILABLE: connection reset'), { code: 14 })) : real(...args);
+      };
+      const input = Buffer.from('after two UNAVAILABLE');
+      expect(cryptoVerify('sha256', input, gcp.key.publicKey, await p.sign(input))).toBe(true);
+      expect(calls).toBe(3);
+    } finally {
+      inner.asymmetricSign = real;
+      await p.close();
+      await client.close();
+    }
+  });
+
   it('validates the key version at startup', async () => {
     const ec = await standinKey();
     gcp.versions.set(gcp.version(3), { key: ec, algorithm: 'RSA_SIGN_PSS_2048_SHA256', state: 'ENABLED' });
     await expect(provider({ keyVersionName: gcp.version(3) }).init()).rejects.toThrow(/algorithm RSA_SIGN_PSS_2048_SHA256; iAdvize needs RS256/);
     await expect(provider({ keyVersionName: gcp.version(99) }).init()).rejects.toThrow(/HTTP 404.*check "keyVersionName"/);
     await expect(provider({ keyVersionName: gcp.keyName }).init()).rejects.toThrow(/option "keyVersionName" must be a full key version name/);
+  });
+
+  it('never repeats a private key pasted into "keyVersionName" in its errors', async () => {
+    const pem = pastedPrivateKeyPem();
+    for (const overrides of [{ keyVersionName: pem }, { keyVersionName: pem, maxAttempts: 0 }, { keyVersionName: pem, timeoutMs: pem as unknown as number }]) {
+      const p = provider(overrides);
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expectNoKeyMaterial((err as Error).message, pem);
+      expectNoKeyMaterial(p.describe(), pem);
+      await p.close();
+    }
   });
 
   it('uses a pre-built client and leaves it open on close()', async () => {

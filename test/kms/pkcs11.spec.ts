@@ -9,6 +9,9 @@ import { verify as cryptoVerify } from 'node:crypto';
 import { IAdvizeAuthError, InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { Pkcs11KeyProvider, type Pkcs11KeyProviderOptions } from '../../lib/kms/pkcs11.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
+import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from './retry-budget.js';
+import type { RetryPolicy } from '../../lib/kms/remote-signer.js';
 import { findSoftHsm, SoftHsmStore } from './softhsm.js';
 
 const TOKEN = 'iadvize-test';
@@ -122,6 +125,86 @@ if ('missing' in found) {
       }
     });
 
+    it('opens every session at startup, so signing never calls C_OpenSession; a broken session is reopened lazily', async () => {
+      const p = provider({ sessions: 3, maxAttempts: 3 });
+      const internals = p as unknown as { lib: { p11: { C_OpenSession: (...a: unknown[]) => Buffer; C_CloseSession: (s: Buffer) => void } }; pool: { idle: Buffer[] } };
+      let opened = 0;
+      let real: ((...a: unknown[]) => Buffer) | undefined;
+      try {
+        await p.init();
+        expect(p.openSessions).toBe(3);
+        const p11 = internals.lib.p11;
+        real = p11.C_OpenSession;
+        const original = real;
+        p11.C_OpenSession = (...a: unknown[]) => {
+          opened++;
+          return original.call(p11, ...a);
+        };
+        const pub = await p.getPublicKey();
+        const inputs = Array.from({ length: 32 }, (_, i) => Buffer.from(`no-open-${i}`));
+        const sigs = await Promise.all(inputs.map((input) => p.sign(input)));
+        sigs.forEach((sig, i) => expect(cryptoVerify('sha256', inputs[i], pub, sig)).toBe(true));
+        expect(opened).toBe(0);
+        expect(p.openSessions).toBe(3);
+        // The next session handed out is closed behind the pool's back: that attempt fails, is retried on another session.
+        p11.C_CloseSession(internals.pool.idle[internals.pool.idle.length - 1]);
+        const input = Buffer.from('after a broken session');
+        expect(cryptoVerify('sha256', input, pub, await p.sign(input))).toBe(true);
+        expect(opened).toBe(0); // the broken session is closed, not replaced on the spot
+        expect(p.openSessions).toBe(2);
+        const burst = await Promise.all(inputs.slice(0, 8).map((i) => p.sign(i)));
+        burst.forEach((sig, i) => expect(cryptoVerify('sha256', inputs[i], pub, sig)).toBe(true));
+        expect(opened).toBe(1); // replaced lazily, once a request needed a third session
+        expect(p.openSessions).toBe(3);
+      } finally {
+        if (real) internals.lib.p11.C_OpenSession = real;
+        await p.close();
+      }
+    });
+
+    it('reopens and logs in again when the token closed its only session (which logs the process out)', async () => {
+      const p = provider({ sessions: 1 });
+      const internals = p as unknown as { lib: { p11: { C_CloseSession: (s: Buffer) => void } }; pool: { idle: Buffer[] } };
+      try {
+        await p.init();
+        internals.lib.p11.C_CloseSession(internals.pool.idle[0]);
+        const input = Buffer.from('after the logout');
+        expect(cryptoVerify('sha256', input, await p.getPublicKey(), await p.sign(input))).toBe(true);
+        expect(p.openSessions).toBe(1);
+      } finally {
+        await p.close();
+      }
+    });
+
+    it('gives up waiting for a session in beforeRetry when the caller\'s signal aborts', async () => {
+      const p = provider({ sessions: 1 });
+      await p.init();
+      const internals = p as unknown as {
+        pool: { acquire(signal?: AbortSignal): Promise<Buffer>; release(s: Buffer): void };
+        beforeRetry(failure: { kind: 'unavailable'; detail: string }, signal?: AbortSignal): Promise<void>;
+      };
+      const held = await internals.pool.acquire(); // every session busy
+      try {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(new Error('signing deadline')), 100);
+        const started = Date.now();
+        const outcome = await Promise.race([
+          internals.beforeRetry({ kind: 'unavailable', detail: 'CKR_KEY_HANDLE_INVALID' }, controller.signal).then(
+            () => 'found the key',
+            () => 'gave up',
+          ),
+          new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
+        ]);
+        expect(outcome).toBe('gave up');
+        expect(Date.now() - started).toBeLessThan(1000);
+      } finally {
+        internals.pool.release(held);
+      }
+      const input = Buffer.from('still usable');
+      expect(cryptoVerify('sha256', input, await p.getPublicKey(), await p.sign(input))).toBe(true);
+      await p.close();
+    });
+
     it('turns a queue longer than the per-call timeout into SigningUnavailableError, and stays usable', async () => {
       const p = provider({ sessions: 1, timeoutMs: 10, maxAttempts: 1 });
       try {
@@ -170,6 +253,29 @@ if ('missing' in found) {
       await expect(p.sign(Buffer.from('late'))).rejects.toThrow(/closed/);
     });
 
+    it('never repeats a private key pasted into "keyId", "keyLabel", "tokenLabel" or "module" in its errors', async () => {
+      const pem = pastedPrivateKeyPem();
+      const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
+      const cases: Array<Partial<Pkcs11KeyProviderOptions>> = [
+        { keyId: pem },
+        { keyId: undefined, keyLabel: pem },
+        { keyId: der },
+        { tokenLabel: pem },
+        { module: pem },
+        { keyId: undefined, keyLabel: pem, maxAttempts: 0 },
+      ];
+      for (const overrides of cases) {
+        const p = provider(overrides);
+        const err = await p.init().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidKeyError);
+        expectNoKeyMaterial((err as Error).message, pem);
+        expect((err as Error).message).not.toContain(der.toString('hex').slice(0, 48));
+        expectNoKeyMaterial(p.describe(), pem);
+        expect((err as Error).message).not.toContain(PIN);
+        await p.close();
+      }
+    });
+
     it('reports configuration problems precisely, without the PIN', async () => {
       const cases: Array<[Partial<Pkcs11KeyProviderOptions>, RegExp]> = [
         [{ keyId: '04' }, /RSA-1024 key; at least 2048 bits/],
@@ -205,6 +311,16 @@ if ('missing' in found) {
     });
   });
 }
+
+describe('Pkcs11KeyProvider defaults', () => {
+  it('retries within the default signingTimeoutMs: 2 attempts of 2000 ms (an abandoned attempt keeps its session)', async () => {
+    const p = new Pkcs11KeyProvider({ module: '/nonexistent/libpkcs11.so', tokenLabel: 't', keyId: '01', pin: '1234' });
+    await expect(p.init()).rejects.toThrow(/does not exist/);
+    const policy = (p as unknown as { policy: RetryPolicy }).policy;
+    expect(policy).toMatchObject({ timeoutMs: 2000, maxAttempts: 2 });
+    expect(worstCaseMs(policy)).toBeLessThanOrEqual(DEFAULT_SIGNING_TIMEOUT_MS);
+  });
+});
 
 const liveModule = process.env.PKCS11_TEST_MODULE;
 (liveModule ? describe : describe.skip)('Pkcs11KeyProvider (live HSM, PKCS11_TEST_MODULE + PKCS11_TEST_TOKEN + PKCS11_TEST_KEY_LABEL + PKCS11_TEST_PIN)', () => {

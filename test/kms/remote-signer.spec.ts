@@ -18,6 +18,8 @@ import {
   type RemoteFailure,
   type RetryPolicy,
 } from '../../lib/kms/remote-signer.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
+import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from './retry-budget.js';
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
   timeoutMs: 1000,
@@ -149,6 +151,28 @@ describe('callWithRetry', () => {
     expect(err).toBeInstanceOf(SigningUnavailableError);
     expect(f.calls()).toBe(1);
   });
+
+  it('hands the caller\'s signal to beforeRetry, and ends with "deadline passed" when it aborts there', async () => {
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const f = failing('unavailable', 'ok');
+    setTimeout(() => controller.abort(new Error('request gone')), 50);
+    const started = Date.now();
+    const err = await callWithRetry(f.op, {
+      ...ctx(policy({ backoffBaseMs: 0 })),
+      signal: controller.signal,
+      // e.g. waiting for a free HSM session: gives up when the signal aborts, with the signal's reason
+      beforeRetry: (_failure: RemoteFailure, signal?: AbortSignal) => {
+        seen = signal;
+        return new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      },
+    }).catch((e: unknown) => e);
+    expect(seen).toBe(controller.signal);
+    expect(err).toBeInstanceOf(SigningUnavailableError);
+    expect((err as Error).message).toMatch(/abandoned: the signing deadline passed/);
+    expect(f.calls()).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
 });
 
 describe('helpers', () => {
@@ -168,9 +192,33 @@ describe('helpers', () => {
   });
 
   it('validates retry options, naming the provider and the option', () => {
-    expect(resolveRetryPolicy({}, 'X')).toEqual({ timeoutMs: 2000, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 });
+    expect(resolveRetryPolicy({}, 'X')).toEqual({ timeoutMs: 1500, maxAttempts: 3, backoffBaseMs: 100, backoffMaxMs: 2000, maxConcurrency: 64 });
     expect(() => resolveRetryPolicy({ timeoutMs: 1.5 }, 'AWS KMS key "k"')).toThrow(/AWS KMS key "k": option "timeoutMs" must be a whole number from 10 to 120000 \(got 1.5\)/);
     expect(() => resolveRetryPolicy({ maxAttempts: 11 }, 'X')).toThrow(InvalidKeyError);
+  });
+
+  it('has defaults whose worst case (every attempt timing out, longest backoffs) fits in the default signingTimeoutMs of 5000 ms', () => {
+    expect(worstCaseMs(resolveRetryPolicy({}, 'X'))).toBeLessThanOrEqual(DEFAULT_SIGNING_TIMEOUT_MS);
+    expect(worstCaseMs(resolveRetryPolicy({}, 'X'))).toBe(4800);
+  });
+
+  it('never echoes a private key given as a retry option value', () => {
+    const pem = pastedPrivateKeyPem();
+    const oneLine = pem.replace(/-----[A-Z ]+-----|\s+/g, '');
+    for (const value of [pem, oneLine]) {
+      for (const name of ['timeoutMs', 'maxAttempts', 'backoffBaseMs', 'backoffMaxMs', 'maxConcurrency'] as const) {
+        let message = '';
+        try {
+          resolveRetryPolicy({ [name]: value as unknown as number }, 'X');
+        } catch (e) {
+          message = (e as Error).message;
+        }
+        expect(message).toMatch(new RegExp(`X: option "${name}" must be a whole number .*\\(got \\(a value that looks like key material, not a name\\)\\)`));
+        expectNoKeyMaterial(message, pem);
+      }
+    }
+    expect(() => resolveRetryPolicy({ timeoutMs: '2000' as unknown as number }, 'X')).toThrow(/\(got "2000"\)/);
+    expect(() => resolveRetryPolicy({ timeoutMs: { ms: 1 } as unknown as number }, 'X')).toThrow(/\(got a value of type object\)/);
   });
 
   it('turns a missing optional package into MissingDependencyError ("install X")', async () => {

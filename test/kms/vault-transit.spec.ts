@@ -2,12 +2,18 @@
  * VaultTransitKeyProvider: plain fetch against a loopback Vault transit
  * stand-in holding real RSA keys (with Vault's PSS default for RSA).
  */
-import { constants, verify as cryptoVerify } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { VaultTransitKeyProvider, type VaultTransitKeyProviderOptions } from '../../lib/kms/vault-transit.js';
 import { describeKeyProviderConformance } from './conformance.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
 import { VaultTransitStandin } from './standins/vault-transit.standin.js';
 
 const TOKEN = 'hvs.standin-token-4d3c2b1a0f9e8d7c';
@@ -70,7 +76,8 @@ describe('VaultTransitKeyProvider', () => {
   });
 
   it('the stand-in signs PSS when signature_algorithm is left out, like Vault (which RS256 verifiers refuse)', async () => {
-    const digest = Buffer.alloc(32, 7);
+    const message = Buffer.from('header.payload signed on the PSS default');
+    const digest = createHash('sha256').update(message).digest();
     const res = await fetch(`${vault.url}/v1/transit/sign/${KEY}`, {
       method: 'POST',
       headers: { 'X-Vault-Token': TOKEN },
@@ -78,9 +85,11 @@ describe('VaultTransitKeyProvider', () => {
     });
     const { data } = (await res.json()) as { data: { signature: string } };
     const sig = Buffer.from(data.signature.replace(/^vault:v1:/, ''), 'base64');
-    const verifyPss = (padding: number) =>
-      cryptoVerify(null, Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), digest]), { key: vault.key.publicKey, padding }, sig);
-    expect(verifyPss(constants.RSA_PKCS1_PADDING)).toBe(false);
+    const verifyWith = (padding: number) =>
+      cryptoVerify('sha256', message, { key: vault.key.publicKey, padding, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sig);
+    // A real RSASSA-PSS (SHA-256, MGF1-SHA-256) signature of the message, so not RS256:
+    expect(verifyWith(constants.RSA_PKCS1_PSS_PADDING)).toBe(true);
+    expect(verifyWith(constants.RSA_PKCS1_PADDING)).toBe(false);
   });
 
   it('pins the version at startup: a rotation does not change the signing key until restart', async () => {
@@ -104,6 +113,36 @@ describe('VaultTransitKeyProvider', () => {
     } finally {
       vault.keys.get(KEY)?.versions.pop();
       await p.close();
+    }
+  });
+
+  it('refuses at startup a pinned keyVersion below min_encryption_version, which Vault would refuse to sign with', async () => {
+    await vault.rotate(KEY);
+    const key = vault.keys.get(KEY);
+    try {
+      if (key) key.minEncryptionVersion = 2;
+      // The stand-in enforces Vault's rule on the wire, as Vault does (HTTP 400).
+      const res = await fetch(`${vault.url}/v1/transit/sign/${KEY}`, {
+        method: 'POST',
+        headers: { 'X-Vault-Token': TOKEN },
+        body: JSON.stringify({ input: Buffer.alloc(32, 1).toString('base64'), prehashed: true, signature_algorithm: 'pkcs1v15', key_version: 1 }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('less than the minimum encryption key version');
+      const before = vault.requestsOf('sign').length;
+      const err = await provider({ keyVersion: 1 }).init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expect((err as Error).message).toMatch(/option "keyVersion" \(1\) is below the key's min_encryption_version \(2\)/);
+      expect((err as Error).message).not.toContain(TOKEN);
+      expect(vault.requestsOf('sign').length - before).toBe(0);
+      const latest = provider();
+      await latest.init();
+      expect(latest.pinnedVersion).toBe(2);
+      await latest.sign(Buffer.from('x'));
+      await latest.close();
+    } finally {
+      if (key) key.minEncryptionVersion = 0;
+      key?.versions.pop();
     }
   });
 
@@ -197,6 +236,20 @@ describe('VaultTransitKeyProvider', () => {
     );
   });
 
+  it('never repeats a private key pasted into "keyName" or "mount" in its errors', async () => {
+    const pem = pastedPrivateKeyPem();
+    const oneLine = pem.replace(/-----[A-Z ]+-----|\s+/g, '');
+    for (const overrides of [{ keyName: pem }, { keyName: pem, maxAttempts: 0 }, { keyName: oneLine }, { mount: pem }, { mount: oneLine, maxAttempts: 0 }]) {
+      const p = provider(overrides);
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidKeyError);
+      expectNoKeyMaterial((err as Error).message, pem);
+      expectNoKeyMaterial(decodeURIComponent((err as Error).message), pem);
+      expectNoKeyMaterial(p.describe(), pem);
+      await p.close();
+    }
+  });
+
   it('validates the key and the options at startup', async () => {
     vault.keys.set('aes', { type: 'aes256-gcm96', versions: [vault.key], minDecryptionVersion: 1 });
     await expect(provider({ keyName: 'aes' }).init()).rejects.toThrow(/is of type "aes256-gcm96"; iAdvize needs RS256/);
@@ -211,6 +264,94 @@ describe('VaultTransitKeyProvider', () => {
     const down = provider({ address: `http://127.0.0.1:${port}`, maxAttempts: 2, backoffMaxMs: 10 });
     await expect(down.init()).rejects.toThrow(/is unavailable \(network error ECONNREFUSED\) after 2 attempts/);
   });
+});
+
+/** `fetch` that always throws `TypeError: fetch failed` with the given cause, as undici does. */
+function failingFetch(cause: unknown, calls: { n: number }): typeof fetch {
+  return async () => {
+    calls.n++;
+    throw new TypeError('fetch failed', { cause });
+  };
+}
+
+describe('VaultTransitKeyProvider: fetch failures', () => {
+  it('retries network errors (ECONNRESET, UND_ERR_SOCKET) but not TLS certificate errors, naming the cause code', async () => {
+    for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'ETIMEDOUT']) {
+      const calls = { n: 0 };
+      const err = await provider({ fetch: failingFetch(Object.assign(new Error('other side closed'), { code }), calls), maxAttempts: 3, backoffMaxMs: 5 })
+        .init()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SigningUnavailableError);
+      expect((err as Error).message).toContain(`network error ${code}) after 3 attempts`);
+      expect(calls.n).toBe(3);
+    }
+    for (const code of ['CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'SOME_FUTURE_CODE']) {
+      const calls = { n: 0 };
+      const cause = Object.assign(new Error(`certificate problem talking to vault with ${TOKEN}`), { code });
+      const err = await provider({ fetch: failingFetch(cause, calls), maxAttempts: 3, backoffMaxMs: 5 })
+        .init()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SigningUnavailableError);
+      expect((err as Error).message).toContain(`fetch failed: ${code === 'SOME_FUTURE_CODE' ? '' : 'TLS error '}${code}`);
+      expect((err as Error).message).not.toContain(TOKEN);
+      expect((err as Error).message).not.toMatch(/after \d+ attempts/);
+      expect(calls.n).toBe(1);
+    }
+  });
+
+  it('does not retry a refused redirect, and says why', async () => {
+    let hits = 0;
+    const redirecting = createServer((req, res) => {
+      hits++;
+      res.writeHead(307, { location: 'http://127.0.0.1:1/elsewhere' }).end();
+    });
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', r));
+    try {
+      const p = provider({ address: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`, maxAttempts: 3, backoffMaxMs: 5 });
+      const err = await p.init().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SigningUnavailableError);
+      expect((err as Error).message).toMatch(/fetch failed: Vault answered with a redirect, which is refused/);
+      expect((err as Error).message).not.toContain(TOKEN);
+      expect(hits).toBe(1);
+    } finally {
+      await new Promise((r) => redirecting.close(r));
+    }
+  });
+
+  const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' });
+  const hasOpenssl = !openssl.error && openssl.status === 0;
+  (hasOpenssl ? it : it.skip)(
+    `does not retry a real TLS failure (self-signed certificate from openssl req -x509)${hasOpenssl ? '' : ' [skipped: openssl is not on PATH]'}`,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vault-tls-'));
+      try {
+        const made = spawnSync(
+          'openssl',
+          ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+            '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+          { encoding: 'utf8' },
+        );
+        expect(made.status).toBe(0);
+        let connections = 0;
+        const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => res.end('{}'));
+        tls.on('connection', () => connections++);
+        await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+        try {
+          const p = provider({ address: `https://127.0.0.1:${(tls.address() as AddressInfo).port}`, maxAttempts: 3, backoffMaxMs: 5 });
+          const err = await p.init().catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(SigningUnavailableError);
+          expect((err as Error).message).toMatch(/read key failed \(fetch failed: TLS error (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/);
+          expect((err as Error).message).not.toContain(TOKEN);
+          expect(connections).toBe(1);
+        } finally {
+          tls.closeAllConnections();
+          await new Promise((r) => tls.close(r));
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 const liveAddr = process.env.VAULT_TRANSIT_TEST_KEY ? process.env.VAULT_ADDR : undefined;

@@ -11,6 +11,8 @@ interface TransitKey {
   type: string;
   versions: StandinKey[];
   minDecryptionVersion: number;
+  /** Versions below it cannot sign, as Vault's `min_encryption_version` (0 = no minimum). */
+  minEncryptionVersion?: number;
 }
 
 /** Stand-in of Vault transit. */
@@ -85,6 +87,7 @@ export class VaultTransitStandin extends StandinServer {
               latest_version: key.versions.length,
               min_available_version: 0,
               min_decryption_version: key.minDecryptionVersion,
+              min_encryption_version: key.minEncryptionVersion ?? 0,
               supports_signing: key.type.startsWith('rsa') || key.type.startsWith('ecdsa'),
               keys,
             },
@@ -95,9 +98,15 @@ export class VaultTransitStandin extends StandinServer {
         if (!key) return this.error(400, 'signing key not found');
         const hash = m[4] ?? body.hash_algorithm ?? 'sha2-256';
         if (hash !== 'sha2-256') return this.error(400, `unsupported hash algorithm ${String(hash)} in this stand-in`);
-        const version = body.key_version === undefined ? key.versions.length : Number(body.key_version);
+        // Vault's checks (keysutil Policy.SignWithOptions): 0 or absent means the latest version.
+        const requested = body.key_version === undefined ? 0 : Number(body.key_version);
+        const version = requested === 0 ? key.versions.length : requested;
+        if (!Number.isInteger(version) || version < 0) return this.error(400, 'requested version for signing is negative');
+        if (version > key.versions.length) return this.error(400, 'requested version for signing is higher than the latest key version');
+        const minEncryption = key.minEncryptionVersion ?? 0;
+        if (minEncryption > 0 && version < minEncryption) return this.error(400, 'requested version for signing is less than the minimum encryption key version');
         const versionKey = key.versions[version - 1];
-        if (!versionKey || version < key.minDecryptionVersion) return this.error(400, 'requested version for signing is less than the minimum decryption version');
+        if (!versionKey || version < key.minDecryptionVersion) return this.error(400, 'no key version found for the requested version (archived below min_decryption_version)');
         const input = Buffer.from(String(body.input ?? ''), 'base64');
         const digest = body.prehashed === true ? input : createHash('sha256').update(input).digest();
         if (digest.length !== 32) return this.error(400, 'invalid digest length');
