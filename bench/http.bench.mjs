@@ -14,7 +14,11 @@ export const HTTP_TARGETS = Object.freeze({
   node: 'bare node:http + TokenService',
   fastify: 'Nest + Fastify (IAdvizeAuthModule)',
   express: 'Nest + Express (IAdvizeAuthModule)',
+  expressPlain: 'bare Express + TokenService (reference)',
 });
+
+/** Reference servers: measured for comparison, not the library's endpoint (no latency target). */
+export const HTTP_REFERENCES = Object.freeze(['node', 'expressPlain']);
 
 const SERVER_ENTRY = fileURLToPath(new URL('./token-server.child.mjs', import.meta.url));
 const TOKEN_PATH = '/iadvize/token';
@@ -174,7 +178,7 @@ async function checkEndpoint(server, iadvize, brandPublicPem) {
  * @param {number} options.warmupSeconds warm-up per server
  * @param {number} options.soakSeconds duration of the memory run
  * @param {number} options.trendWindowSeconds window compared at the start and end of the memory run
- * @param {'node'|'fastify'|'express'} options.soakTarget server of the memory run
+ * @param {'node'|'fastify'|'express'|'expressPlain'} options.soakTarget server of the memory run
  * @param {number} options.retries extra attempts of a run disturbed by other processes
  * @param {(line: string) => void} options.log
  */

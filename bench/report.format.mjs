@@ -3,7 +3,7 @@
  * result. A missed target is reported as FAIL; it never fails the process.
  */
 import { ENGINE_TARGETS } from './engine.bench.mjs';
-import { HTTP_TARGETS } from './http.bench.mjs';
+import { HTTP_REFERENCES, HTTP_TARGETS } from './http.bench.mjs';
 import { round } from './measure.util.mjs';
 
 /** Tolerated RSS growth between the first and the last window of the memory run, in percent. */
@@ -37,6 +37,8 @@ export function computeRatios(engine, http) {
       expressToNode: http.express.rate / http.node.rate,
       fastifyToNodeMedian: http.fastify.rateMedian / http.node.rateMedian,
       expressToNodeMedian: http.express.rateMedian / http.node.rateMedian,
+      expressPlainToNode: http.expressPlain.rate / http.node.rate,
+      expressToExpressPlain: http.express.rate / http.expressPlain.rate,
     });
     if (engine) ratios.fastifyToRawSign = http.fastify.rate / engine.rawReference.rate;
   }
@@ -57,7 +59,8 @@ export function evaluateTargets(engine, http, ratios) {
   if (http) {
     add('HTTP Nest + Fastify / bare node:http', ratios.fastifyToNode, '>=', 0.9, '×');
     add('HTTP Nest + Express / bare node:http', ratios.expressToNode, '>=', 0.75, '×');
-    for (const name of Object.keys(HTTP_TARGETS)) {
+    // The latency target is the endpoint's: the reference servers are reported, not judged.
+    for (const name of Object.keys(HTTP_TARGETS).filter((n) => !HTTP_REFERENCES.includes(n))) {
       add(`HTTP ${name}: p99 latency at half peak rate (paced)`, http[name].halfRateLatencyP99Ms, '<=', 10, 'ms');
     }
     for (const name of Object.keys(HTTP_TARGETS)) {

@@ -27,7 +27,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --key-size N         RSA modulus of both keys: 2048 (default), 3072 or 4096
   --skip-engine        skip the in-process part
   --skip-http          skip the HTTP part
-  --soak-target NAME   server of the memory run: fastify (default), express or node
+  --soak-target NAME   server of the memory run: fastify (default), express, node or expressPlain
   --help               this text`;
 
 function parseArgs(argv) {
@@ -53,7 +53,7 @@ function parseArgs(argv) {
       if (![2048, 3072, 4096].includes(options.keySize)) fail('--key-size must be 2048, 3072 or 4096');
     } else if (arg === '--soak-target') {
       options.soakTarget = value(i++, arg);
-      if (!['fastify', 'express', 'node'].includes(options.soakTarget)) fail('--soak-target must be fastify, express or node');
+      if (!['fastify', 'express', 'node', 'expressPlain'].includes(options.soakTarget)) fail('--soak-target must be fastify, express, node or expressPlain');
     } else fail(`unknown option "${arg}"\n${USAGE}`);
   }
   return options;

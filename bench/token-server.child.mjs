@@ -3,7 +3,9 @@
  * three front ends, all calling the same `TokenService`:
  * - `fastify`: a Nest app with `IAdvizeAuthModule.forRoot` on the Fastify adapter;
  * - `express`: the same app on the Express adapter;
- * - `node`: a bare `node:http` server calling `TokenService.createToken`.
+ * - `node`: a bare `node:http` server calling `TokenService.createToken`;
+ * - `expressPlain`: a bare Express 5 app (no Nest) calling it: the ceiling
+ *   Express itself sets, so the Nest + Express figure can be read against it.
  *
  * The parent sends the keys over IPC (never through files or argv), then asks
  * for resource usage while it loads the server with autocannon. Run only by
@@ -67,9 +69,39 @@ async function startNest(target, config) {
   return { port: app.getHttpServer().address().port, close: () => app.close() };
 }
 
-async function startBareNode(config) {
+/** The engine alone, in a Nest application context without HTTP. */
+async function startEngine(config) {
   const app = await NestFactory.createApplicationContext(IAdvizeAuthModule.forRoot(moduleOptions(config, false)), { logger: false });
-  const tokens = app.get(TokenService);
+  return { app, tokens: app.get(TokenService) };
+}
+
+async function startBareExpress(config) {
+  const { app, tokens } = await startEngine(config);
+  const { default: express } = await import('express');
+  const web = express();
+  web.post(TOKEN_PATH, (req, res) => {
+    const id = req.headers[USER_HEADER];
+    if (typeof id !== 'string' || id === '') return void res.status(401).end();
+    tokens.createToken({ userId: id, visitorData: BENCH_IDENTITY.visitorData }).then(
+      (token) => res.set({ 'cache-control': 'no-store', pragma: 'no-cache' }).json(token),
+      () => res.status(503).set('retry-after', '1').end(),
+    );
+  });
+  const server = await new Promise((resolve) => {
+    const s = web.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    port: server.address().port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await app.close();
+    },
+  };
+}
+
+async function startBareNode(config) {
+  const { app, tokens } = await startEngine(config);
   const server = createServer((req, res) => {
     req.resume();
     if (req.method !== 'POST' || req.url !== TOKEN_PATH) {
@@ -118,15 +150,16 @@ function usage() {
 }
 
 const target = process.argv[2];
-if (!['fastify', 'express', 'node'].includes(target)) {
-  console.error(`token-server.child.mjs: unknown target "${target}" (expected fastify, express or node)`);
+const STARTERS = { node: startBareNode, expressPlain: startBareExpress, fastify: (c) => startNest('fastify', c), express: (c) => startNest('express', c) };
+if (!Object.hasOwn(STARTERS, target)) {
+  console.error(`token-server.child.mjs: unknown target "${target}" (expected ${Object.keys(STARTERS).join(', ')})`);
   process.exit(2);
 }
 let server;
 process.on('message', async (message) => {
   try {
     if (message.type === 'start') {
-      server = target === 'node' ? await startBareNode(message) : await startNest(target, message);
+      server = await STARTERS[target](message);
       process.send({ type: 'ready', port: server.port });
     } else if (message.type === 'usage') {
       process.send(usage());

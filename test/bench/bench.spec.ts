@@ -49,7 +49,7 @@ function at(root: unknown, path: string): unknown {
 function positiveFigures(): string[] {
   const engineTargets = ['rawSignCallback', 'rawSubtleSign', 'engine', 'jose', 'jsonwebtokenNodeJose'];
   const engineFigures = ['rate', 'rateMedian', 'latencyP50Ms', 'latencyP99Ms', 'cpuCores'];
-  const httpTargets = ['node', 'fastify', 'express'];
+  const httpTargets = ['node', 'fastify', 'express', 'expressPlain'];
   const httpFigures = [
     'rate',
     'rateMedian',
@@ -89,6 +89,8 @@ function positiveFigures(): string[] {
     'ratios.joseToRawSign',
     'ratios.fastifyToNode',
     'ratios.expressToNode',
+    'ratios.expressPlainToNode',
+    'ratios.expressToExpressPlain',
     'ratios.fastifyToRawSign',
   ];
 }
@@ -134,7 +136,7 @@ describe('benchmark (bench/run.mjs --quick --json)', () => {
       expect(Number.isFinite(engine[t].eventLoopDelayP99Ms)).toBe(true);
     }
     const http = result.http as Record<string, Json>;
-    for (const t of ['node', 'fastify', 'express']) {
+    for (const t of ['node', 'fastify', 'express', 'expressPlain']) {
       expect(Number.isInteger(http[t].errors) && (http[t].errors as number) >= 0).toBe(true);
       expect(Number.isInteger(http[t].non2xx) && (http[t].non2xx as number) >= 0).toBe(true);
     }
