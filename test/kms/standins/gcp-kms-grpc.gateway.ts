@@ -13,7 +13,17 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { GcpKmsStandin } from './gcp-kms.standin.js';
 
 const require = createRequire(import.meta.url);
-const PROTOS = join(dirname(require.resolve('@google-cloud/kms/package.json')), 'build', 'protos');
+/** google-gax's folder, as the KMS client resolves it (its exports map hides package.json). */
+function gaxRoot(): string {
+  const entry = createRequire(require.resolve('@google-cloud/kms/package.json')).resolve('google-gax');
+  return entry.slice(0, entry.lastIndexOf('/google-gax/') + '/google-gax'.length);
+}
+
+/** The client's protos, and google-gax's (google/api/*, google/protobuf/*) they import. */
+const PROTO_DIRS = [
+  join(dirname(require.resolve('@google-cloud/kms/package.json')), 'build', 'protos'),
+  join(gaxRoot(), 'build', 'protos'),
+];
 
 /** HTTP statuses of the REST stand-in → gRPC status codes (google.rpc.Code). */
 const CODE_OF_HTTP: Record<number, grpc.status> = {
@@ -37,9 +47,10 @@ export class GcpKmsGrpcGateway {
 
   private constructor(private readonly rest: GcpKmsStandin) {}
 
-  static async start(rest: GcpKmsStandin): Promise<GcpKmsGrpcGateway> {
+  /** Starts the gateway on 127.0.0.1 with TLS (`cert` for 127.0.0.1, PEM). */
+  static async start(rest: GcpKmsStandin, tls: { cert: Buffer; key: Buffer }): Promise<GcpKmsGrpcGateway> {
     const gateway = new GcpKmsGrpcGateway(rest);
-    const definition = protoLoader.loadSync('google/cloud/kms/v1/service.proto', { includeDirs: [PROTOS], longs: String, enums: String, defaults: false, oneofs: true });
+    const definition = protoLoader.loadSync('google/cloud/kms/v1/service.proto', { includeDirs: PROTO_DIRS, longs: String, enums: String, defaults: false, oneofs: true });
     const pkg = grpc.loadPackageDefinition(definition) as unknown as {
       google: { cloud: { kms: { v1: { KeyManagementService: { service: grpc.ServiceDefinition } } } } };
     };
@@ -48,7 +59,7 @@ export class GcpKmsGrpcGateway {
       GetPublicKey: (call: Call, cb: Callback) => void gateway.getPublicKey(call, cb),
     });
     gateway.port = await new Promise<number>((resolve, reject) =>
-      gateway.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))),
+      gateway.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }]), (e, port) => (e ? reject(e) : resolve(port))),
     );
     return gateway;
   }
