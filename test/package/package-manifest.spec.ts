@@ -259,9 +259,7 @@ describe('npm pack', () => {
         if (!shipped.has(path)) broken.push(`${md} -> ${target}`);
       }
     }
-    // README.md links docs/performance.md, which does not exist in the
-    // repository either; remove this entry once the README is fixed.
-    expect(broken).toEqual(['README.md -> docs/performance.md']);
+    expect(broken).toEqual([]);
   });
 
   it('ships no tests, samples, benchmarks, CI files, keys or local config', () => {
