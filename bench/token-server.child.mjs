@@ -69,6 +69,13 @@ async function startNest(target, config) {
   return { port: app.getHttpServer().address().port, close: () => app.close() };
 }
 
+/** Stops an HTTP server (dropping keep-alive connections), then the Nest context behind it. */
+async function closeServer(server, app) {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await app.close();
+}
+
 /** The engine alone, in a Nest application context without HTTP. */
 async function startEngine(config) {
   const app = await NestFactory.createApplicationContext(IAdvizeAuthModule.forRoot(moduleOptions(config, false)), { logger: false });
@@ -92,11 +99,7 @@ async function startBareExpress(config) {
   });
   return {
     port: server.address().port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await app.close();
-    },
+    close: () => closeServer(server, app),
   };
 }
 
@@ -130,11 +133,7 @@ async function startBareNode(config) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: server.address().port,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await app.close();
-    },
+    close: () => closeServer(server, app),
   };
 }
 

@@ -40,6 +40,7 @@ import {
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
 import { PLATFORMS, type PlatformFactory } from '../helpers/platforms.js';
+import { CapturingLogger } from '../integrations/test-signers.js';
 
 const ISSUER = 'https://brand.example';
 const USERS: Record<string, unknown> = {
@@ -68,13 +69,6 @@ class ThrowingAuthGuard implements CanActivate {
     context.switchToHttp().getRequest<Req>().user = user;
     return true;
   }
-}
-
-class CapturingLogger implements LoggerService {
-  lines: string[] = [];
-  log(m: unknown) { this.lines.push(String(m)); }
-  warn(m: unknown) { this.lines.push(String(m)); }
-  error(m: unknown, ...rest: unknown[]) { this.lines.push([m, ...rest].map(String).join(' ')); }
 }
 
 let brand: TestKeyPair;
@@ -147,7 +141,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       }
       const res = await request(app.getHttpServer()).post('/iadvize/token').set('Authorization', 'Bearer tok-no-id').expect(401);
       expect(res.body.code).toBe('IADVIZE_UNAUTHENTICATED');
-      expect(logger.lines.filter((l) => l.includes('IADVIZE_INVALID_IDENTITY'))).toHaveLength(3);
+      expect(logger.matching('IADVIZE_INVALID_IDENTITY')).toHaveLength(3);
     });
   });
 
@@ -184,9 +178,8 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     try {
       const res = await request(app.getHttpServer()).post('/iadvize/token').expect(500);
       expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'The iAdvize token could not be served', code: 'IADVIZE_INTERNAL_ERROR' });
-      const all = logger.lines.join('\n');
-      expect(all).not.toMatch(/hunter2|postgres|\n\s+at /);
-      const lines = logger.lines.filter((l) => l.includes('IADVIZE_INTERNAL_ERROR'));
+      expect(logger.all()).not.toMatch(/hunter2|postgres|\n\s+at /);
+      const lines = logger.matching('IADVIZE_INTERNAL_ERROR');
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^IADVIZE_INTERNAL_ERROR: unexpected Error while serving an iAdvize token \(a UserResolver or guard that threw\?\)/);
     } finally {
