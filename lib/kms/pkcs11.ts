@@ -174,6 +174,8 @@ class SessionPool {
     /** Opens a session; `reopen` is true for the lazy replacement of a broken one. */
     private readonly openSession: (reopen: boolean) => Handle,
     private readonly closeSession: (s: Handle) => void,
+    /** Whether an idle session still exists on the token (`C_GetSessionInfo`); checked only after a session broke. */
+    private readonly isAlive?: (s: Handle) => boolean,
   ) {}
 
   /** Opens every session of the pool (at startup). Throws the first `C_OpenSession` / `C_Login` error. */
@@ -237,12 +239,42 @@ class SessionPool {
       } catch {
         // already gone
       }
-      if (!this.closed) this.waiters.shift()?.resolve(null);
+      if (!this.closed) {
+        this.waiters.shift()?.resolve(null);
+        this.sweep();
+      }
       return;
     }
     const next = this.waiters.shift();
     if (next) next.resolve(session);
     else this.idle.push(session);
+  }
+
+  /**
+   * After a session broke, drops the idle sessions that died with it (a token
+   * reset or removal closes them all), so the retry opens a fresh one instead
+   * of picking another dead handle.
+   */
+  private sweep(): void {
+    if (!this.isAlive) return;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const s = this.idle[i];
+      let alive = false;
+      try {
+        alive = this.isAlive(s);
+      } catch {
+        // a failing check is a dead session
+      }
+      if (alive) continue;
+      this.idle.splice(i, 1);
+      this.open.delete(s);
+      try {
+        this.closeSession(s);
+      } catch {
+        // already gone
+      }
+      this.waiters.shift()?.resolve(null);
+    }
   }
 
   /** True once {@link close} was called. */
@@ -536,7 +568,15 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
       );
     }
 
-    this.pool = new SessionPool(size, (reopen) => this.openSession(reopen), (s) => p11.C_CloseSession(s));
+    this.pool = new SessionPool(
+      size,
+      (reopen) => this.openSession(reopen),
+      (s) => p11.C_CloseSession(s),
+      (s) => {
+        p11.C_GetSessionInfo(s);
+        return true;
+      },
+    );
     let session: Handle;
     try {
       // Every session now, so that signing never opens one (synchronous native calls).

@@ -162,6 +162,20 @@ if ('missing' in found) {
       }
     });
 
+    it('recovers on the first request when every session died at once (a token reset), without waiting for more attempts', async () => {
+      const p = provider({ sessions: 3, maxAttempts: 2 });
+      const internals = p as unknown as { lib: { p11: { C_CloseSession: (s: Buffer) => void } }; pool: { idle: Buffer[] } };
+      try {
+        await p.init();
+        for (const s of [...internals.pool.idle]) internals.lib.p11.C_CloseSession(s);
+        const input = Buffer.from('after a token reset');
+        expect(cryptoVerify('sha256', input, await p.getPublicKey(), await p.sign(input))).toBe(true);
+        expect(p.openSessions).toBe(1); // the dead ones were dropped; one fresh session, logged in again
+      } finally {
+        await p.close();
+      }
+    });
+
     it('reopens and logs in again when the token closed its only session (which logs the process out)', async () => {
       const p = provider({ sessions: 1 });
       const internals = p as unknown as { lib: { p11: { C_CloseSession: (s: Buffer) => void } }; pool: { idle: Buffer[] } };
