@@ -33,7 +33,7 @@ export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';
 export { IAdvizeHttpException, type IAdvizeErrorBody } from './http/http-errors.js';
-export { IAdvizeExceptionFilter } from './http/iadvize-exception.filter.js';
+export { IAdvizeExceptionFilter, type IAdvizeErrorReply } from './http/iadvize-exception.filter.js';
 export { createTokenController, DEFAULT_TOKEN_PATH, type IAdvizeControllerOptions } from './http/token.controller.js';
 export {
   IAdvizeAuthEvents,

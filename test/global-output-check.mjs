@@ -2,7 +2,8 @@
  * Suite-wide secrets check, part 2 (Jest `globalSetup` / `globalTeardown`;
  * plain JavaScript because Jest loads these outside the ts-jest ESM transform).
  * Before the suite: clears the output captured by an earlier run. After it:
- * scans all the output the test processes wrote (test/output-capture.ts) and
+ * scans all the output Jest's test processes wrote (test/output-capture.ts;
+ * child processes' output is collected and checked by the specs that start them) and
  * fails the run if any of it holds a private key PEM block, a private JWK
  * member or a compact JOSE token (an issued token or an inner JWS), the same
  * patterns as test/security/helpers/leak-scanner.ts. Stack traces and public
@@ -17,7 +18,8 @@ const OUTPUT_DIR = join(fileURLToPath(new URL('../', import.meta.url)), 'test-ar
 
 const LEAKS = {
   'private-key-pem-block': /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/,
-  'private-jwk-member': /"(?:d|p|q|dp|dq|qi)"\s*:\s*"[A-Za-z0-9_-]{16,}/,
+  // JSON (`"d":"…"`) or util.inspect (`d: '…'`) form, as console.log prints an object.
+  'private-jwk-member': /"(?:d|p|q|dp|dq|qi)"\s*:\s*"[A-Za-z0-9_-]{16,}|(?:^|[{,\s])(?:d|p|q|dp|dq|qi):\s*'[A-Za-z0-9_-]{16,}/m,
   'jose-compact-token': /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?/,
 };
 

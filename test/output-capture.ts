@@ -5,17 +5,25 @@
  * `test-artifacts/output/<pid>.log`. test/global-output-check.mjs scans those files
  * once the whole suite has run.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
 
 export const OUTPUT_DIR = join(fileURLToPath(new URL('../', import.meta.url)), 'test-artifacts', 'output');
 const MARK = Symbol.for('nestjs-iadvize-auth.test-output-capture');
+/** Cap per process: past it the capture stops (and says so), the output itself goes on. */
+const MAX_BYTES = 64 * 1024 * 1024;
+
+/** One file per process, opened once (shared by every test file of a worker through `globalThis`). */
+const state = ((globalThis as Record<symbol, unknown>)[MARK] ??= { fd: -1, bytes: 0 }) as { fd: number; bytes: number };
 
 function record(text: string): void {
   try {
-    appendFileSync(join(OUTPUT_DIR, `${process.pid}.log`), text);
+    if (state.bytes >= MAX_BYTES) return;
+    if (state.fd < 0) state.fd = openSync(join(OUTPUT_DIR, `${process.pid}.log`), 'a');
+    state.bytes += Buffer.byteLength(text);
+    writeSync(state.fd, state.bytes >= MAX_BYTES ? `${text}\n[output capture stopped at ${MAX_BYTES} bytes]\n` : text);
   } catch {
     // The capture must never break a test.
   }

@@ -1,26 +1,30 @@
+import { STATUS_CODES } from 'node:http';
 import { Catch, HttpException, HttpStatus, Injectable, Logger, Optional, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { IAdvizeAuthError, IAdvizeErrorCode, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, UnauthenticatedError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
-import { IAdvizeHttpException, type IAdvizeErrorBody } from './http-errors.js';
+import { IAdvizeHttpException, REFUSAL_EMITTED, UNAUTHENTICATED_MESSAGE, type IAdvizeErrorBody } from './http-errors.js';
 
 /** Fixed messages for errors raised in front of the endpoint: nothing the app or client wrote is echoed. */
 const FOREIGN: Partial<Record<number, { code: string; message: string }>> = {
-  [HttpStatus.UNAUTHORIZED]: { code: IAdvizeErrorCode.Unauthenticated, message: 'Sign in to get an iAdvize token' },
+  [HttpStatus.UNAUTHORIZED]: { code: IAdvizeErrorCode.Unauthenticated, message: UNAUTHENTICATED_MESSAGE },
   [HttpStatus.FORBIDDEN]: { code: IAdvizeErrorCode.Forbidden, message: 'This user may not get an iAdvize token' },
   [HttpStatus.TOO_MANY_REQUESTS]: { code: IAdvizeErrorCode.RateLimited, message: 'Too many token requests; retry later' },
 };
 
 const UNAVAILABLE = 'Token signing is temporarily unavailable; retry later';
 
-/** An error response: status, body and extra headers. */
-interface ErrorReply {
+/** Headers of every error reply: like a token, an error must not be cached. */
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
+
+/** An error response of {@link IAdvizeExceptionFilter}: the body (its `statusCode` is the status) and extra headers. */
+export interface IAdvizeErrorReply {
   body: IAdvizeErrorBody;
   headers: Record<string, string>;
 }
 
-function reply(status: HttpStatus, error: string, message: string, code: string, headers: Record<string, string> = {}): ErrorReply {
-  return { body: { statusCode: status, error, message, code }, headers: { 'Cache-Control': 'no-store', ...headers } };
+function reply(status: number, error: string, message: string, code: string, headers: Record<string, string> = {}): IAdvizeErrorReply {
+  return { body: { statusCode: status, error, message, code }, headers: { ...NO_STORE, ...headers } };
 }
 
 /**
@@ -54,17 +58,23 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const { body, headers } = this.toReply(exception);
+    // GraphQL, RPC, WebSockets: not ours to answer.
+    if (host.getType() !== 'http') throw exception;
+    const request = host.switchToHttp().getRequest<Record<symbol, unknown> | undefined>();
+    const { body, headers } = this.toReply(exception, request?.[REFUSAL_EMITTED] === true);
     const http = this.adapterHost.httpAdapter;
     const response: unknown = host.switchToHttp().getResponse();
     for (const [name, value] of Object.entries(headers)) http.setHeader(response, name, value);
     http.reply(response, body, body.statusCode);
   }
 
-  /** Maps an error to its reply and logs it. Override to change the mapping. */
-  protected toReply(e: unknown): ErrorReply {
-    if (e instanceof IAdvizeHttpException) return { body: e.getResponse() as IAdvizeErrorBody, headers: { 'Cache-Control': 'no-store' } };
-    if (e instanceof UnauthenticatedError) return this.foreign(HttpStatus.UNAUTHORIZED);
+  /**
+   * Maps an error to its reply and logs it. Override to change the mapping.
+   * @param refusalEmitted a `token.refused` event was already emitted for this request
+   */
+  protected toReply(e: unknown, refusalEmitted = false): IAdvizeErrorReply {
+    if (e instanceof IAdvizeHttpException) return { body: e.getResponse() as IAdvizeErrorBody, headers: { ...NO_STORE } };
+    if (e instanceof UnauthenticatedError) return this.foreign(HttpStatus.UNAUTHORIZED, undefined, refusalEmitted);
     if (e instanceof InvalidIdentityError) {
       this.logger.warn(`${e.code}: the user resolver returned an identity iAdvize would refuse: ${e.problems.join('; ')}`);
       return reply(HttpStatus.UNPROCESSABLE_ENTITY, 'Unprocessable Entity', e.message, e.code);
@@ -79,8 +89,8 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
       this.logger.error(`${e.code}: ${e.message}`);
       return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, IAdvizeErrorCode.SigningUnavailable, { 'Retry-After': '30' });
     }
-    if (e instanceof HttpException) return this.foreign(e.getStatus(), e.getResponse());
-    this.logger.error(`${IAdvizeErrorCode.Internal}: unexpected ${errorName(e)} while serving an iAdvize token (a UserResolver or guard that threw?)`);
+    if (e instanceof HttpException) return this.foreign(e.getStatus(), e.getResponse(), refusalEmitted);
+    this.logger.error(`${IAdvizeErrorCode.Internal}: unexpected ${errorName(e)} while serving an iAdvize token (thrown by a UserResolver, a guard or the token pipeline)`);
     return reply(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal Server Error', 'The iAdvize token could not be served', IAdvizeErrorCode.Internal);
   }
 
@@ -89,8 +99,10 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
    * limiter). A body that already has a string `code` and `message` is the
    * app's deliberate answer and is kept; any other body is replaced.
    */
-  private foreign(status: number, response?: unknown): ErrorReply {
-    if (status === HttpStatus.UNAUTHORIZED && this.events?.listening('token.refused')) {
+  private foreign(status: number, response: unknown, refusalEmitted: boolean): IAdvizeErrorReply {
+    // A status outside 400..599 cannot be an error reply (Express would throw on it).
+    if (!Number.isInteger(status) || status < 400 || status > 599) status = HttpStatus.INTERNAL_SERVER_ERROR;
+    if (status === HttpStatus.UNAUTHORIZED && !refusalEmitted && this.events?.listening('token.refused')) {
       this.events.emit('token.refused', { code: IAdvizeErrorCode.Unauthenticated });
     }
     const own = response as Partial<IAdvizeErrorBody> | undefined;
@@ -112,13 +124,7 @@ function errorName(e: unknown): string {
   return typeof name === 'string' && /^[A-Za-z_$][\w$]{0,60}$/.test(name) ? name : 'error';
 }
 
-/** "Unauthorized" for 401, "Too Many Requests" for 429, … */
+/** "Unauthorized" for 401, "Too Many Requests" for 429, … (Node's reason phrases). */
 function statusText(status: number): string {
-  const name = HttpStatus[status] as string | undefined;
-  if (!name) return 'Error';
-  return name
-    .toLowerCase()
-    .split('_')
-    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-    .join(' ');
+  return STATUS_CODES[status] ?? 'Error';
 }

@@ -3,7 +3,7 @@ import { IAdvizeErrorCode } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import type { IAdvizeIdentity } from '../token/identity.js';
 import { IADVIZE_IDENTITY_REQUEST_KEY } from './identity.decorator.js';
-import { IAdvizeHttpException } from './http-errors.js';
+import { IAdvizeHttpException, REFUSAL_EMITTED } from './http-errors.js';
 import { UserResolver } from './user-resolver.js';
 
 /**
@@ -27,6 +27,7 @@ export class IAdvizeIdentityGuard implements CanActivate {
     const identity = await this.resolveIdentity(context);
     if (identity === null || identity === undefined) {
       if (this.events?.listening('token.refused')) this.events.emit('token.refused', { code: IAdvizeErrorCode.Unauthenticated });
+      (this.getRequest(context) as Record<symbol, unknown>)[REFUSAL_EMITTED] = true;
       throw this.unauthenticated(context);
     }
     this.getRequest(context)[IADVIZE_IDENTITY_REQUEST_KEY] = identity;

@@ -44,13 +44,13 @@ export class RequestUserResolver extends UserResolver {
     const user = request?.user;
     if (user === null || typeof user !== 'object') return null;
     const { id, sub } = user as { id?: unknown; sub?: unknown };
-    const hasId = id !== undefined && id !== null;
-    const hasSub = sub !== undefined && sub !== null;
-    if (!hasId && !hasSub) return null;
-    const raw = hasId && (id !== '' || !hasSub) ? id : sub;
+    // `sub` only when there is no `id` at all: an empty `id` is refused (422), never
+    // replaced by `sub`, which may live in another namespace (an IdP subject).
+    const raw = id ?? sub;
+    if (raw === undefined || raw === null) return null;
     if ((typeof raw === 'number' && Number.isSafeInteger(raw)) || typeof raw === 'bigint') return { userId: String(raw) };
     // Anything else, valid or not, goes to validation: a signed-in user with an
     // unusable id (empty, a float, an object) gets a 422 naming the rule, not a silent 401.
-    return { userId: raw as string };
+    return { userId: raw } as unknown as IAdvizeIdentity;
   }
 }

@@ -199,7 +199,13 @@ class SessionPool {
       }
       if (this.open.size < this.size) {
         // Only after a broken session was closed: reopen it lazily, here (a synchronous native call).
-        const s = this.openSession(true);
+        let s: Handle;
+        try {
+          s = this.openSession(true);
+        } catch (e) {
+          this.waiters.shift()?.resolve(null); // the free slot passes to the next waiter, which tries again
+          throw e;
+        }
         this.open.add(s);
         this.busy++;
         return s;
@@ -427,6 +433,16 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
   }
 
   /** Logs the token in with the user PIN; true if this call logged in (false: it already was). */
+  /** True when `session` already runs as the logged-in user (CKS_RO_USER_FUNCTIONS or CKS_RW_USER_FUNCTIONS). */
+  private userLoggedIn(session: Handle): boolean {
+    try {
+      const { state } = (this.lib as LoadedModule).p11.C_GetSessionInfo(session);
+      return state === 1 || state === 3;
+    } catch {
+      return false;
+    }
+  }
+
   private login(session: Handle): boolean {
     const sdk = this.sdk as Pkcs11Js;
     const p11 = (this.lib as LoadedModule).p11;
@@ -465,7 +481,9 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
   private openSession(reopen = false): Handle {
     const sdk = this.sdk as Pkcs11Js;
     const session = (this.lib as LoadedModule).p11.C_OpenSession(this.slot as Handle, sdk.CKF_SERIAL_SESSION);
-    if (!this.loggedIn || this.needsLogin || reopen) {
+    // A replacement session logs in only when the token logged the process out
+    // (no needless C_Login: a rotated PIN would burn the token's login attempts).
+    if (!this.loggedIn || this.needsLogin || (reopen && !this.userLoggedIn(session))) {
       try {
         const fresh = this.login(session);
         if (fresh && reopen && this.key) this.key = this.findKey(session);

@@ -11,6 +11,7 @@ import {
   Controller,
   ForbiddenException,
   Get,
+  HttpException,
   Injectable,
   Module,
   Post,
@@ -120,8 +121,8 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       expect(res.text).not.toContain('policy 7');
     });
 
-    it('the default resolver takes id, else sub; an empty id falls back to sub', async () => {
-      for (const [tok, user] of [['tok-alice', 'alice'], ['tok-sub-only', 'sub-carol'], ['tok-empty-id-with-sub', 'sub-dave']]) {
+    it('the default resolver takes id, else sub', async () => {
+      for (const [tok, user] of [['tok-alice', 'alice'], ['tok-sub-only', 'sub-carol']]) {
         const res = await request(app.getHttpServer()).post('/iadvize/token').set('Authorization', `Bearer ${tok}`).expect(200);
         expect((await iadvize.open(res.body.token, brand.publicPem)).userId).toBe(user);
       }
@@ -130,6 +131,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     it('a signed-in user with an unusable id gets 422 naming the rule (not a silent 401); no id at all is 401', async () => {
       const cases: Array<[string, string]> = [
         ['tok-empty-id', 'userId: must not be empty'],
+        ['tok-empty-id-with-sub', 'userId: must not be empty'], // never silently replaced by sub
         ['tok-float-id', 'userId: must be a string, got a number'],
         ['tok-object-id', 'userId: must be a string'],
       ];
@@ -141,8 +143,59 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       }
       const res = await request(app.getHttpServer()).post('/iadvize/token').set('Authorization', 'Bearer tok-no-id').expect(401);
       expect(res.body.code).toBe('IADVIZE_UNAUTHENTICATED');
-      expect(logger.matching('IADVIZE_INVALID_IDENTITY')).toHaveLength(3);
+      expect(logger.matching('IADVIZE_INVALID_IDENTITY')).toHaveLength(4);
     });
+  });
+
+  it('a guard subclass whose unauthenticated() throws UnauthorizedException counts one refusal, not two', async () => {
+    @Injectable()
+    class PassportStyleIdentityGuard extends IAdvizeIdentityGuard {
+      protected override unauthenticated(): Error {
+        return new UnauthorizedException();
+      }
+    }
+    @Controller('guarded')
+    @UseGuards(PassportStyleIdentityGuard)
+    @UseFilters(IAdvizeExceptionFilter)
+    class GuardedController {
+      @Get()
+      get() {
+        return 'never';
+      }
+    }
+    @Module({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: false })], controllers: [GuardedController], providers: [PassportStyleIdentityGuard] })
+    class AppModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const refused: string[] = [];
+    moduleRef.get(IAdvizeAuthEvents).on('token.refused', (e) => refused.push(e.code));
+    const app = await start(moduleRef, platform, new CapturingLogger());
+    try {
+      const res = await request(app.getHttpServer()).get('/guarded').expect(401);
+      expect(res.body.code).toBe('IADVIZE_UNAUTHENTICATED');
+      expect(refused).toEqual(['IADVIZE_UNAUTHENTICATED']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an app HttpException with a status outside 400..599 becomes a clean 500', async () => {
+    @Controller('odd')
+    @UseFilters(IAdvizeExceptionFilter)
+    class OddController {
+      @Get()
+      get() {
+        throw new HttpException('weird', 600);
+      }
+    }
+    @Module({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: false })], controllers: [OddController] })
+    class AppModule {}
+    const app = await start(await Test.createTestingModule({ imports: [AppModule] }).compile(), platform, new CapturingLogger());
+    try {
+      const res = await request(app.getHttpServer()).get('/odd').expect(500);
+      expect(res.body).toMatchObject({ statusCode: 500, error: 'Internal Server Error', code: 'IADVIZE_INTERNAL_ERROR' });
+    } finally {
+      await app.close();
+    }
   });
 
   it('a global APP_GUARD that returns false: 403 with the same body', async () => {
@@ -181,7 +234,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       expect(logger.all()).not.toMatch(/hunter2|postgres|\n\s+at /);
       const lines = logger.matching('IADVIZE_INTERNAL_ERROR');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^IADVIZE_INTERNAL_ERROR: unexpected Error while serving an iAdvize token \(a UserResolver or guard that threw\?\)/);
+      expect(lines[0]).toMatch(/^IADVIZE_INTERNAL_ERROR: unexpected Error while serving an iAdvize token \(thrown by a UserResolver, a guard or the token pipeline\)/);
     } finally {
       await app.close();
     }

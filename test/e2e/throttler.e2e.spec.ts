@@ -22,6 +22,8 @@ describe.each(['express', 'fastify'])('per-user rate limit with @nestjs/throttle
     for (let i = 0; i < 3; i++) await request(app.url).post('/iadvize/token').set('X-Session', 'alice').expect(200);
     const limited = await request(app.url).post('/iadvize/token').set('X-Session', 'alice').expect(429);
     expect(limited.text).not.toContain('eyJ');
+    expect(limited.body).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Too many token requests; retry later', code: 'IADVIZE_RATE_LIMITED' });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0); // the throttler's header survives the library's error body
     const res = await request(app.url).post('/iadvize/token').set('X-Session', 'bob').expect(200);
     expect((await iadvize.open(res.body.token, brandPublicPem)).userId).toBe('bob');
     await request(app.url).post('/iadvize/token').expect(401);

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { OAuth2Client } from 'google-auth-library';
 import { SigningUnavailableError } from '../../lib/index.js';
 import { GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
 import { describeKeyProviderConformance } from './conformance.js';
@@ -48,7 +49,13 @@ function grpcOptions(token = 'standin-access-token'): GcpKmsClientOptions {
     metadata.add('authorization', `Bearer ${token}`);
     callback(null, metadata);
   });
-  return { apiEndpoint: '127.0.0.1', port: gateway.port, sslCreds: grpc.credentials.combineChannelCredentials(grpc.credentials.createSsl(tls.cert), bearer) } as GcpKmsClientOptions;
+  return {
+    apiEndpoint: '127.0.0.1',
+    port: gateway.port,
+    sslCreds: grpc.credentials.combineChannelCredentials(grpc.credentials.createSsl(tls.cert), bearer),
+    // Unused by the gRPC calls (sslCreds carry the token), but keeps google-auth-library from probing the GCE metadata server.
+    authClient: new OAuth2Client(),
+  } as unknown as GcpKmsClientOptions;
 }
 
 function provider(overrides: Partial<GcpKmsKeyProviderOptions> = {}, token?: string): GcpKmsKeyProvider {

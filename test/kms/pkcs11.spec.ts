@@ -127,9 +127,14 @@ if ('missing' in found) {
 
     it('opens every session at startup, so signing never calls C_OpenSession; a broken session is reopened lazily', async () => {
       const p = provider({ sessions: 3, maxAttempts: 3 });
-      const internals = p as unknown as { lib: { p11: { C_OpenSession: (...a: unknown[]) => Buffer; C_CloseSession: (s: Buffer) => void } }; pool: { idle: Buffer[] } };
+      const internals = p as unknown as {
+        lib: { p11: { C_OpenSession: (...a: unknown[]) => Buffer; C_CloseSession: (s: Buffer) => void; C_Login: (...a: unknown[]) => void } };
+        pool: { idle: Buffer[] };
+      };
       let opened = 0;
+      let logins = 0;
       let real: ((...a: unknown[]) => Buffer) | undefined;
+      let realLogin: ((...a: unknown[]) => void) | undefined;
       try {
         await p.init();
         expect(p.openSessions).toBe(3);
@@ -139,6 +144,12 @@ if ('missing' in found) {
         p11.C_OpenSession = (...a: unknown[]) => {
           opened++;
           return original.call(p11, ...a);
+        };
+        realLogin = p11.C_Login;
+        const originalLogin = realLogin;
+        p11.C_Login = (...a: unknown[]) => {
+          logins++;
+          return originalLogin.call(p11, ...a);
         };
         const pub = await p.getPublicKey();
         const inputs = Array.from({ length: 32 }, (_, i) => Buffer.from(`no-open-${i}`));
@@ -155,9 +166,11 @@ if ('missing' in found) {
         const burst = await Promise.all(inputs.slice(0, 8).map((i) => p.sign(i)));
         burst.forEach((sig, i) => expect(cryptoVerify('sha256', inputs[i], pub, sig)).toBe(true));
         expect(opened).toBe(1); // replaced lazily, once a request needed a third session
+        expect(logins).toBe(0); // the process is still logged in: no needless C_Login
         expect(p.openSessions).toBe(3);
       } finally {
         if (real) internals.lib.p11.C_OpenSession = real;
+        if (realLogin) internals.lib.p11.C_Login = realLogin;
         await p.close();
       }
     });

@@ -7,6 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { Logger } from '@nestjs/common';
 // @ts-expect-error plain JavaScript module without typings
 import { scanOutput } from '../global-output-check.mjs';
@@ -28,9 +29,15 @@ describe('suite-wide output check', () => {
     const token = [header, 'a'.repeat(342), 'b'.repeat(16), 'c'.repeat(40), 'd'.repeat(22)].join('.');
     writeFileSync(join(dir, '1.log'), `[Nest] 1 - LOG starting\n${privateKey.export({ type: 'pkcs8', format: 'pem' })}`);
     writeFileSync(join(dir, '2.log'), `debug ${JSON.stringify(jwk)}\n`);
+    writeFileSync(join(dir, '5.log'), `${inspect({ ...jwk })}\n`); // console.log(jwk)'s form
     writeFileSync(join(dir, '3.log'), `issued ${token}\n`);
     writeFileSync(join(dir, '4.log'), `${publicKey.export({ type: 'spki', format: 'pem' })}\nIADVIZE_SIGNING_UNAVAILABLE: signing backend "aws-kms" failed\n`);
-    expect(scan(dir).sort()).toEqual(['test output 1.log: private-key-pem-block', 'test output 2.log: private-jwk-member', 'test output 3.log: jose-compact-token']);
+    expect(scan(dir).sort()).toEqual([
+      'test output 1.log: private-key-pem-block',
+      'test output 2.log: private-jwk-member',
+      'test output 3.log: jose-compact-token',
+      'test output 5.log: private-jwk-member',
+    ]);
   });
 
   it("captures Nest's logger output of this process", () => {
