@@ -10,6 +10,7 @@ export default {
   // Suite-wide secrets check: every test process's output is captured, then scanned at the end.
   globalSetup: '<rootDir>/test/global-setup.mjs',
   globalTeardown: '<rootDir>/test/global-teardown.mjs',
+  reporters: ['default', '<rootDir>/test/output-reporter.mjs'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

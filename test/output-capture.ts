@@ -1,14 +1,15 @@
 /**
  * Suite-wide secrets check, part 1 (loaded by test/setup.ts in every test
- * file): tees everything the test processes write, through `process.stdout`,
- * `process.stderr` (Nest's ConsoleLogger) and `console` (Jest's console), into
- * `test-artifacts/output/<pid>.log`. test/global-output-check.mjs scans those files
- * once the whole suite has run.
+ * file): tees everything the test processes write through `process.stdout`
+ * and `process.stderr` (Nest's ConsoleLogger) into
+ * `test-artifacts/output/<pid>.log`. What specs print with `console` reaches
+ * Jest's reporters instead, and test/output-reporter.mjs records it there
+ * (so Jest still shows where each console call came from).
+ * test/global-output-check.mjs scans those files once the whole suite has run.
  */
 import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { format } from 'node:util';
 
 export const OUTPUT_DIR = join(fileURLToPath(new URL('../', import.meta.url)), 'test-artifacts', 'output');
 const MARK = Symbol.for('nestjs-iadvize-auth.test-output-capture');
@@ -40,17 +41,5 @@ export function captureOutput(): void {
       return write(chunk, ...rest);
     }) as typeof stream.write;
     stream[MARK] = true;
-  }
-  // Jest gives every test file its own console object.
-  const jestConsole = console as Console & { [MARK]?: true };
-  if (!jestConsole[MARK]) {
-    for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
-      const original = jestConsole[level].bind(jestConsole);
-      jestConsole[level] = (...args: unknown[]) => {
-        record(`${format(...args)}\n`);
-        original(...args);
-      };
-    }
-    jestConsole[MARK] = true;
   }
 }

@@ -40,7 +40,7 @@ describe('suite-wide output check', () => {
     ]);
   });
 
-  it("captures Nest's logger output of this process", () => {
+  it("captures Nest's logger output of this process (console output is recorded by test/output-reporter.mjs)", () => {
     const marker = `output-capture-marker-${process.pid}-${Date.now()}`;
     new Logger('OutputCheck').log(marker);
     expect(readFileSync(join(OUTPUT_DIR, `${process.pid}.log`), 'utf8')).toContain(marker);
