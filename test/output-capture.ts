@@ -16,8 +16,12 @@ const MARK = Symbol.for('nestjs-iadvize-auth.test-output-capture');
 /** Cap per process: past it the capture stops (and says so), the output itself goes on. */
 const MAX_BYTES = 64 * 1024 * 1024;
 
-/** One file per process, opened once (shared by every test file of a worker through `globalThis`). */
-const state = ((globalThis as Record<symbol, unknown>)[MARK] ??= { fd: -1, bytes: 0 }) as { fd: number; bytes: number };
+/**
+ * One file per process, opened once. Only the first test file of a worker
+ * installs the tees (see {@link captureOutput}); its closure keeps this state.
+ * (Not on `globalThis`: Jest clears each test file's globals when it ends.)
+ */
+const state = { fd: -1, bytes: 0 };
 
 function record(text: string): void {
   try {
