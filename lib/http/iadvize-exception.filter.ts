@@ -13,6 +13,7 @@ const FOREIGN: Partial<Record<number, { code: string; message: string }>> = {
 };
 
 const UNAVAILABLE = 'Token signing is temporarily unavailable; retry later';
+const NOT_SERVED = 'The iAdvize token could not be served';
 
 /** Headers of every error reply: like a token, an error must not be cached. */
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
@@ -91,7 +92,7 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
     }
     if (e instanceof HttpException) return this.foreign(e.getStatus(), e.getResponse(), refusalEmitted);
     this.logger.error(`${IAdvizeErrorCode.Internal}: unexpected ${errorName(e)} while serving an iAdvize token (thrown by a UserResolver, a guard or the token pipeline)`);
-    return reply(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal Server Error', 'The iAdvize token could not be served', IAdvizeErrorCode.Internal);
+    return reply(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal Server Error', NOT_SERVED, IAdvizeErrorCode.Internal);
   }
 
   /**
@@ -113,7 +114,7 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
     if (known) return reply(status, statusText(status), known.message, known.code);
     if (status >= 500) {
       this.logger.error(`${IAdvizeErrorCode.Internal}: an HttpException with status ${status} while serving an iAdvize token`);
-      return reply(status, statusText(status), 'The iAdvize token could not be served', IAdvizeErrorCode.Internal);
+      return reply(status, statusText(status), NOT_SERVED, IAdvizeErrorCode.Internal);
     }
     return reply(status, statusText(status), 'The token request was refused', IAdvizeErrorCode.RequestRejected);
   }

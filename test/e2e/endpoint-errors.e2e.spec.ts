@@ -21,7 +21,6 @@ import {
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
-  type LoggerService,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
@@ -40,7 +39,7 @@ import {
 } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, type PlatformFactory } from '../helpers/platforms.js';
+import { PLATFORMS, startApp } from '../helpers/platforms.js';
 import { CapturingLogger } from '../integrations/test-signers.js';
 
 const ISSUER = 'https://brand.example';
@@ -84,13 +83,6 @@ function baseOptions(): IAdvizeAuthOptions {
   return { issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem };
 }
 
-async function start(moduleRef: Awaited<ReturnType<ReturnType<typeof Test.createTestingModule>['compile']>>, platform: PlatformFactory, logger: LoggerService) {
-  const app = moduleRef.createNestApplication(platform(), { logger });
-  await app.init();
-  const instance = app.getHttpAdapter().getInstance() as { ready?: () => Promise<unknown> };
-  if (typeof instance.ready === 'function') await instance.ready();
-  return app;
-}
 
 describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
   describe('the app guard in front throws (passport style), default resolver', () => {
@@ -102,7 +94,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
         imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: { guards: [ThrowingAuthGuard] } })],
       }).compile();
       moduleRef.get(IAdvizeAuthEvents).on('token.refused', (e) => refused.push(e.code));
-      app = await start(moduleRef, platform, logger);
+      app = await startApp(moduleRef, platform, logger);
     });
     afterAll(() => app.close());
 
@@ -168,7 +160,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const refused: string[] = [];
     moduleRef.get(IAdvizeAuthEvents).on('token.refused', (e) => refused.push(e.code));
-    const app = await start(moduleRef, platform, new CapturingLogger());
+    const app = await startApp(moduleRef, platform, new CapturingLogger());
     try {
       const res = await request(app.getHttpServer()).get('/guarded').expect(401);
       expect(res.body.code).toBe('IADVIZE_UNAUTHENTICATED');
@@ -189,7 +181,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     }
     @Module({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: false })], controllers: [OddController] })
     class AppModule {}
-    const app = await start(await Test.createTestingModule({ imports: [AppModule] }).compile(), platform, new CapturingLogger());
+    const app = await startApp(await Test.createTestingModule({ imports: [AppModule] }).compile(), platform, new CapturingLogger());
     try {
       const res = await request(app.getHttpServer()).get('/odd').expect(500);
       expect(res.body).toMatchObject({ statusCode: 500, error: 'Internal Server Error', code: 'IADVIZE_INTERNAL_ERROR' });
@@ -209,7 +201,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       imports: [IAdvizeAuthModule.forRoot(baseOptions())],
       providers: [{ provide: APP_GUARD, useClass: DenyAll }],
     }).compile();
-    const app = await start(moduleRef, platform, new CapturingLogger());
+    const app = await startApp(moduleRef, platform, new CapturingLogger());
     try {
       const res = await request(app.getHttpServer()).post('/iadvize/token').expect(403);
       expect(res.body).toMatchObject({ statusCode: 403, code: 'IADVIZE_FORBIDDEN' });
@@ -227,7 +219,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     }
     const logger = new CapturingLogger();
     const moduleRef = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), userResolver: BrokenResolver })] }).compile();
-    const app = await start(moduleRef, platform, logger);
+    const app = await startApp(moduleRef, platform, logger);
     try {
       const res = await request(app.getHttpServer()).post('/iadvize/token').expect(500);
       expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'The iAdvize token could not be served', code: 'IADVIZE_INTERNAL_ERROR' });
@@ -304,7 +296,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       })
       class AppModule {}
       const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-      app = await start(moduleRef, platform, new CapturingLogger());
+      app = await startApp(moduleRef, platform, new CapturingLogger());
     });
     afterAll(() => app.close());
 

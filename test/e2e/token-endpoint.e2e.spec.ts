@@ -256,10 +256,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
     }
     const logger = new CapturingLogger();
     const moduleRef = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), userResolver: BadResolver })] }).compile();
-    const app = moduleRef.createNestApplication(platform(), { logger });
-    await app.init();
-    const instance = app.getHttpAdapter().getInstance() as { ready?: () => Promise<unknown> };
-    if (instance.ready) await instance.ready();
+    const app = await startApp(moduleRef, platform, logger);
     try {
       const res = await request(app.getHttpServer()).post('/iadvize/token').expect(422);
       expect(res.body.code).toBe('IADVIZE_INVALID_IDENTITY');
@@ -282,10 +279,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
     const moduleRef = await Test.createTestingModule({
       imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), signingKey: signer, signingTimeoutMs: 300, controller: { guards: [BearerAuthGuard] } })],
     }).compile();
-    const app = moduleRef.createNestApplication(platform(), { logger });
-    await app.init();
-    const instance = app.getHttpAdapter().getInstance() as { ready?: () => Promise<unknown> };
-    if (instance.ready) await instance.ready();
+    const app = await startApp(moduleRef, platform, logger);
     try {
       const server = app.getHttpServer();
       signer.mode = 'fail';

@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { TestingModule } from '@nestjs/testing';
@@ -11,9 +11,9 @@ export const PLATFORMS = [
 
 export type PlatformFactory = (typeof PLATFORMS)[number][1];
 
-/** Creates and initialises an app on the given platform, ready for supertest. */
-export async function startApp(moduleRef: TestingModule, platform: PlatformFactory): Promise<INestApplication> {
-  const app = moduleRef.createNestApplication(platform(), { logger: false });
+/** Creates and initialises an app on the given platform, ready for supertest (silent unless given a logger). */
+export async function startApp(moduleRef: TestingModule, platform: PlatformFactory, logger: LoggerService | false = false): Promise<INestApplication> {
+  const app = moduleRef.createNestApplication(platform(), { logger });
   await app.init();
   const instance = app.getHttpAdapter().getInstance() as { ready?: () => Promise<unknown> };
   if (typeof instance.ready === 'function') await instance.ready();

@@ -3,6 +3,7 @@
  * error message repeats none of it.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { InvalidKeyError } from '../../lib/index.js';
 
 let cached: string | undefined;
 
@@ -21,4 +22,30 @@ export function expectNoKeyMaterial(message: string, pem: string = pastedPrivate
     const run = body.slice(i, i + 24);
     if (message.includes(run)) throw new Error(`the message repeats the key's base64 (at offset ${i})`);
   }
+}
+
+/**
+ * Starts `provider` (configured with `pem` pasted into an option), expects the
+ * startup to fail with `InvalidKeyError`, checks that neither the message
+ * (also URL-decoded) nor `describe()` repeats the key, closes the provider and
+ * returns the message for further checks.
+ */
+export async function expectStartupHidesKey(
+  provider: { init(): Promise<unknown>; describe(): string; close(): Promise<void> },
+  pem: string = pastedPrivateKeyPem(),
+): Promise<string> {
+  const err = await provider.init().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(InvalidKeyError);
+  const message = (err as Error).message;
+  expectNoKeyMaterial(message, pem);
+  let decoded = message;
+  try {
+    decoded = decodeURIComponent(message);
+  } catch {
+    // not URL-encoded
+  }
+  expectNoKeyMaterial(decoded, pem);
+  expectNoKeyMaterial(provider.describe(), pem);
+  await provider.close();
+  return message;
 }
