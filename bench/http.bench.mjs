@@ -14,7 +14,7 @@ export const HTTP_TARGETS = Object.freeze({
   node: 'bare node:http + TokenService',
   fastify: 'Nest + Fastify (IAdvizeAuthModule)',
   express: 'Nest + Express (IAdvizeAuthModule)',
-  expressPlain: 'bare Express + TokenService (reference)',
+  expressPlain: 'bare Express + TokenService (reference, raw reply)',
 });
 
 /** Reference servers: measured for comparison, not the library's endpoint (no latency target). */

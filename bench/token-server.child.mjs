@@ -1,11 +1,13 @@
 /**
  * Child process of the HTTP benchmark: serves the token endpoint with one of
- * three front ends, all calling the same `TokenService`:
+ * four front ends, all calling the same `TokenService`:
  * - `fastify`: a Nest app with `IAdvizeAuthModule.forRoot` on the Fastify adapter;
  * - `express`: the same app on the Express adapter;
  * - `node`: a bare `node:http` server calling `TokenService.createToken`;
- * - `expressPlain`: a bare Express 5 app (no Nest) calling it: the ceiling
- *   Express itself sets, so the Nest + Express figure can be read against it.
+ * - `expressPlain`: a bare Express 5 app (no Nest) calling it and writing the
+ *   reply exactly as the bare `node` server does (`writeHead` + `end`, no
+ *   `res.json`, no ETag): the only difference from `node` is Express's own
+ *   request handling, so this is the ceiling any Express app can reach.
  *
  * The parent sends the keys over IPC (never through files or argv), then asks
  * for resource usage while it loads the server with autocannon. Run only by
@@ -82,6 +84,18 @@ async function startEngine(config) {
   return { app, tokens: app.get(TokenService) };
 }
 
+/** The reply of both bare servers: node's own `writeHead` + `end`, one JSON body. */
+function writeToken(res, token) {
+  const body = JSON.stringify(token);
+  res.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+  });
+  res.end(body);
+}
+
 async function startBareExpress(config) {
   const { app, tokens } = await startEngine(config);
   const { default: express } = await import('express');
@@ -90,8 +104,8 @@ async function startBareExpress(config) {
     const id = req.headers[USER_HEADER];
     if (typeof id !== 'string' || id === '') return void res.status(401).end();
     tokens.createToken({ userId: id, visitorData: BENCH_IDENTITY.visitorData }).then(
-      (token) => res.set({ 'cache-control': 'no-store', pragma: 'no-cache' }).json(token),
-      () => res.status(503).set('retry-after', '1').end(),
+      (token) => writeToken(res, token),
+      () => res.writeHead(503, { 'retry-after': '1' }).end(),
     );
   });
   const server = await new Promise((resolve) => {
@@ -117,16 +131,7 @@ async function startBareNode(config) {
       return;
     }
     tokens.createToken({ userId: id, visitorData: BENCH_IDENTITY.visitorData }).then(
-      (token) => {
-        const body = JSON.stringify(token);
-        res.writeHead(200, {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': Buffer.byteLength(body),
-          'cache-control': 'no-store',
-          pragma: 'no-cache',
-        });
-        res.end(body);
-      },
+      (token) => writeToken(res, token),
       () => res.writeHead(503, { 'retry-after': '1' }).end(),
     );
   });
