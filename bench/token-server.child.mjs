@@ -84,30 +84,38 @@ async function startEngine(config) {
   return { app, tokens: app.get(TokenService) };
 }
 
-/** The reply of both bare servers: node's own `writeHead` + `end`, one JSON body. */
-function writeToken(res, token) {
-  const body = JSON.stringify(token);
-  res.writeHead(200, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    pragma: 'no-cache',
-  });
-  res.end(body);
+/**
+ * The token handler of both bare servers, written with node's own
+ * `writeHead` + `end`: 401 without the bench header, 200 with one JSON body,
+ * 503 when the engine fails. Sharing it leaves Express's request handling as
+ * the only difference between the two.
+ */
+function serveToken(tokens, req, res) {
+  const id = req.headers[USER_HEADER];
+  if (typeof id !== 'string' || id === '') {
+    res.writeHead(401).end();
+    return;
+  }
+  tokens.createToken({ userId: id, visitorData: BENCH_IDENTITY.visitorData }).then(
+    (token) => {
+      const body = JSON.stringify(token);
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+        pragma: 'no-cache',
+      });
+      res.end(body);
+    },
+    () => res.writeHead(503, { 'retry-after': '1' }).end(),
+  );
 }
 
 async function startBareExpress(config) {
   const { app, tokens } = await startEngine(config);
   const { default: express } = await import('express');
   const web = express();
-  web.post(TOKEN_PATH, (req, res) => {
-    const id = req.headers[USER_HEADER];
-    if (typeof id !== 'string' || id === '') return void res.status(401).end();
-    tokens.createToken({ userId: id, visitorData: BENCH_IDENTITY.visitorData }).then(
-      (token) => writeToken(res, token),
-      () => res.writeHead(503, { 'retry-after': '1' }).end(),
-    );
-  });
+  web.post(TOKEN_PATH, (req, res) => serveToken(tokens, req, res));
   const server = await new Promise((resolve) => {
     const s = web.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -125,15 +133,7 @@ async function startBareNode(config) {
       res.writeHead(404).end();
       return;
     }
-    const id = req.headers[USER_HEADER];
-    if (typeof id !== 'string' || id === '') {
-      res.writeHead(401).end();
-      return;
-    }
-    tokens.createToken({ userId: id, visitorData: BENCH_IDENTITY.visitorData }).then(
-      (token) => writeToken(res, token),
-      () => res.writeHead(503, { 'retry-after': '1' }).end(),
-    );
+    serveToken(tokens, req, res);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
