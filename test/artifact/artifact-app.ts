@@ -39,10 +39,16 @@ export function testNode(): string {
 /** Peers (and test-only clients) the app takes from the repository's node_modules. */
 const LINKED = ['@nestjs', '@aws-sdk', '@google-cloud', '@grpc', 'google-auth-library', '@azure', 'pkcs11js', 'prom-client', 'reflect-metadata', 'rxjs'];
 
-/** Environment for npm and for the app's processes: no Jest NODE_OPTIONS, no npm lifecycle leftovers. */
+/**
+ * Environment for npm and for the app's processes: no Jest NODE_OPTIONS, no
+ * leftovers of the `npm test` that may have started Jest (lifecycle, package
+ * and project-prefix variables); npm's own settings (`npm_config_cache`,
+ * `npm_config_registry`, …) stay.
+ */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(npm_|NODE_OPTIONS$|INIT_CWD$)/i.test(k)) env[k] = v;
+  const leftovers = /^(npm_(lifecycle_|package_|command$|execpath$|node_execpath$|config_local_prefix$)|NODE_OPTIONS$|INIT_CWD$)/i;
+  for (const [k, v] of Object.entries(process.env)) if (!leftovers.test(k)) env[k] = v;
   return { ...env, ...extra };
 }
 
