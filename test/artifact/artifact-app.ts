@@ -18,7 +18,9 @@
  *   would (shebang, executable bit, `node` from PATH).
  *
  * The Node binary is `IADVIZE_TEST_NODE` when set (e.g. a Node 22 or 24 from
- * the npm registry), else the one running the tests.
+ * the npm registry), else the one running the tests. npm and the pack build
+ * still run on the default Node; only the app's processes use it (pkcs11js is
+ * a Node-API addon: the build `npm ci` made loads on any Node line).
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

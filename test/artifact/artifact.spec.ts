@@ -43,9 +43,11 @@ let app: App;
 let brand: TestKeyPair;
 let iadvize: FakeIAdvize;
 let iadvizePrivatePem: string;
+let testNodeVersion: string;
 
 beforeAll(async () => {
   temp = tempDir('iadvize-artifact-');
+  testNodeVersion = execFileSync(testNode(), ['-p', 'process.versions.node'], { env: { PATH: process.env.PATH ?? '' } }).toString().trim();
   [brand, iadvize] = await Promise.all([rsaKeyPair('brand'), FakeIAdvize.create()]);
   iadvizePrivatePem = iadvize.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   packed = await packTarball(temp.dir);
@@ -73,13 +75,16 @@ describe('the packed tarball', () => {
     expect(existsSync(join(app.dir, 'node_modules', 'jose', 'package.json'))).toBe(true);
   });
 
-  it(`runs on the Node binary under test (IADVIZE_TEST_NODE or this one)`, () => {
-    const version = execFileSync(testNode(), ['-p', 'process.versions.node + " " + (process.features.require_module === true)'], { env: { PATH: process.env.PATH ?? '' } }).toString().trim();
-    expect(version).toMatch(/^\d+\.\d+\.\d+ (true|false)$/);
+  it('runs on the Node binary under test (IADVIZE_TEST_NODE, else this one), which has require(esm)', () => {
+    expect(testNodeVersion).toMatch(/^\d+\.\d+\.\d+$/);
+    if (!process.env.IADVIZE_TEST_NODE) expect(testNodeVersion).toBe(process.versions.node);
+    const requireModule = execFileSync(testNode(), ['-p', 'process.features.require_module === true'], { env: { PATH: process.env.PATH ?? '' } }).toString().trim();
+    expect(requireModule).toBe('true');
   });
 });
 
 interface CoreResult {
+  node: string;
   entries: Record<string, string>;
   libraryRequests?: string[];
   libraryFilesLoaded?: string[];
@@ -108,7 +113,8 @@ describe.each(SYSTEMS)('%s app: the main entry, /testing, /config, /config/env, 
     result = await runScenario<CoreResult>(app, system, 'core.scenario.mjs', { issuer: ISSUER, brandPrivatePem: brand.privatePem, brandPublicPem: brand.publicPem, iadvizePrivatePem });
   }, 120_000);
 
-  it(`loads every entry from the ${system === 'commonjs' ? 'CommonJS' : 'ESM'} build`, () => {
+  it(`loads every entry from the ${system === 'commonjs' ? 'CommonJS' : 'ESM'} build, on the Node under test`, () => {
+    expect(result.node).toBe(testNodeVersion);
     const entries = ['nestjs-iadvize-auth', 'nestjs-iadvize-auth/testing', 'nestjs-iadvize-auth/terminus', 'nestjs-iadvize-auth/prometheus', 'nestjs-iadvize-auth/config', 'nestjs-iadvize-auth/config/env'];
     expect(Object.keys(result.entries).sort()).toEqual(entries.sort());
     for (const [id, file] of Object.entries(result.entries)) expect({ id, file, build: BUILD_DIR[system].test(file) }).toEqual({ id, file, build: true });
@@ -154,6 +160,7 @@ describe.each(SYSTEMS)('%s app: the main entry, /testing, /config, /config/env, 
 });
 
 interface KmsResult {
+  node: string;
   entries: Record<string, string>;
   libraryRequests?: string[];
   tokens: string[];
@@ -202,6 +209,7 @@ describe('KMS / HSM subpaths against their stand-ins', () => {
   /** Runs the KMS scenario and checks what it loaded and minted. */
   async function expectMints(system: ModuleSystem, backend: string, input: Record<string, unknown>, publicKey: KeyObject, env: Record<string, string> = {}): Promise<void> {
     const result = await runScenario<KmsResult>(app, system, 'kms.scenario.mjs', { backend, issuer: ISSUER, iadvizePublicPem: iadvize.publicKeyPem, ...input }, env);
+    expect(result.node).toBe(testNodeVersion);
     const entry = `nestjs-iadvize-auth/${SUBPATH[backend]}`;
     expect({ entry, file: result.entries[entry], build: BUILD_DIR[system].test(result.entries[entry] ?? '') }).toEqual({ entry, file: expect.any(String), build: true });
     if (system === 'commonjs') expect(result.libraryRequests).not.toContain('jose');
