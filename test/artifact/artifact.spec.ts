@@ -268,7 +268,7 @@ describe('the CLI, through the installed iadvize-auth bin', () => {
     const r = await runBin(app, ['--version']);
     const pkg = JSON.parse(readFileSync(join(app.dir, 'node_modules', 'nestjs-iadvize-auth', 'package.json'), 'utf8')) as { version: string };
     expect({ code: r.code, out: r.stdout.trim(), err: r.stderr }).toEqual({ code: 0, out: pkg.version, err: '' });
-  });
+  }, 60_000);
 
   it('keygen writes a key pair; doctor passes with it; inspect opens a token it signed', async () => {
     const keygen = await runBin(app, ['keygen', '--out', 'keys'], { cwd: work });
@@ -295,11 +295,11 @@ describe('the CLI, through the installed iadvize-auth bin', () => {
     const inspect = await runBin(app, ['inspect', '-', '--iadvize-private-key', iadvizeKeyFile, '--brand-public-key', publicFile, '--issuer', ISSUER], { input: `${token}\n` });
     expect({ code: inspect.code, stderr: inspect.stderr }).toEqual({ code: 0, stderr: '' });
     expect(inspect.stdout).toContain('[ok]   iAdvize would accept this token for user id "customer-42"');
-  });
+  }, 120_000);
 
   it('doctor fails (exit 1) on a broken configuration, and says which variable', async () => {
     const r = await runBin(app, ['doctor'], { env: { IADVIZE_SIGNING_KEY_FILE: join(work, 'missing.pem') } });
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toContain('IADVIZE_ISSUER');
-  });
+  }, 60_000);
 });
