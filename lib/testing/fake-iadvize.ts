@@ -291,11 +291,14 @@ function verifyJwt(jws: string, brandKey: KeyObject, options: OpenOptions): { pa
 /** jose's claim checks, in its order: presence (`iss` first, then `exp`), issuer, `iat`/`nbf`/`exp` types and times. */
 function checkClaims(claims: OpenedTokenClaims, options: OpenOptions, malformed: () => FakeIAdvizeError): void {
   for (const claim of ['iss', 'exp']) if (!Object.hasOwn(claims, claim)) throw new FakeIAdvizeError('MISSING_CLAIM', `missing "${claim}"`);
-  if (options.issuer !== undefined && claims.iss !== options.issuer) throw new FakeIAdvizeError('WRONG_ISSUER', 'unexpected "iss"');
+  if (options.issuer !== undefined && !(Array.isArray(options.issuer) ? (options.issuer as unknown[]) : [options.issuer]).includes(claims.iss)) {
+    throw new FakeIAdvizeError('WRONG_ISSUER', 'unexpected "iss"');
+  }
   const tolerance = options.clockToleranceSeconds ?? 0;
   if (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance < 0) throw malformed();
-  const date = options.currentDate ?? new Date();
-  const time = date instanceof Date ? date.getTime() : NaN;
+  const date: unknown = options.currentDate === undefined ? new Date() : options.currentDate;
+  // Any Date (also from another realm); anything else is a bad option, as for jose.
+  const time = typeof (date as Date | null)?.getTime === 'function' ? (date as Date).getTime() : NaN;
   const now = Math.floor(time / 1000);
   if (!Number.isFinite(now)) throw malformed();
   const numeric = (claim: 'iat' | 'nbf' | 'exp'): number | undefined => {
