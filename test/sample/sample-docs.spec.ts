@@ -21,8 +21,17 @@ describe('docs/sample.md', () => {
     expect(read('docs/sample.md')).toContain('```js\n' + snippet + '\n```');
   });
 
-  it('the README shows the same snippet, and the demo users', async () => {
-    expect(read('README.md')).toContain('```js\n' + integrationRegion() + '\n```');
+  it('docs/operations.md shows the same snippet, and every cookie-authenticated fetch there sends the CSRF header', () => {
+    const doc = read('docs/operations.md');
+    expect(doc).toContain('```js\n' + integrationRegion() + '\n```');
+    const calls = [...doc.matchAll(/fetch\((?:[^()]|\([^()]*\))*\)/g)].map((m) => m[0]).filter((call) => call.includes("credentials: 'same-origin'"));
+    expect(calls.length).toBeGreaterThanOrEqual(2); // the token call and the sign-out call
+    for (const call of calls) expect(call).toContain("'X-Requested-With': 'fetch'");
+  });
+
+  it('the README links the snippet instead of carrying a third copy, and shows the demo users', async () => {
+    expect(read('README.md')).not.toContain('async function fetchIAdvizeToken');
+    expect(read('README.md')).toContain('](docs/operations.md#the-front-end-activate-and-logout)');
     const { DEMO_USERS } = await import('../../sample/src/users/demo-users.js');
     for (const user of DEMO_USERS) expect(read('README.md')).toContain(`\`${user.username}\` / \`${user.password}\``);
   });
