@@ -55,12 +55,12 @@ describe('startup warning when nothing authenticates the token endpoint', () => 
     return logger;
   }
 
-  it.each([
+  it.each<[string, IAdvizeAuthModuleExtras, boolean]>([
     ['forRoot without a controller option', {}, false],
-    ['forRoot with controller: {} (no guards)', { controller: {} }, false],
-    ['forRootAsync with controller.guards: []', { controller: { guards: [] } }, true],
-  ] as const)('%s: warns once, naming controller.guards and APP_GUARD, without the configured path', async (_name, extras, async) => {
-    const logger = await start({ ...extras, ...(extras.controller ? { controller: { ...extras.controller, path: 'secret-route/token' } } : {}) }, [], async);
+    ['forRoot with controller: { path } (no guards)', { controller: { path: 'secret-route/token' } }, false],
+    ['forRootAsync with controller.guards: []', { controller: { path: 'secret-route/token', guards: [] } }, true],
+  ])('%s: warns once, naming controller.guards and APP_GUARD, without the configured path', async (_name, extras, async) => {
+    const logger = await start(extras, [], async);
     const warnings = logger.matching(WARNING, 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('controller.guards');
