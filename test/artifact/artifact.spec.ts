@@ -104,6 +104,7 @@ interface CoreResult {
     }
   >;
   config: { token: string; openedUserId: string };
+  setup: { openedUserId: string };
   configEnv: { tokens: string[]; openedUserIds: string[] };
 }
 
@@ -145,10 +146,12 @@ describe.each(SYSTEMS)('%s app: the main entry, /testing, /config, /config/env, 
     }
   });
 
-  it('/testing: FakeIAdvize refuses a wrong issuer, an altered token and garbage with its reasons', () => {
+  it('/testing: FakeIAdvize refuses a wrong issuer, an altered token and garbage with its reasons; FakeIAdvizeSetup works', () => {
     for (const platform of ['express', 'fastify'] as const) {
       expect(result.platforms[platform].refusals).toEqual({ wrongIssuer: 'WRONG_ISSUER', altered: 'DECRYPTION_FAILED', garbage: 'MALFORMED' });
     }
+    // FakeIAdvizeSetup's module options mint a token its own open() accepts.
+    expect(result.setup).toEqual({ openedUserId: 'grace' });
   });
 
   it('/config (iadvizeAuthConfig with @nestjs/config) and /config/env (local key, no @nestjs/config) mint tokens that open', async () => {
