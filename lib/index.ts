@@ -47,6 +47,8 @@ export {
   type TokenRefusedEvent,
   type SignerFailureEvent,
   type HealthCheckedEvent,
+  type SigningKeySwitchedEvent,
+  type SigningKeyReloadFailedEvent,
   type TokenRefusedCode,
   type SignerFailureCode,
 } from './events/iadvize-auth-events.service.js';
