@@ -1,4 +1,5 @@
-import { Inject, Logger, Module, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Logger, Module, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { IAdvizeAuthError } from './errors.js';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_PRODUCTION_KEY_THUMBPRINT } from './iadvize.constants.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './iadvize-auth.module-definition.js';
 import { resolveIAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from './iadvize-auth.options.js';
@@ -50,13 +51,29 @@ import { TokenService } from './token/token.service.js';
   ],
   exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeExceptionFilter, IAdvizeAuthEvents, IAdvizeHealthService, IADVIZE_AUTH_CONFIG],
 })
-export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleDestroy {
-  constructor(@Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig) {
+export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleInit, OnModuleDestroy {
+  constructor(
+    @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
+    @Optional() private readonly events?: IAdvizeAuthEvents,
+  ) {
     super();
   }
 
-  /** Releases the key provider (KMS clients, HSM sessions) on shutdown. */
+  /** Starts the key schedule: key switches are emitted as events; watched key files are polled. */
+  onModuleInit(): void {
+    const { signingKeys, signingTimeoutMs, iadvizePublicKey } = this.config;
+    if (!signingKeys) return;
+    signingKeys.attach(this.events, {
+      timeoutMs: signingTimeoutMs,
+      iadvizePublicKey,
+      messageOf: (e, fallback) => (e instanceof IAdvizeAuthError ? e.message : fallback),
+    });
+    signingKeys.start();
+  }
+
+  /** Stops the key schedule and releases the key providers (KMS clients, HSM sessions) on shutdown. */
   async onModuleDestroy(): Promise<void> {
-    await this.config.keyProvider.close?.();
+    if (this.config.signingKeys) await this.config.signingKeys.close();
+    else await this.config.keyProvider.close?.();
   }
 }

@@ -87,7 +87,8 @@ export class IAdvizeHealthService {
       throw new TypeError(`IAdvizeHealthService.check: maxAgeSeconds must be a number >= 0 (got ${String(maxAgeSeconds)})`);
     }
     const last = this.last;
-    if (last !== undefined) {
+    // A result about another key (before a key switch) is not reused.
+    if (last !== undefined && last.signingKeyThumbprint === this.config.signingKeyThumbprint) {
       const age = this.config.clock() - last.checkedAt;
       if (age >= 0 && age < maxAgeSeconds * 1000) return { ...last, cached: true };
     }
@@ -100,8 +101,14 @@ export class IAdvizeHealthService {
   }
 
   private async runCheck(): Promise<IAdvizeHealthResult> {
-    const { keyProvider, signingPublicKey, signingTimeoutMs } = this.config;
+    const { signingTimeoutMs } = this.config;
     const checkedAt = this.config.clock();
+    // The key in force now, read once (it changes at a scheduled instant or a key file reload).
+    const { provider: keyProvider, publicKey: signingPublicKey, thumbprint } = this.config.signingKeys?.currentKey(checkedAt) ?? {
+      provider: this.config.keyProvider,
+      publicKey: this.config.signingPublicKey,
+      thumbprint: this.config.signingKeyThumbprint,
+    };
     const started = performance.now();
     let failure: IAdvizeAuthError | undefined;
     const probe = healthProbe(checkedAt);
@@ -126,7 +133,7 @@ export class IAdvizeHealthService {
     const result: IAdvizeHealthResult = {
       healthy: failure === undefined,
       signerKind: keyProvider.kind,
-      signingKeyThumbprint: this.config.signingKeyThumbprint,
+      signingKeyThumbprint: thumbprint,
       checkedAt,
       durationMs,
       cached: false,
