@@ -271,7 +271,7 @@ export async function selfCheckSigningKey(key: SigningKeyInForce, source: string
 export class SigningKeySchedule {
   private readonly logger = new Logger('IAdvizeAuthModule');
   private events?: IAdvizeAuthEvents;
-  private inForce: { slot: Slot; thumbprint: string };
+  private inForce: { index: number; thumbprint: string };
   private readonly timers: NodeJS.Timeout[] = [];
   private instantTimer?: NodeJS.Timeout;
   private running = false;
@@ -283,20 +283,24 @@ export class SigningKeySchedule {
     private readonly retired: readonly { source: string; from: number }[],
     private readonly clock: () => number,
   ) {
-    const slot = slots[indexAt(slots, clock())];
-    this.inForce = { slot, thumbprint: slot.current.thumbprint };
+    const index = indexAt(slots, clock());
+    this.inForce = { index, thumbprint: slots[index].current.thumbprint };
   }
 
   /**
    * The key that signs at `now` (default: the module clock). Cheap: call it
-   * for every token. Notices a switch since the previous call and reports it
-   * once (log + `signing.key.switched`).
+   * for every token. When `now` is the present, it notices a switch since
+   * the previous call and reports it once (log + `signing.key.switched`);
+   * asking about another instant has no side effect.
    */
   currentKey(now: number = this.clock()): SigningKeyInForce {
     const slots = this.slots;
-    const slot = slots.length === 1 ? slots[0] : slots[indexAt(slots, now)];
-    const key = slot.current;
-    if (key.thumbprint !== this.inForce.thumbprint) this.switched(slot, key, now);
+    const index = slots.length === 1 ? 0 : indexAt(slots, now);
+    const key = slots[index].current;
+    const inForce = this.inForce;
+    if (key.thumbprint !== inForce.thumbprint && (index > inForce.index ? now <= this.clock() : index === inForce.index)) {
+      this.switched(index, key, now);
+    }
     return key;
   }
 
@@ -443,7 +447,7 @@ export class SigningKeySchedule {
     watch.hash = hash;
     watch.refusedStamp = undefined;
     if (previous.thumbprint !== candidate.thumbprint) {
-      if (this.inForce.slot === slot) {
+      if (this.slots[this.inForce.index] === slot) {
         this.currentKey();
       } else {
         this.logger.log(`Reloaded ${watch.description} for ${slot.source} (thumbprint ${candidate.thumbprint}); it takes over at ${formatInstant(slot.from)}`);
@@ -462,10 +466,11 @@ export class SigningKeySchedule {
     return 'refused';
   }
 
-  private switched(slot: Slot, key: SigningKeyInForce, now: number): void {
+  private switched(index: number, key: SigningKeyInForce, now: number): void {
     const previous = this.inForce;
-    this.inForce = { slot, thumbprint: key.thumbprint };
-    const reason = previous.slot === slot ? 'reload' : 'schedule';
+    const slot = this.slots[index];
+    this.inForce = { index, thumbprint: key.thumbprint };
+    const reason = previous.index === index ? 'reload' : 'schedule';
     const why = reason === 'schedule' ? `${slot.source} took over at ${formatInstant(slot.from)}` : `${slot.current.provider.describe?.() ?? 'the key file'} was reloaded`;
     this.logger.log(
       `Signing key switched from thumbprint ${previous.thumbprint} to ${key.thumbprint} (${why}); tokens signed with the previous key are no longer served from the token cache`,
