@@ -6,7 +6,6 @@ import { b64url, compactEncrypt, jwsSigningInput } from '../token/compact.js';
 import { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS, KeyFileSnapshotProvider, pollKeyFile } from './key-file-watch.js';
 import { isKeyProvider, type KeyProvider } from './key-provider.js';
 import { loadPublicKey, safeName, samePublicKey, thumbprintOf } from './key-material.js';
-import { FileKeyProvider } from './local-key.provider.js';
 import { signWithDeadline } from './sign-with-deadline.js';
 
 /** One entry of a {@link SigningKeyScheduleOption}. */
@@ -65,7 +64,7 @@ export interface SigningKeyScheduleLine {
   from: number | undefined;
   /** `'retired'`: superseded before startup (not loaded); `'in force'`; `'scheduled'`: takes over later. */
   state: 'retired' | 'in force' | 'scheduled';
-  /** The provider's kind and description, e.g. `file "keys/b.pem"`, when loaded. */
+  /** The provider's description, e.g. `file "keys/b.pem"` (its `kind` when it has none). */
   description?: string;
   /** Thumbprint of the key, when loaded. */
   thumbprint?: string;
@@ -213,6 +212,12 @@ function parseSigningKeys(option: unknown, ctx: SigningKeyLoadContext, problems:
   return entries;
 }
 
+/** What a provider built with `watch: true` (`FileKeyProvider`, the env-configured file key) says to poll. */
+function watchTargetOf(provider: KeyProvider): { file: string; passphrase?: string; intervalMs?: number } | undefined {
+  const fn = (provider as { watchTarget?: unknown }).watchTarget;
+  return typeof fn === 'function' ? (fn.call(provider) as ReturnType<typeof watchTargetOf>) : undefined;
+}
+
 /** Index of the entry in force at `now`: the last whose instant has passed (or the first). */
 function indexAt(entries: readonly { from: number }[], now: number): number {
   let index = 0;
@@ -280,7 +285,7 @@ export class SigningKeySchedule {
   /** @internal built by {@link loadSigningKeys}. */
   constructor(
     private readonly slots: readonly Slot[],
-    private readonly retired: readonly { source: string; from: number }[],
+    private readonly retired: readonly { source: string; from: number; description?: string }[],
     private readonly clock: () => number,
   ) {
     const index = indexAt(slots, clock());
@@ -332,7 +337,13 @@ export class SigningKeySchedule {
   describe(now: number = this.clock()): SigningKeyScheduleLine[] {
     const current = indexAt(this.slots, now);
     return [
-      ...this.retired.map((r) => ({ source: r.source, from: Number.isFinite(r.from) ? r.from : undefined, state: 'retired' as const, watched: false })),
+      ...this.retired.map((r) => ({
+        source: r.source,
+        from: Number.isFinite(r.from) ? r.from : undefined,
+        state: 'retired' as const,
+        ...(r.description === undefined ? {} : { description: r.description }),
+        watched: false,
+      })),
       ...this.slots.map((s, i) => ({
         source: s.source,
         from: Number.isFinite(s.from) ? s.from : undefined,
@@ -525,14 +536,14 @@ export async function loadSigningKeys(option: unknown, ctx: SigningKeyLoadContex
   const slots: Slot[] = [];
   for (const entry of entries.slice(first)) {
     let watch: FileWatch | undefined;
-    const target = entry.provider instanceof FileKeyProvider ? entry.provider.watchTarget() : undefined;
+    const target = watchTargetOf(entry.provider);
     if (target !== undefined) {
       const interval = target.intervalMs ?? DEFAULT_KEY_FILE_WATCH_INTERVAL_MS;
       if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 100 || interval > 3_600_000) {
         problems.push(`${entry.source}.watchIntervalMs: must be a whole number of milliseconds from 100 to 3600000 (default ${DEFAULT_KEY_FILE_WATCH_INTERVAL_MS})`);
         continue;
       }
-      const description = (entry.provider as FileKeyProvider).describe();
+      const description = entry.provider.describe?.() ?? `file ${JSON.stringify(safeName(target.file))}`;
       // Stamp and hash before the provider reads the file: a change in between is picked up by the first poll.
       const state = await pollKeyFile(target.file, description);
       const read = state.ok ? await state.read().catch(() => undefined) : undefined;
@@ -552,6 +563,6 @@ export async function loadSigningKeys(option: unknown, ctx: SigningKeyLoadContex
     }
   }
   if (problems.length > 0) return { problems, close };
-  const retired = entries.slice(0, first).map((e) => ({ source: e.source, from: e.from }));
+  const retired = entries.slice(0, first).map((e) => ({ source: e.source, from: e.from, description: e.provider.describe?.() }));
   return { schedule: new SigningKeySchedule(slots, retired, ctx.clock), problems, close };
 }
