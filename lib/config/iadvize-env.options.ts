@@ -24,7 +24,7 @@ export const IAdvizeEnv = {
   /** `true`: reload key files without a restart when they change (Kubernetes secret, Vault Agent). Default: `false`. */
   SigningKeyWatch: 'IADVIZE_SIGNING_KEY_WATCH',
   /** How often watched key files are checked, in ms, 100..3600000. Default: 2000. */
-  SigningKeyWatchIntervalMs: 'IADVIZE_SIGNING_KEY_WATCH_INTERVAL_MS',
+  SigningKeyWatchMs: 'IADVIZE_SIGNING_KEY_WATCH_MS',
   /** Optional check: the public key registered with iAdvize (PEM or base64 body). */
   SigningPublicKey: 'IADVIZE_SIGNING_PUBLIC_KEY',
   /** Optional check: path of the public key registered with iAdvize. */
@@ -60,7 +60,7 @@ export const IADVIZE_ENV_VARIABLES: readonly IAdvizeEnvVariableInfo[] = [
   { name: IAdvizeEnv.SigningKeyPassphrase, option: 'signingKey', secret: true },
   { name: IAdvizeEnv.SigningKeySchedule, option: 'signingKey', secret: false },
   { name: IAdvizeEnv.SigningKeyWatch, option: 'signingKey', secret: false },
-  { name: IAdvizeEnv.SigningKeyWatchIntervalMs, option: 'signingKey', secret: false },
+  { name: IAdvizeEnv.SigningKeyWatchMs, option: 'signingKey', secret: false },
   { name: IAdvizeEnv.SigningPublicKey, option: 'signingPublicKey', secret: false },
   { name: IAdvizeEnv.SigningPublicKeyFile, option: 'signingPublicKey', secret: false },
   { name: IAdvizeEnv.PublicKey, option: 'iadvizePublicKey', secret: false },
@@ -116,7 +116,7 @@ function wholeNumber(
 /** `IADVIZE_SIGNING_KEY_WATCH` (and its interval): watch settings, or `undefined` when off. */
 function watchFromEnv(env: EnvRecord, problems: string[]): { intervalMs?: number } | undefined {
   const raw = read(env, IAdvizeEnv.SigningKeyWatch)?.trim().toLowerCase();
-  const intervalMs = wholeNumber(env, IAdvizeEnv.SigningKeyWatchIntervalMs, 100, 3_600_000, 'milliseconds', '', problems);
+  const intervalMs = wholeNumber(env, IAdvizeEnv.SigningKeyWatchMs, 100, 3_600_000, 'milliseconds', '', problems);
   if (raw === undefined || raw === 'false') return undefined;
   if (raw !== 'true') {
     problems.push(`${IAdvizeEnv.SigningKeyWatch}: must be true or false`);
@@ -193,7 +193,7 @@ function publicKey(env: EnvRecord, valueName: string, fileName: string, problems
  * | `IADVIZE_ISSUER` (required) | `issuer` |
  * | `IADVIZE_SIGNING_KEY` or `IADVIZE_SIGNING_KEY_FILE` (one required), `IADVIZE_SIGNING_KEY_PASSPHRASE` | `signingKey` |
  * | or `IADVIZE_SIGNING_KEY_SCHEDULE` (JSON: `[{"file"}, {"file", "from"}]`) | `signingKey: { schedule }` |
- * | `IADVIZE_SIGNING_KEY_WATCH` (`true`/`false`), `IADVIZE_SIGNING_KEY_WATCH_INTERVAL_MS` | `watch` on the key file(s) |
+ * | `IADVIZE_SIGNING_KEY_WATCH` (`true`/`false`), `IADVIZE_SIGNING_KEY_WATCH_MS` | `watch` on the key file(s) |
  * | `IADVIZE_SIGNING_PUBLIC_KEY` or `IADVIZE_SIGNING_PUBLIC_KEY_FILE` | `signingPublicKey` (optional check) |
  * | `IADVIZE_PUBLIC_KEY` or `IADVIZE_PUBLIC_KEY_FILE` | `iadvizePublicKey` (default: iAdvize's production key) |
  * | `IADVIZE_TOKEN_TTL_SECONDS` | `tokenTtlSeconds` (default 60) |

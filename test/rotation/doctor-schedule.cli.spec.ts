@@ -32,7 +32,7 @@ function scheduleEnv(entries: unknown[], extra: Record<string, string> = {}): Re
 describe('IADVIZE_SIGNING_KEY_SCHEDULE and IADVIZE_SIGNING_KEY_WATCH', () => {
   it('build a schedule of watched key files that the module loads', async () => {
     const options = iadvizeAuthOptionsFromEnv(
-      scheduleEnv([{ file: files.a }, { file: files.b, from: '2099-01-01T00:00:00Z' }], { IADVIZE_SIGNING_KEY_WATCH: 'true', IADVIZE_SIGNING_KEY_WATCH_INTERVAL_MS: '5000' }),
+      scheduleEnv([{ file: files.a }, { file: files.b, from: '2099-01-01T00:00:00Z' }], { IADVIZE_SIGNING_KEY_WATCH: 'true', IADVIZE_SIGNING_KEY_WATCH_MS: '5000' }),
     );
     const schedule = (options.signingKey as SigningKeyScheduleOption).schedule;
     expect(schedule.map((e) => e.from)).toEqual([undefined, '2099-01-01T00:00:00Z']);
