@@ -1,9 +1,9 @@
 import { Inject, Logger, Module, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { IAdvizeAuthError } from './errors.js';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_PRODUCTION_KEY_THUMBPRINT } from './iadvize.constants.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './iadvize-auth.module-definition.js';
 import { resolveIAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from './iadvize-auth.options.js';
 import { IAdvizeAuthEvents } from './events/iadvize-auth-events.service.js';
+import { formatInstant } from './keys/key-schedule.js';
 import { IAdvizeHealthService } from './health/iadvize-health.service.js';
 import { IAdvizeIdentityGuard } from './http/identity.guard.js';
 import { IAdvizeExceptionFilter } from './http/iadvize-exception.filter.js';
@@ -40,6 +40,13 @@ import { TokenService } from './token/token.service.js';
         new Logger('IAdvizeAuthModule').log(
           `Signing with ${config.keyProvider.kind} key (thumbprint ${config.signingKeyThumbprint}); encrypting to ${recipient}; token lifetime ${config.tokenTtlSeconds}s`,
         );
+        for (const line of config.signingKeys?.isDynamic ? config.signingKeys.describe() : []) {
+          if (line.state === 'scheduled' || line.watched) {
+            new Logger('IAdvizeAuthModule').log(
+              `Key schedule: ${line.source} (thumbprint ${line.thumbprint ?? 'not loaded'})${line.state === 'scheduled' ? ` takes over at ${formatInstant(line.from)}` : ' is in force'}${line.watched ? '; its file is watched for changes' : ''}`,
+            );
+          }
+        }
         return config;
       },
     },
@@ -61,13 +68,9 @@ export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModu
 
   /** Starts the key schedule: key switches are emitted as events; watched key files are polled. */
   onModuleInit(): void {
-    const { signingKeys, signingTimeoutMs, iadvizePublicKey } = this.config;
+    const { signingKeys } = this.config;
     if (!signingKeys) return;
-    signingKeys.attach(this.events, {
-      timeoutMs: signingTimeoutMs,
-      iadvizePublicKey,
-      messageOf: (e, fallback) => (e instanceof IAdvizeAuthError ? e.message : fallback),
-    });
+    signingKeys.attach(this.events);
     signingKeys.start();
   }
 

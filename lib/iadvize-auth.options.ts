@@ -272,6 +272,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
 
   const keys = signingKeys as SigningKeySchedule;
   const iadvizePub = iadvizePublicKey as KeyObject;
+  keys.checkReloadsWith({ timeoutMs: timeout as number, iadvizePublicKey: iadvizePub, messageOf });
   const iadvizeKeyThumbprint = await thumbprintOf(iadvizePub);
   return {
     issuer: issuer as string,

@@ -356,13 +356,21 @@ export class SigningKeySchedule {
   }
 
   /**
+   * How a reloaded key file is checked before it is used: the self-check
+   * deadline and the iAdvize key the probe is encrypted to.
+   * @internal called by `resolveIAdvizeAuthOptions`.
+   */
+  checkReloadsWith(check: SigningKeyCheckContext): void {
+    this.checkContext = check;
+  }
+
+  /**
    * Wires the schedule to the module: switches and refused reloads are
-   * emitted on `events`, and reloads are self-checked with `check`.
+   * emitted on `events`.
    * @internal called by `IAdvizeAuthModule`.
    */
-  attach(events: IAdvizeAuthEvents | undefined, check: SigningKeyCheckContext): void {
+  attach(events: IAdvizeAuthEvents | undefined): void {
     this.events = events;
-    this.checkContext = check;
   }
 
   /**
@@ -428,6 +436,7 @@ export class SigningKeySchedule {
     if (state.stamp === watch.refusedStamp) return 'refused';
     if (!state.ok) return this.refuse(slot, watch, state.stamp, state.reason);
     const check = this.checkContext;
+    if (check === undefined) return this.refuse(slot, watch, state.stamp, `${slot.source}: the key file changed, but reloads are not set up (build the configuration with resolveIAdvizeAuthOptions)`);
     let candidate: SigningKeyInForce;
     let hash: string;
     try {
@@ -438,19 +447,17 @@ export class SigningKeySchedule {
         return 'unchanged';
       }
       const provider = new KeyFileSnapshotProvider(watch.description, read.bytes, watch.passphrase);
-      const loaded = await loadKey(provider, slot.source, (e, fallback) => check?.messageOf(e, fallback) ?? fallback);
+      const loaded = await loadKey(provider, slot.source, check.messageOf);
       if (typeof loaded === 'string') return this.refuse(slot, watch, state.stamp, loaded);
       candidate = loaded;
     } catch (e) {
-      return this.refuse(slot, watch, state.stamp, check?.messageOf(e, `${watch.description} could not be read`) ?? `${watch.description} could not be read`);
+      return this.refuse(slot, watch, state.stamp, check.messageOf(e, `${watch.description} could not be read`));
     }
-    if (check !== undefined) {
-      if (samePublicKey(candidate.publicKey, check.iadvizePublicKey)) {
-        return this.refuse(slot, watch, state.stamp, `${slot.source}: the new key is iAdvize's key, not yours; tokens must be signed with the brand's key`);
-      }
-      const problem = await selfCheckSigningKey(candidate, slot.source, check);
-      if (problem !== undefined) return this.refuse(slot, watch, state.stamp, problem);
+    if (samePublicKey(candidate.publicKey, check.iadvizePublicKey)) {
+      return this.refuse(slot, watch, state.stamp, `${slot.source}: the new key is iAdvize's key, not yours; tokens must be signed with the brand's key`);
     }
+    const problem = await selfCheckSigningKey(candidate, slot.source, check);
+    if (problem !== undefined) return this.refuse(slot, watch, state.stamp, problem);
     // Fully loaded and checked: swap it in at once.
     const previous = slot.current;
     slot.current = candidate;

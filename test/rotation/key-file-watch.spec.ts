@@ -162,7 +162,7 @@ describe('signingKey { file, watch: true }: reload without restart', () => {
       ['an EC key', ec, /is an EC key/],
       ['the iAdvize key', notMine.privatePem, /the new key is iAdvize's key/],
     ];
-    for (const [label, content, reason] of cases) {
+    for (const [label, content] of cases) {
       volume.swap(content);
       expect([label, await checkNow()]).toEqual([label, ['refused']]);
       expect([label, await checkNow()]).toEqual([label, ['refused']]); // reported once, not on every poll

@@ -186,6 +186,9 @@ describe('signingKey schedule: the switch at the agreed instant', () => {
     const switched: SigningKeySwitchedEvent[] = [];
     moduleRef.get(IAdvizeAuthEvents).on('signing.key.switched', (e) => switched.push(e));
 
+    expect(logger.matching('Key schedule: signingKey.schedule[1].key')).toEqual([
+      `Key schedule: signingKey.schedule[1].key (thumbprint ${thumbB}) takes over at ${new Date(SWITCH_MS).toISOString()} IAdvizeAuthModule`,
+    ]);
     const before = await tokens.createToken({ userId: 'alice' });
     expect((await openedWith(before.token, keyA, clock.now)).userId).toBe('alice');
     await expect(openedWith(before.token, keyB, clock.now)).rejects.toThrow();
