@@ -75,11 +75,12 @@ export type EnvRecord = Record<string, string | undefined>;
 /** Options of {@link iadvizeAuthOptionsFromEnv}. */
 export interface IAdvizeEnvOptions {
   /**
-   * The signing key, given in code (e.g. a KMS or HSM provider). When set,
-   * `IADVIZE_SIGNING_KEY` and `IADVIZE_SIGNING_KEY_FILE` must be unset.
+   * The signing key, given in code (e.g. a KMS or HSM provider, or a
+   * `{ schedule }` of them). When set, `IADVIZE_SIGNING_KEY`,
+   * `IADVIZE_SIGNING_KEY_FILE` and `IADVIZE_SIGNING_KEY_SCHEDULE` must be unset.
    * Default: read the key from the environment.
    */
-  signingKey?: SigningKeyOption;
+  signingKey?: SigningKeyOption | SigningKeyScheduleOption;
 }
 
 /** The value of a variable, or `undefined` when unset or blank. */
