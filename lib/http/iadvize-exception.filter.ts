@@ -3,6 +3,7 @@ import { Catch, HttpException, HttpStatus, Injectable, Logger, Optional, type Ar
 import { HttpAdapterHost } from '@nestjs/core';
 import { IAdvizeAuthError, IAdvizeErrorCode, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, UnauthenticatedError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
+import { ownValue } from '../token/own-property.js';
 import { IAdvizeHttpException, REFUSAL_EMITTED, UNAUTHENTICATED_MESSAGE, type IAdvizeErrorBody } from './http-errors.js';
 
 /** Fixed messages for errors raised in front of the endpoint: nothing the app or client wrote is echoed. */
@@ -61,8 +62,8 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     // GraphQL, RPC, WebSockets: not ours to answer.
     if (host.getType() !== 'http') throw exception;
-    const request = host.switchToHttp().getRequest<Record<symbol, unknown> | undefined>();
-    const { body, headers } = this.toReply(exception, request?.[REFUSAL_EMITTED] === true);
+    const request: unknown = host.switchToHttp().getRequest();
+    const { body, headers } = this.toReply(exception, request !== null && typeof request === 'object' && ownValue(request, REFUSAL_EMITTED) === true);
     const http = this.adapterHost.httpAdapter;
     const response: unknown = host.switchToHttp().getResponse();
     for (const [name, value] of Object.entries(headers)) http.setHeader(response, name, value);
@@ -106,9 +107,17 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
     if (status === HttpStatus.UNAUTHORIZED && !refusalEmitted && this.events?.listening('token.refused')) {
       this.events.emit('token.refused', { code: IAdvizeErrorCode.Unauthenticated });
     }
-    const own = response as Partial<IAdvizeErrorBody> | undefined;
-    if (own && typeof own === 'object' && typeof own.code === 'string' && typeof own.message === 'string') {
-      return reply(status, typeof own.error === 'string' ? own.error : statusText(status), own.message, own.code);
+    // Own properties only: a `code` or `message` inherited from a polluted prototype is not the app's answer.
+    const field = (name: string): unknown => {
+      try {
+        return response !== null && typeof response === 'object' ? ownValue(response, name) : undefined;
+      } catch {
+        return undefined; // a body whose getter throws is replaced like any other unusable body
+      }
+    };
+    const [code, message, error] = [field('code'), field('message'), field('error')];
+    if (typeof code === 'string' && typeof message === 'string') {
+      return reply(status, typeof error === 'string' ? error : statusText(status), message, code);
     }
     const known = FOREIGN[status];
     if (known) return reply(status, statusText(status), known.message, known.code);

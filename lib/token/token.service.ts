@@ -7,6 +7,7 @@ import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM 
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeIdentity } from './identity.js';
+import { ownValue } from './own-property.js';
 import { TokenCache } from './token-cache.js';
 import { signWithDeadline } from '../keys/sign-with-deadline.js';
 
@@ -69,7 +70,7 @@ export class TokenService {
       throw e;
     }
     if (!this.cache) return this.mint(valid, started);
-    const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, valid.visitorData), () => this.mint(valid, started));
+    const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, ownVisitorData(valid)), () => this.mint(valid, started));
     if (cached && this.events.listening('token.issued')) {
       const issued = await token;
       this.events.emit('token.issued', {
@@ -84,7 +85,8 @@ export class TokenService {
   }
 
   private async mint(valid: IAdvizeIdentity, started: number): Promise<IAdvizeToken> {
-    const { userId, visitorData } = valid;
+    const userId = valid.userId;
+    const visitorData = ownVisitorData(valid);
     const iat = Math.floor(this.config.clock() / 1000);
     const exp = iat + this.config.tokenTtlSeconds;
     const claims: IAdvizeClaims = { [IADVIZE_USER_ID_CLAIM]: userId, iss: this.config.issuer, iat, exp } as IAdvizeClaims;
@@ -120,7 +122,12 @@ export class TokenService {
   }
 
   private emitRefused(identity: unknown): void {
-    const userId = (identity as { userId?: unknown } | null)?.userId;
+    let userId: unknown;
+    try {
+      userId = identity !== null && typeof identity === 'object' ? ownValue(identity, 'userId') : undefined;
+    } catch {
+      userId = undefined; // a hostile getter: the refusal is reported without a hash
+    }
     this.events.emit('token.refused', {
       code: IAdvizeErrorCode.InvalidIdentity,
       userIdHash: typeof userId === 'string' ? this.events.hashUserId(userId) : undefined,
@@ -159,6 +166,11 @@ export class TokenService {
     }
     return signature;
   }
+}
+
+/** The clean identity's visitor data, read as an own property (never one inherited from a polluted prototype). */
+function ownVisitorData(valid: IAdvizeIdentity): IAdvizeIdentity['visitorData'] {
+  return Object.hasOwn(valid, 'visitorData') ? valid.visitorData : undefined;
 }
 
 function toSigningError(e: unknown, kind: string): IAdvizeAuthError {
