@@ -1,4 +1,4 @@
-import { verify as cryptoVerify } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
@@ -9,7 +9,8 @@ import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeIdentity } from './identity.js';
 import { ownValue } from './own-property.js';
 import { TokenCache } from './token-cache.js';
-import { signWithDeadline } from '../keys/sign-with-deadline.js';
+import { quoteName } from '../keys/key-material.js';
+import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
 
 /** A minted token and when it expires. */
 export interface IAdvizeToken {
@@ -147,24 +148,35 @@ export class TokenService {
   private async sign(signingInput: string): Promise<Uint8Array> {
     const { keyProvider, signingTimeoutMs } = this.config;
     const input = this.textEncoder.encode(signingInput);
-    let signature: Uint8Array;
-    if (keyProvider.inProcess) {
-      signature = await keyProvider.sign(input).catch((e: unknown) => {
+    if (isLibraryLocalSigner(keyProvider)) {
+      // The library's own in-process provider: its code signs with the key it loaded and checked.
+      const signature = await keyProvider.sign(input).catch((e: unknown) => {
         throw toSigningError(e, keyProvider.kind);
       });
-      return signature;
+      return checkSignatureBytes(signature, keyProvider.kind);
     }
+    // Any other provider, whatever it declares (`inProcess` included): deadline, type check, verification.
+    let signature: Uint8Array;
     try {
-      signature = await signWithDeadline(keyProvider, input, signingTimeoutMs, `signing backend "${keyProvider.kind}" did not answer within ${signingTimeoutMs} ms`);
+      signature = await signWithDeadline(keyProvider, input, signingTimeoutMs, `signing backend ${quoteName(keyProvider.kind)} did not answer within ${signingTimeoutMs} ms`);
     } catch (e) {
       throw toSigningError(e, keyProvider.kind);
     }
-    if (!cryptoVerify('sha256', input, this.config.signingPublicKey, signature)) {
+    if (!verifies(input, this.config.signingPublicKey, signature)) {
       throw new SignatureMismatchError(
-        `signing backend "${keyProvider.kind}" returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
+        `signing backend ${quoteName(keyProvider.kind)} returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
       );
     }
     return signature;
+  }
+}
+
+/** RSASSA-PKCS1-v1_5 SHA-256 verification that answers `false` rather than throwing on malformed input. */
+function verifies(input: Uint8Array, publicKey: KeyObject, signature: Uint8Array): boolean {
+  try {
+    return cryptoVerify('sha256', input, publicKey, signature);
+  } catch {
+    return false;
   }
 }
 
@@ -175,5 +187,5 @@ function ownVisitorData(valid: IAdvizeIdentity): IAdvizeIdentity['visitorData'] 
 
 function toSigningError(e: unknown, kind: string): IAdvizeAuthError {
   if (e instanceof IAdvizeAuthError) return e;
-  return new SigningUnavailableError(`signing backend "${kind}" failed`, { cause: e });
+  return new SigningUnavailableError(`signing backend ${quoteName(kind)} failed`, { cause: e });
 }
