@@ -4,6 +4,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { IAdvizeAuthError, IAdvizeErrorCode, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, UnauthenticatedError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import { ownValue } from '../token/own-property.js';
+import { boundRetryAfter } from './retry-after.js';
 import { IAdvizeHttpException, REFUSAL_EMITTED, UNAUTHENTICATED_MESSAGE, type IAdvizeErrorBody } from './http-errors.js';
 
 /** Fixed messages for errors raised in front of the endpoint: nothing the app or client wrote is echoed. */
@@ -40,7 +41,7 @@ function reply(status: number, error: string, message: string, code: string, hea
  * | your guard's `ForbiddenException` | 403 | `IADVIZE_FORBIDDEN` |
  * | a rate limiter (`@nestjs/throttler`) | 429 | `IADVIZE_RATE_LIMITED` |
  * | `InvalidIdentityError` (the resolver returned an identity iAdvize would refuse) | 422 | `IADVIZE_INVALID_IDENTITY` |
- * | `SigningUnavailableError`, `SignatureMismatchError`, other library errors | 503 + `Retry-After` | `IADVIZE_SIGNING_UNAVAILABLE` / `IADVIZE_SIGNATURE_MISMATCH` |
+ * | `SigningUnavailableError`, `SignatureMismatchError`, other library errors | 503 + `Retry-After` (1..60 s, see `MAX_RETRY_AFTER_SECONDS`) | `IADVIZE_SIGNING_UNAVAILABLE` / `IADVIZE_SIGNATURE_MISMATCH` |
  * | anything else (e.g. a `UserResolver` that threw) | 500 | `IADVIZE_INTERNAL_ERROR` |
  *
  * The built-in controller uses it. Put it on your own controller around
@@ -82,9 +83,15 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
       return reply(HttpStatus.UNPROCESSABLE_ENTITY, 'Unprocessable Entity', e.message, e.code);
     }
     if (e instanceof SigningUnavailableError || e instanceof SignatureMismatchError) {
-      const retryAfter = e instanceof SigningUnavailableError ? e.retryAfterSeconds : 30;
+      let retryAfter: unknown = 30;
+      try {
+        if (e instanceof SigningUnavailableError) retryAfter = e.retryAfterSeconds;
+      } catch {
+        retryAfter = 1; // a subclass whose getter throws
+      }
       this.logger.error(`${e.code}: ${e.message}`);
-      return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, e.code, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfter))) });
+      // Bounded whatever the error carries (a custom provider's error, a backend's Retry-After): 1..MAX_RETRY_AFTER_SECONDS.
+      return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, e.code, { 'Retry-After': String(boundRetryAfter(retryAfter)) });
     }
     if (e instanceof IAdvizeAuthError) {
       // e.g. InvalidKeyError at sign time (access revoked, key disabled): the message names the fix and holds no secret.
