@@ -46,7 +46,7 @@ function nsPerCall(fn, calls) {
  * @param {number} [calls] calls per measurement (best of 3 interleaved measurements)
  * @returns {{ freshNsPerToken: number, pooledNsPerToken: number, savedNsPerToken: number, tokenCostNs: number, savedShareOfTokenPercent: number }}
  */
-export function measureCekRandomness(tokenRate, calls = 50_000) {
+export function measureCekRandomness(tokenRate, calls = 10_000) {
   const pooled = pooledDrawer();
   const freshRuns = [];
   const pooledRuns = [];
