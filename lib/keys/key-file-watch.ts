@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { InvalidKeyError } from '../errors.js';
 import { LocalKeyProvider } from './local-key.provider.js';
+import { markLibraryLocalSigner } from './sign-with-deadline.js';
 
 /** Default of `watchIntervalMs` on a watched key file: 2 seconds. */
 export const DEFAULT_KEY_FILE_WATCH_INTERVAL_MS = 2000;
@@ -22,6 +23,7 @@ export class KeyFileSnapshotProvider extends LocalKeyProvider {
     private readonly passphrase: string | undefined,
   ) {
     super();
+    if (new.target === KeyFileSnapshotProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {

@@ -218,6 +218,22 @@ function watchTargetOf(provider: KeyProvider): { file: string; passphrase?: stri
   return typeof fn === 'function' ? (fn.call(provider) as ReturnType<typeof watchTargetOf>) : undefined;
 }
 
+/**
+ * Which key is in force never throws: a clock that fails or reads NaN is
+ * replaced by the system clock here (the token service still refuses to mint
+ * with it, answering 503).
+ */
+function safeClock(clock: () => number): () => number {
+  return () => {
+    try {
+      const now = clock();
+      return typeof now === 'number' && Number.isFinite(now) ? now : Date.now();
+    } catch {
+      return Date.now();
+    }
+  };
+}
+
 /** Index of the entry in force at `now`: the last whose instant has passed (or the first). */
 function indexAt(entries: readonly { from: number }[], now: number): number {
   let index = 0;
@@ -282,13 +298,16 @@ export class SigningKeySchedule {
   private running = false;
   private checkContext?: SigningKeyCheckContext;
 
+  private readonly clock: () => number;
+
   /** @internal built by {@link loadSigningKeys}. */
   constructor(
     private readonly slots: readonly Slot[],
     private readonly retired: readonly { source: string; from: number; description?: string }[],
-    private readonly clock: () => number,
+    clock: () => number,
   ) {
-    const index = indexAt(slots, clock());
+    this.clock = safeClock(clock);
+    const index = indexAt(slots, this.clock());
     this.inForce = { index, thumbprint: slots[index].current.thumbprint };
   }
 
@@ -533,6 +552,7 @@ export class SigningKeySchedule {
  */
 export async function loadSigningKeys(option: unknown, ctx: SigningKeyLoadContext): Promise<{ schedule?: SigningKeySchedule; problems: string[]; close: () => Promise<void> }> {
   const problems: string[] = [];
+  ctx = { ...ctx, clock: safeClock(ctx.clock) };
   const entries = parseSigningKeys(option, ctx, problems);
   const opened: KeyProvider[] = [];
   const close = async () => {
