@@ -127,7 +127,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** True when a `signingKey` option is a schedule (`{ schedule: [...] }`) rather than one key. */
 export function isSigningKeySchedule(option: unknown): option is SigningKeyScheduleOption {
-  return isRecord(option) && !isKeyProvider(option) && 'schedule' in option;
+  return isRecord(option) && !isKeyProvider(option) && Object.hasOwn(option, 'schedule');
 }
 
 const ZONED_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
@@ -175,12 +175,15 @@ function parseSigningKeys(option: unknown, ctx: SigningKeyLoadContext, problems:
     }
     const unknown = Object.keys(entry).filter((k) => k !== 'key' && k !== 'from');
     if (unknown.length > 0) problems.push(`${path}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(safeName(k))).join(', ')} (an entry has "key" and "from")`);
+    // Own properties only: a polluted Object.prototype cannot add an instant or a key.
+    const rawFrom = Object.hasOwn(entry, 'from') ? entry.from : undefined;
+    const rawKey = Object.hasOwn(entry, 'key') ? entry.key : undefined;
     let from: number | undefined;
-    if (entry.from === undefined) {
+    if (rawFrom === undefined) {
       if (i === 0) from = -Infinity;
       else problems.push(`${path}.from: is required (only the first entry may omit it); give the instant this key takes over, e.g. "2027-01-15T09:00:00Z"`);
     } else {
-      from = instantOf(entry.from);
+      from = instantOf(rawFrom);
       if (from === undefined) {
         problems.push(`${path}.from: must be an ISO 8601 date-time with a time zone, e.g. "2027-01-15T09:00:00Z", or a valid Date (without a zone, replicas in other zones would switch at other instants)`);
       }
@@ -191,12 +194,12 @@ function parseSigningKeys(option: unknown, ctx: SigningKeyLoadContext, problems:
     }
     if (from !== undefined) previous = { from, path };
     else ok = false;
-    if (isSigningKeySchedule(entry.key)) {
+    if (isSigningKeySchedule(rawKey)) {
       problems.push(`${path}.key: a schedule cannot be nested in a schedule`);
       ok = false;
       return;
     }
-    const built = ctx.buildProvider(entry.key, `${path}.key`);
+    const built = ctx.buildProvider(rawKey, `${path}.key`);
     if (typeof built === 'string') {
       problems.push(built);
       ok = false;
