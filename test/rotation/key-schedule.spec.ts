@@ -154,6 +154,24 @@ describe('signingKey schedule: validation at startup', () => {
     expect(signer.calls).toBe(1);
   });
 
+  it('reads the schedule through own properties: a polluted Object.prototype changes nothing', async () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.schedule = [{ key: { pem: keyB.privatePem } }];
+    proto.from = '2000-01-01T00:00:00Z';
+    try {
+      const single = await resolveIAdvizeAuthOptions({ issuer: ISSUER, iadvizePublicKey: iadvize.publicKeyPem, signingKey: { pem: keyA.privatePem } });
+      expect(single.signingKeyThumbprint).toBe(thumbA);
+      await single.signingKeys?.close();
+      const clock = testClock(SWITCH_MS - 1000);
+      const scheduled = await resolveIAdvizeAuthOptions(scheduleOptions(clock.fn));
+      expect(scheduled.signingKeys?.describe().map((l) => l.from)).toEqual([undefined, SWITCH_MS]);
+      await scheduled.signingKeys?.close();
+    } finally {
+      delete proto.schedule;
+      delete proto.from;
+    }
+  });
+
   it('does not load entries superseded before startup (their key may be gone), and shows them as retired', async () => {
     const clock = testClock(SWITCH_MS + 60_000);
     const config = await resolveIAdvizeAuthOptions(
