@@ -1,5 +1,6 @@
 import { createPublicKey, sign as cryptoSign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
 import { loadPrivateKey, quoteEnvName, quoteName, type KeyText } from './key-material.js';
@@ -121,7 +122,7 @@ export function readKeyFile(file: string, source: string): Buffer {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
-        ? 'does not exist'
+        ? `does not exist${isAbsolute(file) ? '' : ` (a relative path, resolved from the working directory ${JSON.stringify(process.cwd())})`}`
         : code === 'EACCES' || code === 'EPERM'
           ? 'is not readable (permission denied)'
           : code === 'EISDIR'
