@@ -17,6 +17,7 @@ import {
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 import { signWithDeadline } from './keys/sign-with-deadline.js';
+import { redact, redactionVerdict } from './redaction.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './token/compact.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
 
@@ -124,6 +125,7 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
   }
   if (isKeyProvider(option)) {
     if (option.alg !== 'RS256') return `${path}: the key provider's alg is ${quoteName(option.alg)}; iAdvize accepts only RS256`;
+    if (redactionVerdict(option.kind) !== undefined) return `${path}: the key provider's kind is ${quoteName(option.kind)}; give it a short name such as "my-kms" (it appears in logs and metrics)`;
     return option;
   }
   if (!isRecord(option)) return `${path}: must be an object ({ file }, { env }, { pem }, { jwk }) or a KeyProvider`;
@@ -211,6 +213,11 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     }
   }
 
+  // The issuer is carried in every token: never a value that looks like a key or credential.
+  if (typeof issuer === 'string' && redactionVerdict(issuer) !== undefined) {
+    problems.push(`issuer: holds ${redact(issuer)}, not an issuer; set it to the \`iss\` your tokens carry, e.g. "https://www.example.com"`);
+  }
+
   // The signing key.
   let keyProvider: KeyProvider | undefined;
   let signingPublicKey: KeyObject | undefined;
@@ -223,7 +230,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
       await keyProvider.init?.();
       signingPublicKey = loadPublicKey((await keyProvider.getPublicKey()).export({ format: 'jwk' }), 'signingKey (public half)');
     } catch (e) {
-      problems.push(`signingKey: ${messageOf(e, `the ${String(keyProvider.kind ?? 'key')} provider could not load its key`)}`);
+      problems.push(`signingKey: ${messageOf(e, `the ${redact(keyProvider.kind ?? 'key')} provider could not load its key`)}`);
     }
   }
 
