@@ -64,7 +64,7 @@ function randomLooking(segment: string): boolean {
   if (others > 0 && segment.length >= 12) return true;
   // Letters and digits interleaved (`Tr0ub4dor`, `a8f3c9e1d2`), or long and mixed.
   const switches = (segment.match(/[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])/g) ?? []).length;
-  if (switches >= 3 && segment.length >= 6) return true;
+  if (switches >= 3 && segment.length >= 8) return true;
   if (letters > 0 && digits > 0 && segment.length >= 16) return true;
   // Case changing at random (`wJalrXUtnFEMI`), unlike camelCase or CONSTANTS.
   const upper = segment.replace(/[^A-Z]/g, '').length;

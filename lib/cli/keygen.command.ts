@@ -90,8 +90,8 @@ export const keygenCommand: CliCommand = {
       throw new UsageError(`--bits must be one of ${KEYGEN_BITS.join(', ')} (got ${quoteValue(bitsText)})`);
     }
     const name = (values.name as string | undefined) ?? 'brand';
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.')) {
-      throw new UsageError(`--name must be 1..64 letters, digits, ".", "_" or "-", not starting with "." (got ${quoteValue(name)})`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.') || !mayEcho(name)) {
+      throw new UsageError(`--name must be a short name of 1..64 letters, digits, ".", "_" or "-", not starting with "." nor looking random (got ${quoteValue(name)})`);
     }
     let passphrase: string | undefined;
     const passphraseEnv = values['passphrase-env'] as string | undefined;

@@ -178,6 +178,15 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
       throw new InvalidKeyError(`${source} is not a readable PEM public key`);
     }
   } else {
+    // A private key first: Node would otherwise derive a public key from a PKCS#8 DER and accept it.
+    for (const type of ['pkcs8', 'pkcs1'] as const) {
+      try {
+        createPrivateKey({ key: decoded.der, format: 'der', type });
+      } catch {
+        continue;
+      }
+      throw privateRefused;
+    }
     let parsed: KeyObject | undefined;
     for (const type of ['spki', 'pkcs1'] as const) {
       try {
@@ -187,17 +196,7 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
         // try the next encoding
       }
     }
-    if (!parsed) {
-      for (const type of ['pkcs8', 'pkcs1'] as const) {
-        try {
-          createPrivateKey({ key: decoded.der, format: 'der', type });
-          throw privateRefused;
-        } catch (e) {
-          if (e === privateRefused) throw e;
-        }
-      }
-      throw new InvalidKeyError(`${source} is not a readable DER public key`);
-    }
+    if (!parsed) throw new InvalidKeyError(`${source} is not a readable DER public key`);
     key = parsed;
   }
   return checkRsa(key, source);
