@@ -27,7 +27,6 @@ import {
   IAdvizeAuthModule,
   resolveIAdvizeAuthOptions,
   TokenService,
-  type IAdvizeAuthOptions,
   type KeyProvider,
 } from '../../lib/index.js';
 import { IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthConfig, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
@@ -253,8 +252,8 @@ async function checkNest(label: string, secret: PastedSecret, injected: Injected
     const restore = captureProcessOutput(corpus);
     let app: Awaited<ReturnType<typeof NestFactory.create>> | undefined;
     try {
-      const options = { ...baseOptions(), controller: { guards: [SignedIn] }, ...injected.options } as IAdvizeAuthOptions;
-      @Module({ imports: [IAdvizeAuthModule.forRoot(options as Parameters<typeof IAdvizeAuthModule.forRoot>[0])] })
+      const options = { ...baseOptions(), controller: { guards: [SignedIn] }, ...injected.options } as unknown as Parameters<typeof IAdvizeAuthModule.forRoot>[0];
+      @Module({ imports: [IAdvizeAuthModule.forRoot(options)] })
       class AppModule {}
       app = await NestFactory.create(AppModule, platform(), { logger, abortOnError: false });
       await app.listen(0, '127.0.0.1');
