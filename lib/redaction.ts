@@ -86,11 +86,13 @@ function randomOverall(text: string): boolean {
     pairs += run.length - 1;
     changes += (run.match(/[a-z](?=[A-Z])|[A-Za-z](?=[0-9])|[0-9](?=[A-Za-z])/g) ?? []).length;
   }
-  if (pairs >= 12 && changes / pairs >= 0.2) return true;
+  if (pairs >= 12 && changes / pairs >= 0.25) return true;
   // Upper and lower case mixed in proportions words never have.
   const letters = text.replace(/[^A-Za-z]/g, '');
   const upperShare = letters.replace(/[^A-Z]/g, '').length / Math.max(letters.length, 1);
-  return letters.length >= 16 && upperShare >= 0.3 && upperShare <= 0.8;
+  if (letters.length >= 16 && upperShare >= 0.35 && upperShare <= 0.8) return true;
+  // One long token (no path or host separators) mixing upper case, lower case and digits.
+  return text.length >= 24 && !/[/\\.:]/.test(text) && /[A-Z]/.test(text) && /[a-z]/.test(text) && /[0-9]/.test(text);
 }
 
 /** A verdict on a string, or `undefined` when it may be echoed. */
@@ -130,7 +132,9 @@ function judgeText(text: string): RedactionVerdict | undefined {
   if (/[!"#$%&'()*,;<>?@[\]^`{|}]/.test(rest)) return { category: 'passphrase', looksLike: 'holds symbols (like a passphrase)' };
   if (UUID.test(text)) return undefined;
   const segments = rest.split(/[/\\.:_-]+/).filter(Boolean);
-  if (segments.some(randomLooking) || randomOverall(rest)) return { category: 'credential', looksLike: 'looks random (like a credential or passphrase)' };
+  // A file path (a separator and an extension) is judged by its segments only: a temp directory's random suffix is no secret.
+  const filePath = /[/\\]/.test(rest) && /\.[A-Za-z0-9]{1,5}$/.test(rest);
+  if (segments.some(randomLooking) || (!filePath && randomOverall(rest))) return { category: 'credential', looksLike: 'looks random (like a credential or passphrase)' };
   return undefined;
 }
 
