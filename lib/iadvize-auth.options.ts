@@ -235,7 +235,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   }
 
   // The issuer is carried in every token: never a value that looks like a key or credential.
-  if (typeof issuer === 'string' && redactionVerdict(issuer) !== undefined) {
+  if (badIssuer === undefined && typeof issuer === 'string' && redactionVerdict(issuer) !== undefined) {
     problems.push(`issuer: holds ${redact(issuer)}, not an issuer; set it to the \`iss\` your tokens carry, e.g. "https://www.example.com"`);
   }
 
