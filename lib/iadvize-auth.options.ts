@@ -17,6 +17,7 @@ import {
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 import { loadSigningKeys, type SigningKeySchedule, type SigningKeyScheduleOption } from './keys/key-schedule.js';
+import { redact, redactionVerdict } from './redaction.js';
 import { checkedClock, describeClockReading, isClockReading } from './token/clock.js';
 import { issuerProblem } from './token/issuer.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
@@ -147,6 +148,7 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
   }
   if (isKeyProvider(option)) {
     if (option.alg !== 'RS256') return `${path}: the key provider's alg is ${quoteName(option.alg)}; iAdvize accepts only RS256`;
+    if (redactionVerdict(option.kind) !== undefined) return `${path}: the key provider's kind is ${quoteName(option.kind)}; give it a short name such as "my-kms" (it appears in logs and metrics)`;
     return option;
   }
   if (!isRecord(option)) return `${path}: must be an object ({ file }, { env }, { pem }, { jwk }) or a KeyProvider`;
@@ -244,6 +246,11 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
       }
       tokenCache = { ttlSeconds: cacheTtl as number, maxEntries: maxEntries as number };
     }
+  }
+
+  // The issuer is carried in every token: never a value that looks like a key or credential.
+  if (badIssuer === undefined && typeof issuer === 'string' && redactionVerdict(issuer) !== undefined) {
+    problems.push(`issuer: holds ${redact(issuer)}, not an issuer; set it to the \`iss\` your tokens carry, e.g. "https://www.example.com"`);
   }
 
   // The signing key, or a schedule of keys (lib/keys/key-schedule.ts): every key in force now or later is loaded.

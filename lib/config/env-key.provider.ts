@@ -1,5 +1,6 @@
 import { InvalidKeyError } from '../errors.js';
 import type { KeyText } from '../keys/key-material.js';
+import { quoteValue, redact } from '../redaction.js';
 import { LocalKeyProvider, readKeyFile } from '../keys/local-key.provider.js';
 import { markLibraryLocalSigner } from '../keys/sign-with-deadline.js';
 
@@ -54,7 +55,7 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
 
   /** E.g. `environment variable IADVIZE_SIGNING_KEY` or `file "keys/brand.pem" (IADVIZE_SIGNING_KEY_FILE)`. */
   describe(): string {
-    return this.kind === 'file' ? `file "${this.file}" (${this.variable})` : `environment variable ${this.variable}`;
+    return this.kind === 'file' ? `file ${quoteValue(this.file)} (${redact(this.variable)})` : `environment variable ${redact(this.variable)}`;
   }
 
   /** Loads and checks the key; messages about the passphrase name its variable. */
@@ -63,7 +64,7 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
       await super.init();
     } catch (e) {
       if (e instanceof InvalidKeyError && /passphrase/.test(e.message)) {
-        const hint = this.#passphrase === undefined ? `set ${this.#passphraseVariable}` : `check ${this.#passphraseVariable}`;
+        const hint = `${this.#passphrase === undefined ? 'set' : 'check'} ${redact(this.#passphraseVariable)}`;
         throw new InvalidKeyError(`${e.message} (${hint})`);
       }
       throw e;

@@ -3,6 +3,7 @@ import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS
 import type { IAdvizeAuthOptions, SigningKeyOption } from '../iadvize-auth.options.js';
 import type { SigningKeyScheduleOption } from '../keys/key-schedule.js';
 import type { PublicKeyInput } from '../keys/public-key-input.js';
+import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
 
 /** Names of the environment variables the library reads. */
@@ -89,10 +90,22 @@ function read(env: EnvRecord, name: string): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-/** What a value looks like, for messages (only ever used on non-secret variables). */
-function shown(value: string): string {
-  const v = value.trim();
-  return JSON.stringify(v.length > 24 ? `${v.slice(0, 24)}…` : v);
+/**
+ * A problem when a variable meant to hold a path holds key material instead
+ * (a PEM, a JWK, base64, several lines): the value is described, never shown.
+ */
+function keyInPathVariable(name: string, value: string, keyVariable: string, problems: string[]): boolean {
+  const verdict = redactionVerdict(value.trim());
+  if (verdict === undefined || !['key', 'json', 'multi-line'].includes(verdict.category)) return false;
+  problems.push(`${name}: holds ${redact(value.trim())}, not a file path; put the key itself in ${keyVariable}, or its path here`);
+  return true;
+}
+
+/** A problem when a variable meant to hold a key holds a file path instead (the path is not repeated). */
+function pathInKeyVariable(name: string, value: string, fileVariable: string, problems: string[]): boolean {
+  if (!looksLikePath(value)) return false;
+  problems.push(`${name}: holds what looks like a file path, not a key; set ${fileVariable} to the path instead (and unset ${name})`);
+  return true;
 }
 
 function wholeNumber(
@@ -108,7 +121,7 @@ function wholeNumber(
   if (raw === undefined) return undefined;
   const value = raw.trim();
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    problems.push(`${name}: must be a whole number of ${unit} from ${min} to ${max} (got ${shown(value)})${hint}`);
+    problems.push(`${name}: must be a whole number of ${unit} from ${min} to ${max} (got ${quoteValue(value)})${hint}`);
     return undefined;
   }
   return Number(value);
@@ -158,6 +171,7 @@ function scheduleFromEnv(value: string, passphrase: string | undefined, watch: {
       problems.push(`${where}.file: must be the path of a key file`);
       return;
     }
+    if (keyInPathVariable(`${where}.file`, e.file, IAdvizeEnv.SigningKey, problems)) return;
     if (e.from !== undefined && typeof e.from !== 'string') {
       problems.push(`${where}.from: must be an ISO 8601 date-time string with a time zone, e.g. "2027-01-15T09:00:00Z"`);
       return;
@@ -180,7 +194,8 @@ function publicKey(env: EnvRecord, valueName: string, fileName: string, problems
     problems.push(`${valueName} and ${fileName}: both are set; keep only one`);
     return undefined;
   }
-  if (file !== undefined) return { file: file.trim() };
+  if (file !== undefined) return keyInPathVariable(fileName, file, valueName, problems) ? undefined : { file: file.trim() };
+  if (value !== undefined && pathInKeyVariable(valueName, value, fileName, problems)) return undefined;
   if (value !== undefined) return env === process.env ? { env: valueName } : value;
   return undefined;
 }
@@ -216,6 +231,9 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
   const issuer = read(env, IAdvizeEnv.Issuer);
   if (issuer === undefined) {
     problems.push(`${IAdvizeEnv.Issuer}: is not set; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
+  } else if (redactionVerdict(issuer.trim()) !== undefined) {
+    // The issuer is public (every token carries it): a value that looks like a key or credential is a mistake.
+    problems.push(`${IAdvizeEnv.Issuer}: holds ${redact(issuer.trim())}, not an issuer; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
   }
 
   let signingKey: SigningKeyOption | SigningKeyScheduleOption | undefined;
@@ -244,8 +262,10 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
       `${IAdvizeEnv.SigningKeyFile}: is not set (nor ${IAdvizeEnv.SigningKey}); point it at the brand's PEM private key (create one with: npx iadvize-auth keygen)`,
     );
   } else if (keyFile !== undefined) {
-    signingKey = new EnvConfiguredKeyProvider({ kind: 'file', variable: IAdvizeEnv.SigningKeyFile, file: keyFile.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch);
-  } else {
+    if (!keyInPathVariable(IAdvizeEnv.SigningKeyFile, keyFile, IAdvizeEnv.SigningKey, problems)) {
+      signingKey = new EnvConfiguredKeyProvider({ kind: 'file', variable: IAdvizeEnv.SigningKeyFile, file: keyFile.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch);
+    }
+  } else if (!pathInKeyVariable(IAdvizeEnv.SigningKey, keyValue as string, IAdvizeEnv.SigningKeyFile, problems)) {
     signingKey = new EnvConfiguredKeyProvider({ kind: 'env', variable: IAdvizeEnv.SigningKey, value: keyValue as string }, passphrase, IAdvizeEnv.SigningKeyPassphrase);
   }
 

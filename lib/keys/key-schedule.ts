@@ -5,7 +5,7 @@ import type { SigningKeyOption } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from '../token/compact.js';
 import { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS, KeyFileSnapshotProvider, pollKeyFile } from './key-file-watch.js';
 import { isKeyProvider, type KeyProvider } from './key-provider.js';
-import { loadPublicKey, safeName, samePublicKey, thumbprintOf } from './key-material.js';
+import { loadPublicKey, quoteName, safeName, samePublicKey, thumbprintOf } from './key-material.js';
 import { signWithDeadline } from './sign-with-deadline.js';
 
 /** One entry of a {@link SigningKeyScheduleOption}. */
@@ -157,7 +157,7 @@ function parseSigningKeys(option: unknown, ctx: SigningKeyLoadContext, problems:
     return [{ source: 'signingKey', from: -Infinity, provider: built }];
   }
   const extra = Object.keys(option).filter((k) => k !== 'schedule');
-  if (extra.length > 0) problems.push(`signingKey: unknown option${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(safeName(k))).join(', ')} next to "schedule"`);
+  if (extra.length > 0) problems.push(`signingKey: unknown option${extra.length > 1 ? 's' : ''} ${extra.map(quoteName).join(', ')} next to "schedule"`);
   const list: unknown = option.schedule;
   if (!Array.isArray(list) || list.length === 0) {
     problems.push('signingKey.schedule: must be a non-empty array of { key, from } entries, in the order the keys take over');
@@ -174,7 +174,7 @@ function parseSigningKeys(option: unknown, ctx: SigningKeyLoadContext, problems:
       return;
     }
     const unknown = Object.keys(entry).filter((k) => k !== 'key' && k !== 'from');
-    if (unknown.length > 0) problems.push(`${path}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(safeName(k))).join(', ')} (an entry has "key" and "from")`);
+    if (unknown.length > 0) problems.push(`${path}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map(quoteName).join(', ')} (an entry has "key" and "from")`);
     // Own properties only: a polluted Object.prototype cannot add an instant or a key.
     const rawFrom = Object.hasOwn(entry, 'from') ? entry.from : undefined;
     const rawKey = Object.hasOwn(entry, 'key') ? entry.key : undefined;
@@ -254,7 +254,7 @@ async function loadKey(provider: KeyProvider, source: string, messageOf: Signing
     const publicKey = loadPublicKey((await provider.getPublicKey()).export({ format: 'jwk' }), `${source} (public half)`);
     return { provider, publicKey, thumbprint: await thumbprintOf(publicKey) };
   } catch (e) {
-    return `${source}: ${messageOf(e, `the ${String(provider.kind ?? 'key')} provider could not load its key`)}`;
+    return `${source}: ${messageOf(e, `the ${safeName(provider.kind ?? 'key')} provider could not load its key`)}`;
   }
 }
 
@@ -573,7 +573,7 @@ export async function loadSigningKeys(option: unknown, ctx: SigningKeyLoadContex
         problems.push(`${entry.source}.watchIntervalMs: must be a whole number of milliseconds from 100 to 3600000 (default ${DEFAULT_KEY_FILE_WATCH_INTERVAL_MS})`);
         continue;
       }
-      const description = entry.provider.describe?.() ?? `file ${JSON.stringify(safeName(target.file))}`;
+      const description = entry.provider.describe?.() ?? `file ${quoteName(target.file)}`;
       // Stamp and hash before the provider reads the file: a change in between is picked up by the first poll.
       const state = await pollKeyFile(target.file, description);
       const read = state.ok ? await state.read().catch(() => undefined) : undefined;

@@ -1,5 +1,6 @@
 import { createPublicKey, sign as cryptoSign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
 import { markLibraryLocalSigner } from './sign-with-deadline.js';
@@ -142,15 +143,19 @@ export class FileKeyProvider extends LocalKeyProvider {
   }
 }
 
-/** Reads a key file, turning I/O errors into a message that names the file and the cause. */
-export function readKeyFile(file: string, source: string): Buffer {
+/**
+ * Reads a key file, turning I/O errors into a message that names the file
+ * (as `source` describes it) and the cause; a relative path is resolved from
+ * `cwd`, which the message names when the file is missing.
+ */
+export function readKeyFile(file: string, source: string, cwd: string = process.cwd()): Buffer {
   try {
-    return readFileSync(file);
+    return readFileSync(resolve(cwd, file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
-        ? 'does not exist'
+        ? `does not exist${isAbsolute(file) ? '' : ` (a relative path, resolved from the working directory ${JSON.stringify(cwd)})`}`
         : code === 'EACCES' || code === 'EPERM'
           ? 'is not readable (permission denied)'
           : code === 'EISDIR'
