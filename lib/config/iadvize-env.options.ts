@@ -176,7 +176,8 @@ function scheduleFromEnv(value: string, passphrase: string | undefined, watch: {
       problems.push(`${where}.from: must be an ISO 8601 date-time string with a time zone, e.g. "2027-01-15T09:00:00Z"`);
       return;
     }
-    const key = new EnvConfiguredKeyProvider({ kind: 'file', variable: where, file: e.file.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch);
+    // The entry's place shows in the option path of any problem (signingKey.schedule[i].key) and in doctor's list.
+    const key = new EnvConfiguredKeyProvider({ kind: 'file', variable: name, file: e.file.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch);
     schedule.push(e.from === undefined ? { key } : { key, from: e.from });
   });
   return { schedule };

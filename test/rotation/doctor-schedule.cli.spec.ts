@@ -39,8 +39,8 @@ describe('IADVIZE_SIGNING_KEY_SCHEDULE and IADVIZE_SIGNING_KEY_WATCH', () => {
     const config = await resolveIAdvizeAuthOptions(options);
     expect(config.signingKeyThumbprint).toBe(await thumbprintOf(keyA.publicKey));
     expect(config.signingKeys?.describe().map((l) => [l.state, l.watched, l.description])).toEqual([
-      ['in force', true, `file "${files.a}" (IADVIZE_SIGNING_KEY_SCHEDULE[0])`],
-      ['scheduled', true, `file "${files.b}" (IADVIZE_SIGNING_KEY_SCHEDULE[1])`],
+      ['in force', true, `file "${files.a}" (IADVIZE_SIGNING_KEY_SCHEDULE)`],
+      ['scheduled', true, `file "${files.b}" (IADVIZE_SIGNING_KEY_SCHEDULE)`],
     ]);
     await config.signingKeys?.close();
   });
@@ -87,12 +87,12 @@ describe('iadvize-auth doctor shows the key schedule (built binary)', () => {
     const thumbA = await thumbprintOf(keyA.publicKey);
     const thumbB = await thumbprintOf(keyB.publicKey);
     expect(r.stdout).toContain('key schedule');
-    expect(r.stdout).toMatch(new RegExp(`from the start +retired +file "${join(dir, 'deleted-2025.pem')}" \\(IADVIZE_SIGNING_KEY_SCHEDULE\\[0\\]\\)\\n`));
+    expect(r.stdout).toMatch(new RegExp(`from the start +retired +file "${join(dir, 'deleted-2025.pem')}" \\(IADVIZE_SIGNING_KEY_SCHEDULE\\)\\n`));
     expect(r.stdout).toMatch(
-      new RegExp(`from 2026-01-01T00:00:00.000Z +in force +file "${files.a}" \\(IADVIZE_SIGNING_KEY_SCHEDULE\\[1\\]\\), watched, thumbprint ${thumbA}`),
+      new RegExp(`from 2026-01-01T00:00:00.000Z +in force +file "${files.a}" \\(IADVIZE_SIGNING_KEY_SCHEDULE\\), watched, thumbprint ${thumbA}`),
     );
     expect(r.stdout).toMatch(
-      new RegExp(`from 2098-12-31T23:00:00.000Z +scheduled +file "${files.b}" \\(IADVIZE_SIGNING_KEY_SCHEDULE\\[2\\]\\), watched, thumbprint ${thumbB}`),
+      new RegExp(`from 2098-12-31T23:00:00.000Z +scheduled +file "${files.b}" \\(IADVIZE_SIGNING_KEY_SCHEDULE\\), watched, thumbprint ${thumbB}`),
     );
     expect(r.stdout).toContain('All checks passed');
     expect(r.all).not.toMatch(PRIVATE_PEM);
