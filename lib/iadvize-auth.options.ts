@@ -47,7 +47,7 @@ export type SigningKeyOption =
 export interface IAdvizeAuthOptions {
   /**
    * Required. The `iss` claim of every token, e.g. `https://www.example.com`. No default.
-   * A StringOrURI (RFC 7519): 1..2048 characters, no whitespace or control
+   * A StringOrURI (RFC 7519): 1..160 characters, no whitespace or control
    * characters, an absolute URI when it contains `:`; never key material.
    */
   issuer: string;
