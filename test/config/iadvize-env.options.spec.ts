@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { InvalidOptionsError, PemKeyProvider, resolveIAdvizeAuthOptions, TokenService } from '../../lib/index.js';
 import { EnvConfiguredKeyProvider, IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, tempDir } from '../helpers/keys.js';
+import { expectNoSecrets, rsaKeyPair, tempDir } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 

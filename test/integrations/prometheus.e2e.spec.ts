@@ -8,9 +8,9 @@ import { IAdvizeAuthEvents } from '../../lib/events/iadvize-auth-events.service.
 import { IAdvizeHealthService } from '../../lib/health/iadvize-health.service.js';
 import { IAdvizePrometheusMetrics, provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp } from '../helpers/platforms.js';
-import { SwitchableSigner } from './test-signers.js';
+import { rsaKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp } from '../support/platforms.js';
+import { SwitchableSigner } from '../support/test-signers.js';
 
 const REGISTRY = Symbol('test registry');
 

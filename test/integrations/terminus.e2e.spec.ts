@@ -6,9 +6,9 @@ import request from 'supertest';
 import { IAdvizeAuthModule } from '../../lib/index.js';
 import { IAdvizeHealthIndicator } from '../../lib/integrations/terminus.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp } from '../helpers/platforms.js';
-import { SwitchableSigner } from './test-signers.js';
+import { expectNoSecrets, rsaKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp } from '../support/platforms.js';
+import { SwitchableSigner } from '../support/test-signers.js';
 
 @Controller('health')
 class HealthController {

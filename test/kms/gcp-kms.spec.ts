@@ -7,10 +7,10 @@ import { KeyManagementServiceClient } from '@google-cloud/kms';
 import { OAuth2Client } from 'google-auth-library';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { crc32c, GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
-import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
-import { crc32cBitwise, GcpKmsStandin } from './standins/gcp-kms.standin.js';
-import { standinKey } from './standins/standin-server.js';
+import { describeKeyProviderConformance } from '../support/kms-conformance.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from '../support/pasted-key.js';
+import { crc32cBitwise, GcpKmsStandin } from '../support/standins/gcp-kms.standin.js';
+import { standinKey } from '../support/standins/standin-server.js';
 
 let gcp: GcpKmsStandin;
 

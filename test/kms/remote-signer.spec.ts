@@ -18,8 +18,8 @@ import {
   type RemoteFailure,
   type RetryPolicy,
 } from '../../lib/kms/remote-signer.js';
-import { expectNoKeyMaterial, pastedPrivateKeyPem } from './pasted-key.js';
-import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from './retry-budget.js';
+import { expectNoKeyMaterial, pastedPrivateKeyPem } from '../support/pasted-key.js';
+import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from '../support/retry-budget.js';
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
   timeoutMs: 1000,

@@ -14,7 +14,7 @@ import {
   type ResolvedIAdvizeAuthConfig,
 } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, tempDir } from '../helpers/keys.js';
+import { expectNoSecrets, rsaKeyPair, tempDir } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 

@@ -24,8 +24,8 @@ import {
   type KeyProvider,
 } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp } from '../helpers/platforms.js';
+import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp } from '../support/platforms.js';
 
 const ISSUER = 'https://brand.example';
 

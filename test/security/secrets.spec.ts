@@ -22,9 +22,9 @@ import { NestFactory } from '@nestjs/core';
 import { compactDecrypt } from 'jose';
 import { IAdvizeAuthEvents, IAdvizeAuthModule, PemKeyProvider, UserResolver, type IAdvizeAuthOptions, type IAdvizeIdentity, type KeyProvider } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS } from '../helpers/platforms.js';
-import { captureProcessOutput, describeLeaks, LeakCorpus, scanText, SecretRegistry } from './helpers/leak-scanner.js';
+import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS } from '../support/platforms.js';
+import { captureProcessOutput, describeLeaks, LeakCorpus, scanText, SecretRegistry } from '../support/leak-scanner.js';
 
 const ISSUER = 'https://brand.example';
 const PASSPHRASE = `pass-${randomBytes(12).toString('hex')}`;

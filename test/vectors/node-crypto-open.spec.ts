@@ -12,7 +12,7 @@ import {
 } from 'node:crypto';
 import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
 import { TokenService } from '../../lib/token/token.service.js';
-import { rsaKeyPair } from '../helpers/keys.js';
+import { rsaKeyPair } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 const NOW_MS = 1_767_225_600_123; // 2026-01-01T00:00:00.123Z
