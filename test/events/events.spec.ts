@@ -23,18 +23,18 @@ import {
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS } from '../support/platforms.js';
-import { CapturingLogger, SwitchableSigner } from '../support/test-signers.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import type { FakeKeyProvider } from '../../lib/testing/index.js';
+import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
 const ISSUER = 'https://brand.example';
 const HASH_KEY = 'k'.repeat(16) + '-0123456789abcdef-correlation';
 
 let brand: TestKeyPair;
-let other: TestKeyPair;
 let iadvize: FakeIAdvize;
 
 beforeAll(async () => {
   brand = await rsaKeyPair('brand');
-  other = await rsaKeyPair('other');
   iadvize = await FakeIAdvize.create();
 });
 
@@ -101,14 +101,14 @@ describe('IAdvizeAuthEvents through TokenService', () => {
   });
 
   it('signer.failure for a failing, hanging or mismatching signer, with code, kind and duration', async () => {
-    const signer = new SwitchableSigner(brand.privatePem, other.privatePem);
+    const signer = kmsLikeSigner(brand.privatePem);
     const { tokens, events } = await compile({ signingKey: signer, signingTimeoutMs: 150 });
     const seen = record(events);
     signer.mode = 'fail';
     await expect(tokens.createToken({ userId: 'u1' })).rejects.toBeInstanceOf(SigningUnavailableError);
     signer.mode = 'hang';
     await expect(tokens.createToken({ userId: 'u1' })).rejects.toBeInstanceOf(SigningUnavailableError);
-    signer.mode = 'wrong-key';
+    signer.mode = 'wrong-signature';
     await expect(tokens.createToken({ userId: 'u1' })).rejects.toBeInstanceOf(SignatureMismatchError);
     signer.mode = 'ok';
     await tokens.createToken({ userId: 'u1' });
@@ -178,7 +178,7 @@ describe('IAdvizeAuthEvents through TokenService', () => {
     const expected = (userId: string) => createHmac('sha256', HASH_KEY).update(userId).digest('base64url');
 
     it('is HMAC-SHA256 of the user id with the app key, on issued, refused and failure events', async () => {
-      const signer = new SwitchableSigner(brand.privatePem, other.privatePem);
+      const signer = kmsLikeSigner(brand.privatePem);
       const { tokens, events } = await compile(
         { signingKey: signer },
         { extraProviders: [{ provide: IADVIZE_AUTH_EVENTS_OPTIONS, useValue: { userIdHashKey: HASH_KEY } }] },
@@ -244,12 +244,12 @@ class BadAwareResolver extends UserResolver {
 describe.each(PLATFORMS)('events and logs of the token endpoint on %s', (_name, platform) => {
   let app: INestApplication;
   let moduleRef: TestingModule;
-  let signer: SwitchableSigner;
+  let signer: FakeKeyProvider;
   let logger: CapturingLogger;
   let seen: Recorded;
 
   beforeAll(async () => {
-    signer = new SwitchableSigner(brand.privatePem, other.privatePem);
+    signer = kmsLikeSigner(brand.privatePem);
     logger = new CapturingLogger();
     moduleRef = await Test.createTestingModule({
       imports: [
@@ -298,7 +298,7 @@ describe.each(PLATFORMS)('events and logs of the token endpoint on %s', (_name, 
     await request(server).post('/iadvize/token').set('Authorization', 'Bearer tok-bad').expect(422);
     signer.mode = 'fail';
     await request(server).post('/iadvize/token').set('Authorization', 'Bearer tok-alice').expect(503);
-    signer.mode = 'wrong-key';
+    signer.mode = 'wrong-signature';
     await request(server).post('/iadvize/token').set('Authorization', 'Bearer tok-alice').expect(503);
     const failures = logger.lines.filter((l) => l.level === 'warn' || l.level === 'error');
     expect(failures.map((l) => [l.level, l.text.split(':')[0]])).toEqual([

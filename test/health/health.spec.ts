@@ -4,22 +4,21 @@ import { IAdvizeAuthEvents } from '../../lib/events/iadvize-auth-events.service.
 import { IAdvizeHealthService } from '../../lib/health/iadvize-health.service.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../support/keys.js';
-import { CapturingLogger, SwitchableSigner } from '../support/test-signers.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
 let brand: TestKeyPair;
-let other: TestKeyPair;
 let iadvize: FakeIAdvize;
 
 beforeAll(async () => {
   brand = await rsaKeyPair('brand');
-  other = await rsaKeyPair('other');
   iadvize = await FakeIAdvize.create();
 });
 
 /** A module whose clock the test moves, with a switchable signer (its startup self-check call is not counted). */
 async function setup(signingTimeoutMs = 5000) {
   const clock = { now: Date.UTC(2026, 0, 1) };
-  const signer = new SwitchableSigner(brand.privatePem, other.privatePem);
+  const signer = kmsLikeSigner(brand.privatePem);
   const logger = new CapturingLogger();
   const moduleRef = await Test.createTestingModule({
     imports: [
@@ -115,9 +114,9 @@ describe('IAdvizeHealthService', () => {
     ]);
   });
 
-  it('a signer answering with another key: IADVIZE_SIGNATURE_MISMATCH', async () => {
+  it('a signer answering a signature that does not verify: IADVIZE_SIGNATURE_MISMATCH', async () => {
     const { health, signer } = await setup();
-    signer.mode = 'wrong-key';
+    signer.mode = 'wrong-signature';
     const r = await health.check();
     expect(r).toMatchObject({ healthy: false, code: 'IADVIZE_SIGNATURE_MISMATCH' });
     expect(r.message).toMatch(/does not verify with its public key/);

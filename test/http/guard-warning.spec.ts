@@ -5,7 +5,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { IAdvizeAuthModule, UserResolver, type IAdvizeAuthModuleExtras, type IAdvizeIdentity } from '../../lib/index.js';
 import { FakeIAdvizeSetup } from '../../lib/testing/index.js';
-import { CapturingLogger } from '../support/test-signers.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
 
 /**

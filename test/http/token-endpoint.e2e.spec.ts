@@ -4,20 +4,19 @@ import {
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
-  type LoggerService,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
   IAdvizeAuthModule,
-  PemKeyProvider,
   UserResolver,
   type IAdvizeAuthOptions,
   type IAdvizeIdentity,
-  type KeyProvider,
 } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { kmsLikeSigner } from '../support/kms-like-signer.js';
 import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
 
@@ -69,32 +68,6 @@ class ProfileResolver extends UserResolver {
     const p = await this.users.profile(String(user.id));
     return { userId: p.customerId, visitorData: { firstName: p.firstName, email: p.email } };
   }
-}
-
-/** A switchable signer standing in for a remote KMS: works, fails, or hangs on demand. */
-class FlakySigner implements KeyProvider {
-  readonly alg = 'RS256' as const;
-  readonly kind = 'flaky-kms';
-  mode: 'ok' | 'fail' | 'hang' = 'ok';
-  constructor(private readonly inner: PemKeyProvider) {}
-  async init() {
-    await this.inner.init();
-  }
-  async sign(input: Uint8Array) {
-    if (this.mode === 'fail') throw new Error('connect ECONNREFUSED kms.internal secret=hunter2');
-    if (this.mode === 'hang') return new Promise<Uint8Array>(() => undefined);
-    return this.inner.sign(input);
-  }
-  getPublicKey() {
-    return this.inner.getPublicKey();
-  }
-}
-
-class CapturingLogger implements LoggerService {
-  lines: string[] = [];
-  log(m: unknown) { this.lines.push(String(m)); }
-  warn(m: unknown) { this.lines.push(String(m)); }
-  error(m: unknown, ...rest: unknown[]) { this.lines.push([m, ...rest].map(String).join(' ')); }
 }
 
 let brand: TestKeyPair;
@@ -265,7 +238,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
       expect(res.body.message).toContain('visitorData: unknown field "shoeSize"');
       expect(res.text).not.toContain('xxxxxxxxxx');
       expect(res.text).not.toContain('leak@example.com');
-      const warnings = logger.lines.filter((l) => l.includes('IADVIZE_INVALID_IDENTITY'));
+      const warnings = logger.texts('log', 'warn', 'error').filter((l) => l.includes('IADVIZE_INVALID_IDENTITY'));
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).not.toContain('leak@example.com');
     } finally {
@@ -274,7 +247,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
   });
 
   it('a failing or hanging signer gives 503 with Retry-After, no stack, no secrets, and recovers', async () => {
-    const signer = new FlakySigner(new PemKeyProvider({ pem: brand.privatePem }));
+    const signer = kmsLikeSigner(brand.privatePem);
     const logger = new CapturingLogger();
     const moduleRef = await Test.createTestingModule({
       imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), signingKey: signer, signingTimeoutMs: 300, controller: { guards: [BearerAuthGuard] } })],
@@ -297,7 +270,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
       signer.mode = 'ok';
       res = await request(server).post('/iadvize/token').set('Authorization', 'Bearer tok-alice').expect(200);
       expect((await openUser(res.body.token)).userId).toBe('alice');
-      const all = logger.lines.join('\n');
+      const all = logger.texts('log', 'warn', 'error').join('\n');
       expect(all).not.toContain('hunter2');
       expectNoSecrets(all, [res.body.token]);
     } finally {

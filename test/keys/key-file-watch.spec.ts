@@ -20,7 +20,7 @@ import {
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
-import { CapturingLogger } from '../support/test-signers.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 
 const ISSUER = 'https://brand.example';
 

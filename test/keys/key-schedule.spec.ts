@@ -19,7 +19,8 @@ import {
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
-import { CapturingLogger, SwitchableSigner } from '../support/test-signers.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
 const ISSUER = 'https://brand.example';
 /** The instant agreed with iAdvize for the switch from key A to key B. */
@@ -145,9 +146,9 @@ describe('signingKey schedule: validation at startup', () => {
     }
   });
 
-  it('self-checks every scheduled key at startup: a future signer that signs with another key fails startup', async () => {
-    const signer = new SwitchableSigner(keyB.privatePem, keyC.privatePem);
-    signer.mode = 'wrong-key';
+  it('self-checks every scheduled key at startup: a future signer whose signatures do not verify fails startup', async () => {
+    const signer = kmsLikeSigner(keyB.privatePem);
+    signer.mode = 'wrong-signature';
     const clock = testClock(SWITCH_MS - 60_000);
     const message = await problemsOf(scheduleOptions(clock.fn, { signingKey: { schedule: [{ key: { pem: keyA.privatePem } }, { key: signer, from: SWITCH }] } }));
     expect(message).toContain("signingKey.schedule[1].key: self-check failed: the provider's signature does not verify with its public key");

@@ -25,7 +25,8 @@ import {
 } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
-import { CapturingLogger, describeLeaks, LeakCorpus, scanText, SecretRegistry } from '../support/leak-scanner.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { describeLeaks, LeakCorpus, scanText, SecretRegistry } from '../support/leak-scanner.js';
 import { hostileKeys } from '../support/arbitraries.js';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -412,7 +413,7 @@ class Build {
 
 /**
  * `kty` names the key type and is quoted in messages ("a JWK of type …"), like
- * other names; its PEM case is pinned in the known gaps below.
+ * other names; its PEM case is pinned in "key material given where a name belongs" below.
  */
 function withoutKty(members: Record<string, unknown>): Record<string, unknown> {
   const { kty: _kty, ...rest } = members;
@@ -585,7 +586,7 @@ describe('option properties', () => {
  * belongs): the message must not quote the key; the library redacts names
  * that look like key material.
  */
-describe('known gaps: key material given where a name belongs', () => {
+describe('key material given where a name belongs is never quoted', () => {
   async function messageOf(options: Record<string, unknown>): Promise<string> {
     const error = await resolveIAdvizeAuthOptions(options).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidOptionsError);

@@ -20,7 +20,8 @@ import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, type PlatformFactory } from '../support/platforms.js';
 import { VaultTransitStandin } from '../support/standins/vault-transit.standin.js';
-import { CapturingLogger, captureProcessOutput, LeakCorpus, SecretRegistry } from '../support/leak-scanner.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { captureProcessOutput, LeakCorpus, SecretRegistry } from '../support/leak-scanner.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const ISSUER = 'https://brand.example';

@@ -35,7 +35,8 @@ import { FakeIAdvize } from '../../lib/testing/index.js';
 import { requireBuiltCli, runCli as runBinary } from '../support/cli-runner.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS } from '../support/platforms.js';
-import { captureProcessOutput, CapturingLogger, LeakCorpus } from '../support/leak-scanner.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { captureProcessOutput, LeakCorpus } from '../support/leak-scanner.js';
 import { pastedSecret, secretSeedArb, SECRET_KINDS, SecretNeedles, type PastedSecret } from '../support/pasted-secrets.js';
 
 const ISSUER = 'https://brand.example';

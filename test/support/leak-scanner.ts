@@ -4,7 +4,6 @@
  * and where (a label), never the secret itself.
  */
 import type { KeyObject } from 'node:crypto';
-import type { LoggerService } from '@nestjs/common';
 
 /** One kind of leak the scanner recognises. */
 export type LeakKind =
@@ -143,51 +142,6 @@ function safeStringify(value: unknown): string {
     return JSON.stringify(value) ?? String(value);
   } catch {
     return String(value);
-  }
-}
-
-function stringifyLogArg(arg: unknown): string {
-  if (arg instanceof Error) return `${arg.name}: ${arg.message}\n${arg.stack ?? ''}`;
-  if (typeof arg === 'string') return arg;
-  return safeStringify(arg);
-}
-
-/**
- * A Nest `LoggerService` that records every call into a {@link LeakCorpus}
- * (message, context, and any error or stack argument).
- */
-export class CapturingLogger implements LoggerService {
-  constructor(
-    readonly corpus: LeakCorpus,
-    private readonly prefix = 'log',
-  ) {}
-
-  /** The recorded lines of one level, for assertions about what was logged. */
-  lines(level?: string): string[] {
-    return this.corpus.entries.filter((e) => !level || e.label === `${this.prefix}:${level}`).map((e) => e.text);
-  }
-
-  private write(level: string, message: unknown, rest: unknown[]): void {
-    this.corpus.record(`${this.prefix}:${level}`, [message, ...rest].map(stringifyLogArg).join(' '));
-  }
-
-  log(message: unknown, ...rest: unknown[]): void {
-    this.write('log', message, rest);
-  }
-  error(message: unknown, ...rest: unknown[]): void {
-    this.write('error', message, rest);
-  }
-  warn(message: unknown, ...rest: unknown[]): void {
-    this.write('warn', message, rest);
-  }
-  debug(message: unknown, ...rest: unknown[]): void {
-    this.write('debug', message, rest);
-  }
-  verbose(message: unknown, ...rest: unknown[]): void {
-    this.write('verbose', message, rest);
-  }
-  fatal(message: unknown, ...rest: unknown[]): void {
-    this.write('fatal', message, rest);
   }
 }
 

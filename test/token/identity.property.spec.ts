@@ -16,14 +16,12 @@
 import fc from 'fast-check';
 import {
   InvalidIdentityError,
-  PemKeyProvider,
   resolveIAdvizeAuthOptions,
   TokenService,
   validateIdentity,
   VISITOR_DATA_FIELDS,
-  type KeyProvider,
 } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import { FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import {
   codePointLength,
@@ -40,34 +38,16 @@ const ISSUER = 'https://brand.example';
 const USER_ID_CLAIM = 'https://iadvize.com/userId';
 const VISITOR_DATA_CLAIM = 'https://iadvize.com/visitorData';
 
-/** Counts signatures, so a refused identity provably never reached the signer. */
-class CountingProvider implements KeyProvider {
-  readonly alg = 'RS256' as const;
-  readonly kind = 'counting';
-  readonly inProcess = true;
-  signatures = 0;
-  constructor(private readonly inner: PemKeyProvider) {}
-  init() {
-    return this.inner.init();
-  }
-  sign(input: Uint8Array) {
-    this.signatures++;
-    return this.inner.sign(input);
-  }
-  getPublicKey() {
-    return this.inner.getPublicKey();
-  }
-}
-
 let brand: TestKeyPair;
 let iadvize: FakeIAdvize;
-let signer: CountingProvider;
+/** Counts signatures, so a refused identity provably never reached the signer. */
+let signer: FakeKeyProvider;
 let service: TokenService;
 
 beforeAll(async () => {
   brand = await rsaKeyPair('brand');
   iadvize = await FakeIAdvize.create();
-  signer = new CountingProvider(new PemKeyProvider({ pem: brand.privatePem }));
+  signer = new FakeKeyProvider({ privateKeyPem: brand.privatePem, kind: 'counting' });
   service = new TokenService(
     await resolveIAdvizeAuthOptions({ issuer: ISSUER, signingKey: signer, iadvizePublicKey: iadvize.publicKeyPem, selfCheck: false }),
   );
@@ -149,9 +129,9 @@ describe('identity properties', () => {
   it('every valid identity yields a token FakeIAdvize opens to exactly that identity', async () => {
     await fc.assert(
       fc.asyncProperty(validIdentity, async (identity) => {
-        const before = signer.signatures;
+        const before = signer.calls;
         const { token, expiresAt } = await service.createToken(identity);
-        expect(signer.signatures).toBe(before + 1);
+        expect(signer.calls).toBe(before + 1);
         const opened = await iadvize.open(token, brand.publicPem, { issuer: ISSUER });
         const expected = expectedIdentity(identity);
         // Exact UTF-16 equality, not normalised, not trimmed.
@@ -179,7 +159,7 @@ describe('identity properties', () => {
   it('every invalid identity is refused with InvalidIdentityError: no token, no signature, no value echoed', async () => {
     await fc.assert(
       fc.asyncProperty(invalidIdentity, async ([rule, identity]) => {
-        const before = signer.signatures;
+        const before = signer.calls;
         let sync: unknown;
         try {
           validateIdentity(identity);
@@ -201,7 +181,7 @@ describe('identity properties', () => {
         for (const value of longStrings(identity)) {
           expect({ rule, echoed: e.message.includes(value) }).toEqual({ rule, echoed: false });
         }
-        expect(signer.signatures).toBe(before);
+        expect(signer.calls).toBe(before);
       }),
       { numRuns: 400 },
     );

@@ -1,23 +1,6 @@
-import { InvalidOptionsError, PemKeyProvider, resolveIAdvizeAuthOptions, TokenService, type KeyProvider } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import { InvalidOptionsError, resolveIAdvizeAuthOptions, TokenService } from '../../lib/index.js';
+import { FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
-
-/** A remote-style signer that counts signatures and can be made to fail. */
-class CountingSigner implements KeyProvider {
-  readonly alg = 'RS256' as const;
-  readonly kind = 'counting-kms';
-  signs = 0;
-  failNext = false;
-  constructor(private readonly inner: PemKeyProvider) {}
-  init() { return this.inner.init(); }
-  getPublicKey() { return this.inner.getPublicKey(); }
-  async sign(input: Uint8Array) {
-    this.signs++;
-    await new Promise((r) => setTimeout(r, 5));
-    if (this.failNext) { this.failNext = false; throw new Error('throttled'); }
-    return this.inner.sign(input);
-  }
-}
 
 let brand: TestKeyPair;
 let iadvize: FakeIAdvize;
@@ -27,11 +10,11 @@ beforeAll(async () => {
 });
 
 async function setup(tokenCache: unknown, now = { ms: Date.now() }) {
-  const signer = new CountingSigner(new PemKeyProvider({ pem: brand.privatePem }));
+  const signer = new FakeKeyProvider({ privateKeyPem: brand.privatePem, kind: 'counting-kms', latencyMs: 5, error: () => new Error('throttled') });
   const config = await resolveIAdvizeAuthOptions({
     issuer: 'https://brand.example', signingKey: signer, iadvizePublicKey: iadvize.publicKeyPem, tokenCache, clock: () => now.ms,
   });
-  signer.signs = 0; // ignore the startup self-check
+  signer.calls = 0; // ignore the startup self-check
   return { service: new TokenService(config), signer, now };
 }
 
@@ -41,7 +24,7 @@ describe('optional per-identity token cache', () => {
     const a = await service.createToken({ userId: 'u' });
     const b = await service.createToken({ userId: 'u' });
     expect(a.token).not.toBe(b.token);
-    expect(signer.signs).toBe(2);
+    expect(signer.calls).toBe(2);
   });
 
   it('hands out the same token for the same identity within ttlSeconds, then mints again', async () => {
@@ -50,7 +33,7 @@ describe('optional per-identity token cache', () => {
     now.ms += 19_000;
     const b = await service.createToken({ userId: 'u', visitorData: { city: 'Nantes' } });
     expect(b).toEqual(a);
-    expect(signer.signs).toBe(1);
+    expect(signer.calls).toBe(1);
     // Other visitor data or another user: another token.
     const c = await service.createToken({ userId: 'u', visitorData: { city: 'Paris' } });
     const d = await service.createToken({ userId: 'v', visitorData: { city: 'Nantes' } });
@@ -59,13 +42,13 @@ describe('optional per-identity token cache', () => {
     now.ms += 1_001;
     const e = await service.createToken({ userId: 'u', visitorData: { city: 'Nantes' } });
     expect(e.token).not.toBe(a.token);
-    expect(signer.signs).toBe(4);
+    expect(signer.calls).toBe(4);
   });
 
   it('coalesces concurrent requests for one identity into one signature, each user still gets their own', async () => {
     const { service, signer, now } = await setup({ ttlSeconds: 10 });
     const results = await Promise.all(Array.from({ length: 64 }, (_, i) => service.createToken({ userId: `user-${i % 4}` })));
-    expect(signer.signs).toBe(4);
+    expect(signer.calls).toBe(4);
     for (let i = 0; i < 64; i++) {
       expect((await iadvize.open(results[i].token, brand.publicPem, { currentDate: new Date(now.ms) })).userId).toBe(`user-${i % 4}`);
     }
@@ -73,14 +56,14 @@ describe('optional per-identity token cache', () => {
 
   it('never caches failures and evicts the oldest identity past maxEntries', async () => {
     const { service, signer } = await setup({ ttlSeconds: 10, maxEntries: 2 });
-    signer.failNext = true;
+    signer.failNext();
     await expect(service.createToken({ userId: 'a' })).rejects.toMatchObject({ code: 'IADVIZE_SIGNING_UNAVAILABLE' });
     const a = await service.createToken({ userId: 'a' });
     await service.createToken({ userId: 'b' });
     await service.createToken({ userId: 'c' }); // evicts a
     const a2 = await service.createToken({ userId: 'a' });
     expect(a2.token).not.toBe(a.token);
-    expect(signer.signs).toBe(5);
+    expect(signer.calls).toBe(5);
   });
 
   it('reports cached hands-outs in the token.issued event', async () => {
