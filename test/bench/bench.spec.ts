@@ -147,7 +147,7 @@ describe('benchmark (bench/run.mjs --quick --json)', () => {
     expect((at(result, 'http.memory.rssSamplesMb') as number[]).length).toBeGreaterThan(0);
   });
 
-  it('evaluates every target of issue 7 with PASS/FAIL', () => {
+  it('evaluates every performance target with PASS/FAIL', () => {
     const targets = result.targets as Json[];
     expect(targets.length).toBe(result.targetsTotal);
     expect(targets.length).toBeGreaterThanOrEqual(14);

@@ -71,11 +71,22 @@ describe('built-in key providers: every accepted form round-trips through FakeIA
     await roundTrip(make(), { firstName: 'Zoë', city: 'Nantes' });
   });
 
-  it('local providers are in-process and sign on the thread pool without blocking other work', async () => {
+  it('local providers are in-process and sign off the main thread: the event loop keeps turning while 32 signatures are made', async () => {
     const provider = new PemKeyProvider({ pem: brand.privatePem });
     await provider.init();
     expect(provider.inProcess).toBe(true);
+    let turns = 0;
+    let signing = true;
+    const spin = () => {
+      if (!signing) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
     const sigs = await Promise.all(Array.from({ length: 32 }, (_, i) => provider.sign(Buffer.from(`input-${i}`))));
+    signing = false;
+    // Signing on the main thread would finish all 32 before the first setImmediate callback runs.
+    expect(turns).toBeGreaterThan(0);
     expect(new Set(sigs.map((s) => Buffer.from(s).toString('hex'))).size).toBe(32);
     sigs.forEach((s) => expect(s).toHaveLength(256));
   });
