@@ -82,9 +82,22 @@ export interface ConsumerApp {
   remove(): void;
 }
 
-/** Packs this repository into a new temporary folder; returns the tarball's path. */
+/** Every file path (`./dist/…`) named in an `exports` map. */
+function exportTargets(node: unknown): string[] {
+  if (typeof node === 'string') return node.startsWith('./dist/') ? [node] : [];
+  return node && typeof node === 'object' ? Object.values(node).flatMap(exportTargets) : [];
+}
+
+/**
+ * Packs this repository's built dist/ into a new temporary folder; returns the
+ * tarball's path. Lifecycle scripts are skipped (a `prepack` build would
+ * delete dist/ under the specs running beside this one), so dist/ must be
+ * complete: every file the `exports` map names must exist.
+ */
 export function packRepository(): string {
-  if (!existsSync(join(root, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: run `npm run build` before the consumer specs');
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: unknown };
+  const missing = exportTargets(manifest.exports).filter((target) => !existsSync(join(root, target)));
+  if (missing.length > 0) throw new Error(`dist/ is incomplete (${missing.length} files of the exports map are missing, e.g. ${missing[0]}): run \`npm run build\` before the consumer specs`);
   const dir = mkdtempSync(join(tmpdir(), 'iadvize-pack-'));
   const res = runOrThrow(root, 'npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir]);
   const [{ filename }] = JSON.parse(res.output.slice(res.output.indexOf('['))) as [{ filename: string }];
