@@ -1,10 +1,10 @@
-import { BadRequestException, Body, Controller, Get, Header, HttpCode, HttpStatus, Inject, Post, Req, Res, UnauthorizedException, UseGuards } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, Header, HttpCode, HttpStatus, Inject, Post, Req, Res, UnauthorizedException } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { SAMPLE_CONFIG, type SampleConfig } from '../sample.config.js';
 import { UserStore } from '../users/user-store.service.js';
 import { SessionStore } from './session-store.service.js';
 import { clearedSessionCookie, readCookie, sessionCookie, SESSION_COOKIE_NAME } from './session-cookie.util.js';
-import { authenticateRequest, csrfHeaderError, hasCsrfHeader, SessionAuthGuard, type SampleRequest } from './session-auth.guard.js';
+import { authenticateRequest, csrfHeaderError, hasCsrfHeader, type SampleRequest } from './session-auth.guard.js';
 
 /** Body of `POST /auth/login`. */
 interface LoginBody {
@@ -94,12 +94,22 @@ export class AuthController {
     this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', clearedSessionCookie(this.config.secureCookie));
   }
 
-  /** The signed-in user's profile (the page calls it on load), or 401. */
+  /**
+   * The signed-in user's profile, or `204 No Content` when nobody is signed in
+   * (the page calls it on every load: being signed out is not an error, so it
+   * is not a 4xx the browser would log as one). A session whose account no
+   * longer exists: 401. A cookie-authenticated call needs the CSRF header.
+   */
   @Get('me')
-  @UseGuards(SessionAuthGuard)
   @Header('Cache-Control', 'no-store')
-  me(@Req() request: SampleRequest): ProfileResponse {
-    const user = request.user ? this.users.findById(request.user.id) : null;
+  me(@Req() request: SampleRequest, @Res({ passthrough: true }) response: unknown): ProfileResponse | undefined {
+    const auth = authenticateRequest(request, this.sessions);
+    if (!auth) {
+      this.adapterHost.httpAdapter.status(response, HttpStatus.NO_CONTENT);
+      return undefined;
+    }
+    if (auth.via === 'cookie' && !hasCsrfHeader(request)) throw csrfHeaderError();
+    const user = this.users.findById(auth.session.userId);
     if (!user) throw new UnauthorizedException({ statusCode: 401, error: 'Unauthorized', message: 'This account no longer exists', code: 'SAMPLE_UNAUTHENTICATED' });
     return { username: user.username, firstName: user.firstName, lastName: user.lastName };
   }
