@@ -1,6 +1,8 @@
 import { InvalidKeyError } from '../errors.js';
 import type { KeyText } from '../keys/key-material.js';
+import { quoteValue, redact } from '../redaction.js';
 import { LocalKeyProvider, readKeyFile } from '../keys/local-key.provider.js';
+import { markLibraryLocalSigner } from '../keys/sign-with-deadline.js';
 
 /** Where {@link EnvConfiguredKeyProvider} found the key: a variable holding it, or one naming a file. */
 export type EnvKeySource =
@@ -44,11 +46,13 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
     else this.#value = source.value;
     this.#passphrase = passphrase;
     this.#passphraseVariable = passphraseVariable;
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === EnvConfiguredKeyProvider) markLibraryLocalSigner(this);
   }
 
   /** E.g. `environment variable IADVIZE_SIGNING_KEY` or `file "keys/brand.pem" (IADVIZE_SIGNING_KEY_FILE)`. */
   describe(): string {
-    return this.kind === 'file' ? `file "${this.file}" (${this.variable})` : `environment variable ${this.variable}`;
+    return this.kind === 'file' ? `file ${quoteValue(this.file)} (${redact(this.variable)})` : `environment variable ${redact(this.variable)}`;
   }
 
   /** Loads and checks the key; messages about the passphrase name its variable. */
@@ -57,7 +61,7 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
       await super.init();
     } catch (e) {
       if (e instanceof InvalidKeyError && /passphrase/.test(e.message)) {
-        const hint = this.#passphrase === undefined ? `set ${this.#passphraseVariable}` : `check ${this.#passphraseVariable}`;
+        const hint = `${this.#passphrase === undefined ? 'set' : 'check'} ${redact(this.#passphraseVariable)}`;
         throw new InvalidKeyError(`${e.message} (${hint})`);
       }
       throw e;

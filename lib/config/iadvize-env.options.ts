@@ -2,6 +2,7 @@ import { InvalidOptionsError } from '../errors.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS } from '../iadvize.constants.js';
 import type { IAdvizeAuthOptions, SigningKeyOption } from '../iadvize-auth.options.js';
 import type { PublicKeyInput } from '../keys/public-key-input.js';
+import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
 
 /** Names of the environment variables the library reads. */
@@ -74,10 +75,22 @@ function read(env: EnvRecord, name: string): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-/** What a value looks like, for messages (only ever used on non-secret variables). */
-function shown(value: string): string {
-  const v = value.trim();
-  return JSON.stringify(v.length > 24 ? `${v.slice(0, 24)}…` : v);
+/**
+ * A problem when a variable meant to hold a path holds key material instead
+ * (a PEM, a JWK, base64, several lines): the value is described, never shown.
+ */
+function keyInPathVariable(name: string, value: string, keyVariable: string, problems: string[]): boolean {
+  const verdict = redactionVerdict(value.trim());
+  if (verdict === undefined || !['key', 'json', 'multi-line'].includes(verdict.category)) return false;
+  problems.push(`${name}: holds ${redact(value.trim())}, not a file path; put the key itself in ${keyVariable}, or its path here`);
+  return true;
+}
+
+/** A problem when a variable meant to hold a key holds a file path instead (the path is not repeated). */
+function pathInKeyVariable(name: string, value: string, fileVariable: string, problems: string[]): boolean {
+  if (!looksLikePath(value)) return false;
+  problems.push(`${name}: holds what looks like a file path, not a key; set ${fileVariable} to the path instead (and unset ${name})`);
+  return true;
 }
 
 function wholeNumber(
@@ -93,7 +106,7 @@ function wholeNumber(
   if (raw === undefined) return undefined;
   const value = raw.trim();
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    problems.push(`${name}: must be a whole number of ${unit} from ${min} to ${max} (got ${shown(value)})${hint}`);
+    problems.push(`${name}: must be a whole number of ${unit} from ${min} to ${max} (got ${quoteValue(value)})${hint}`);
     return undefined;
   }
   return Number(value);
@@ -111,7 +124,8 @@ function publicKey(env: EnvRecord, valueName: string, fileName: string, problems
     problems.push(`${valueName} and ${fileName}: both are set; keep only one`);
     return undefined;
   }
-  if (file !== undefined) return { file: file.trim() };
+  if (file !== undefined) return keyInPathVariable(fileName, file, valueName, problems) ? undefined : { file: file.trim() };
+  if (value !== undefined && pathInKeyVariable(valueName, value, fileName, problems)) return undefined;
   if (value !== undefined) return env === process.env ? { env: valueName } : value;
   return undefined;
 }
@@ -145,6 +159,9 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
   const issuer = read(env, IAdvizeEnv.Issuer);
   if (issuer === undefined) {
     problems.push(`${IAdvizeEnv.Issuer}: is not set; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
+  } else if (redactionVerdict(issuer.trim()) !== undefined) {
+    // The issuer is public (every token carries it): a value that looks like a key or credential is a mistake.
+    problems.push(`${IAdvizeEnv.Issuer}: holds ${redact(issuer.trim())}, not an issuer; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
   }
 
   let signingKey: SigningKeyOption | undefined;
@@ -163,8 +180,10 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
       `${IAdvizeEnv.SigningKeyFile}: is not set (nor ${IAdvizeEnv.SigningKey}); point it at the brand's PEM private key (create one with: npx iadvize-auth keygen)`,
     );
   } else if (keyFile !== undefined) {
-    signingKey = new EnvConfiguredKeyProvider({ kind: 'file', variable: IAdvizeEnv.SigningKeyFile, file: keyFile.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase);
-  } else {
+    if (!keyInPathVariable(IAdvizeEnv.SigningKeyFile, keyFile, IAdvizeEnv.SigningKey, problems)) {
+      signingKey = new EnvConfiguredKeyProvider({ kind: 'file', variable: IAdvizeEnv.SigningKeyFile, file: keyFile.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase);
+    }
+  } else if (!pathInKeyVariable(IAdvizeEnv.SigningKey, keyValue as string, IAdvizeEnv.SigningKeyFile, problems)) {
     signingKey = new EnvConfiguredKeyProvider({ kind: 'env', variable: IAdvizeEnv.SigningKey, value: keyValue as string }, passphrase, IAdvizeEnv.SigningKeyPassphrase);
   }
 

@@ -37,7 +37,10 @@ export class IAdvizeIdentityGuard implements CanActivate {
       );
       throw this.unauthenticated(context);
     }
-    this.getRequest(context)[IADVIZE_IDENTITY_REQUEST_KEY] = identity;
+    // Defined as an own property (read back as one by `@IAdvizeIdentity()`), whatever the request's prototypes hold.
+    // The descriptor has no prototype, so a polluted `Object.prototype.get` cannot turn it into an accessor.
+    const descriptor: PropertyDescriptor = Object.assign(Object.create(null) as PropertyDescriptor, { value: identity, writable: true, enumerable: true, configurable: true });
+    Object.defineProperty(this.getRequest(context), IADVIZE_IDENTITY_REQUEST_KEY, descriptor);
     return true;
   }
 

@@ -1,7 +1,9 @@
 import { createPublicKey, sign as cryptoSign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
+import { markLibraryLocalSigner } from './sign-with-deadline.js';
 import { loadPrivateKey, quoteEnvName, quoteName, type KeyText } from './key-material.js';
 
 /**
@@ -71,6 +73,8 @@ export class PemKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: PemKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === PemKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {
@@ -100,6 +104,8 @@ export class FileKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: FileKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === FileKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {
@@ -113,15 +119,19 @@ export class FileKeyProvider extends LocalKeyProvider {
   }
 }
 
-/** Reads a key file, turning I/O errors into a message that names the file and the cause. */
-export function readKeyFile(file: string, source: string): Buffer {
+/**
+ * Reads a key file, turning I/O errors into a message that names the file
+ * (as `source` describes it) and the cause; a relative path is resolved from
+ * `cwd`, which the message names when the file is missing.
+ */
+export function readKeyFile(file: string, source: string, cwd: string = process.cwd()): Buffer {
   try {
-    return readFileSync(file);
+    return readFileSync(resolve(cwd, file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
-        ? 'does not exist'
+        ? `does not exist${isAbsolute(file) ? '' : ` (a relative path, resolved from the working directory ${JSON.stringify(cwd)})`}`
         : code === 'EACCES' || code === 'EPERM'
           ? 'is not readable (permission denied)'
           : code === 'EISDIR'
@@ -147,6 +157,8 @@ export class EnvKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: EnvKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === EnvKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {

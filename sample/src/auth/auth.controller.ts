@@ -1,4 +1,18 @@
-import { BadRequestException, Body, Controller, Get, Header, HttpCode, HttpStatus, Inject, Post, Req, Res, UnauthorizedException } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  HttpStatus,
+  Inject,
+  Post,
+  Req,
+  Res,
+  UnauthorizedException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { SAMPLE_CONFIG, type SampleConfig } from '../sample.config.js';
 import { UserStore } from '../users/user-store.service.js';
@@ -10,6 +24,12 @@ import { authenticateRequest, csrfHeaderError, hasCsrfHeader, type SampleRequest
 interface LoginBody {
   username?: unknown;
   password?: unknown;
+}
+
+/** `true` for `application/json`, with or without parameters (`; charset=utf-8`), in any letter case. */
+function isJsonContentType(header: string | string[] | undefined): boolean {
+  if (typeof header !== 'string') return false;
+  return header.split(';', 1)[0].trim().toLowerCase() === 'application/json';
 }
 
 /** Public profile of the signed-in user, as the page shows it. */
@@ -45,12 +65,22 @@ export class AuthController {
   /**
    * Checks `{ "username", "password" }` (JSON), opens a session, sets the
    * HttpOnly session cookie and returns a bearer token for mobile-style clients.
-   * Wrong credentials: 401, without saying which of the two was wrong.
+   * Only `Content-Type: application/json` is accepted (415 otherwise: a
+   * cross-site HTML form can send urlencoded, multipart or text bodies, never
+   * JSON). Wrong credentials: 401, without saying which of the two was wrong.
    */
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   async login(@Body() body: LoginBody | undefined, @Req() request: SampleRequest, @Res({ passthrough: true }) response: unknown): Promise<LoginResponse> {
+    if (!isJsonContentType(request.headers['content-type'])) {
+      throw new UnsupportedMediaTypeException({
+        statusCode: 415,
+        error: 'Unsupported Media Type',
+        message: 'Send the credentials as JSON, with Content-Type: application/json',
+        code: 'SAMPLE_UNSUPPORTED_MEDIA_TYPE',
+      });
+    }
     const { username, password } = body ?? {};
     if (typeof username !== 'string' || typeof password !== 'string' || username.length > 200 || password.length > 1024) {
       throw new BadRequestException({
