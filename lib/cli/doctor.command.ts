@@ -7,6 +7,7 @@ import { IAdvizeAuthError, InvalidOptionsError } from '../errors.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, IADVIZE_PRODUCTION_KEY_THUMBPRINT, JWE_ALGORITHM, JWE_CONTENT_TYPE, JWE_ENCRYPTION } from '../iadvize.constants.js';
 import { resolveIAdvizeAuthOptions, type IAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { thumbprintOf } from '../keys/key-material.js';
+import { formatInstant } from '../keys/key-schedule.js';
 import { quoteValue, redact } from '../redaction.js';
 import { FakeIAdvize, FakeIAdvizeError } from '../testing/fake-iadvize.js';
 import { TokenService } from '../token/token.service.js';
@@ -183,6 +184,13 @@ export const doctorCommand: CliCommand = {
       const bits = config.signingPublicKey.asymmetricKeyDetails?.modulusLength;
       out(`       signing key    ${provider.describe?.() ?? provider.kind}, RSA-${bits}`);
       out(`                      thumbprint ${config.signingKeyThumbprint}`);
+      if (config.signingKeys?.isDynamic) {
+        out('       key schedule   (every replica switches at each instant by its own clock; watched files reload when they change)');
+        for (const k of config.signingKeys.describe()) {
+          const from = k.from === undefined ? 'from the start' : `from ${formatInstant(k.from)}`;
+          out(`         ${from.padEnd(29)} ${k.state.padEnd(9)} ${k.description ?? k.source}${k.watched ? ', watched' : ''}${k.thumbprint ? `, thumbprint ${k.thumbprint}` : ''}`);
+        }
+      }
       if (options.signingPublicKey !== undefined) {
         out(`       registered key matches the signing key (${ctx.env[IAdvizeEnv.SigningPublicKeyFile] ? IAdvizeEnv.SigningPublicKeyFile : IAdvizeEnv.SigningPublicKey})`);
       } else {
@@ -225,7 +233,7 @@ export const doctorCommand: CliCommand = {
     } catch (e) {
       return fail('round trip', e);
     } finally {
-      await config.keyProvider.close?.().catch(() => undefined);
+      await (config.signingKeys?.close() ?? config.keyProvider.close?.())?.catch(() => undefined);
     }
 
     out('');

@@ -32,14 +32,17 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
   readonly #value?: string;
   readonly #passphrase?: string;
   readonly #passphraseVariable: string;
+  readonly #watch?: { intervalMs?: number };
 
   /**
    * @param source the variable and what it held
    * @param passphrase the passphrase of an encrypted PEM, if any
    * @param passphraseVariable the variable the passphrase comes from, for messages
+   * @param watch reload a key file when it changes (`IADVIZE_SIGNING_KEY_WATCH`); `'file'` kind only
    */
-  constructor(source: EnvKeySource, passphrase: string | undefined, passphraseVariable: string) {
+  constructor(source: EnvKeySource, passphrase: string | undefined, passphraseVariable: string, watch?: { intervalMs?: number }) {
     super();
+    this.#watch = source.kind === 'file' ? watch : undefined;
     this.kind = source.kind;
     this.variable = source.variable;
     if (source.kind === 'file') this.file = source.file;
@@ -66,6 +69,14 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
       }
       throw e;
     }
+  }
+
+  /**
+   * What a watcher needs to reload the key file: `undefined` unless watching was asked for.
+   * @internal used by the signing key schedule.
+   */
+  watchTarget(): { file: string; passphrase?: string; intervalMs?: number } | undefined {
+    return this.#watch && this.file !== undefined ? { file: this.file, passphrase: this.#passphrase, intervalMs: this.#watch.intervalMs } : undefined;
   }
 
   protected read(): { material: KeyText; passphrase?: string } {

@@ -92,10 +92,24 @@ export class PemKeyProvider extends LocalKeyProvider {
 
 /** Options of {@link FileKeyProvider}. */
 export interface FileKeyProviderOptions {
-  /** Path of a PEM or DER private key file (read once, at startup). */
+  /** Path of a PEM or DER private key file (read once, at startup, unless `watch` is on). */
   file: string;
   /** Passphrase of an encrypted PEM. */
   passphrase?: string;
+  /**
+   * Reload the key without a restart when the file changes (a Kubernetes
+   * secret volume, a Vault Agent template). The file's real path, size,
+   * mtime and content hash are polled every `watchIntervalMs`, which follows
+   * Kubernetes' atomic `..data` symlink swap. A new key is loaded, checked
+   * (RSA ≥ 2048 bits) and self-checked (sign, verify, encrypt) before it
+   * replaces the current one; a bad file keeps the current key and is
+   * reported (log + `signing.key.reload.failed` event). A switch is logged and
+   * emitted as `signing.key.switched`, and cached tokens of the old key are no
+   * longer served. Default: `false`.
+   */
+  watch?: boolean;
+  /** How often a watched file is checked, in milliseconds, 100..3600000. Default: 2000. */
+  watchIntervalMs?: number;
 }
 
 /** A private key read from a file at startup (e.g. a mounted Kubernetes secret). */
@@ -110,6 +124,16 @@ export class FileKeyProvider extends LocalKeyProvider {
 
   describe(): string {
     return `file ${quoteName(this.options?.file)}`;
+  }
+
+  /**
+   * What a watcher needs to reload this file: `undefined` unless the provider
+   * was built with `watch: true`.
+   * @internal used by the signing key schedule.
+   */
+  watchTarget(): { file: string; passphrase?: string; intervalMs?: number } | undefined {
+    const { file, passphrase, watch, watchIntervalMs } = this.options ?? {};
+    return watch === true && typeof file === 'string' ? { file, passphrase, intervalMs: watchIntervalMs } : undefined;
   }
 
   protected read() {
