@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { IAdvizeAuthModule, type IAdvizeAuthOptions } from '../../lib/index.js';
+import { IAdvizeAuthModule, type IAdvizeAuthModuleExtras, type IAdvizeAuthOptions } from '../../lib/index.js';
 import { SigningPool, defaultSigningThreads } from '../../lib/keys/signing-pool.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
@@ -52,7 +52,7 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.cleanup());
 
-function options(): IAdvizeAuthOptions {
+function options(): IAdvizeAuthOptions & IAdvizeAuthModuleExtras {
   return { issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem, controller: { guards: [HeaderGuard] } };
 }
 
