@@ -31,7 +31,7 @@ import type { TokenCacheOptions } from './token/token-cache.js';
  * - `{ pem, passphrase? }` or `{ jwk }`: inline (tests and development).
  *
  * The four shorthands take `signingThreads` (dedicated RSA signing threads,
- * default 2; `0` signs on libuv's thread pool): see {@link LocalSigningOptions}.
+ * default: the core count, at most 4; `0` signs on libuv's thread pool): see {@link LocalSigningOptions}.
  *
  * PKCS#8, PKCS#1 and encrypted PKCS#8 are accepted; the key must be RSA ≥ 2048 bits.
  */

@@ -27,7 +27,9 @@ export interface LocalSigningOptions {
    * `dns.lookup`): a flood of logins cannot starve chat authentication.
    * `0` signs on libuv's thread pool instead (`crypto.sign` with a callback),
    * sharing it with that work. A whole number from 0 to 16.
-   * Default: 2 (1 on a single-core machine).
+   * Every local provider of the process with the same value shares one set
+   * of threads. Default: the number of cores, at most 4 (libuv's default
+   * pool size).
    */
   signingThreads?: number;
 }

@@ -7,12 +7,14 @@ import { SigningUnavailableError } from '../errors.js';
 export const MAX_SIGNING_THREADS = 16;
 
 /**
- * Default number of signing threads: 2, or 1 on a single-core machine. Two
- * threads reach the raw signing rate of a 2-core machine (the main thread's
- * per-token work is small); more only compete with the app's own threads.
+ * Default number of signing threads: the number of cores, at most 4. One
+ * thread per core reaches the raw signing rate (the main thread's per-token
+ * work is small) and more only compete for the same cores; 4 is libuv's
+ * default pool size, so bigger machines keep the signing capacity they had
+ * when signing ran on that pool.
  */
 export function defaultSigningThreads(): number {
-  return Math.min(2, availableParallelism());
+  return Math.min(4, availableParallelism());
 }
 
 /**
