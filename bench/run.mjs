@@ -111,7 +111,7 @@ async function main() {
   const plan = quick
     ? {
         engine: { rounds: 2, durationMs: 1000, warmupMs: 400, retries: 0 },
-        flood: { rounds: 1, durationMs: 1000, warmupMs: 300 },
+        flood: { rounds: 1, durationMs: 600, warmupMs: 200 },
         http: { rounds: 1, seconds: 2, warmupSeconds: 1, soakSeconds: 6, trendWindowSeconds: 2, retries: 0 },
       }
     : {
