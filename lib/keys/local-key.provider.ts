@@ -71,9 +71,13 @@ export abstract class LocalKeyProvider implements KeyProvider {
   /** Description of the key source for messages, without the key. */
   abstract describe(): string;
 
-  /** Checks `signingThreads`, loads and checks the key (RSA, ≥ 2048 bits, private) and starts the signing threads. Idempotent. */
+  /**
+   * Checks `signingThreads`, loads and checks the key (RSA, ≥ 2048 bits,
+   * private) and starts the signing threads, resolving once they run.
+   * Idempotent.
+   */
   async init(): Promise<void> {
-    this.signingPool();
+    await this.signingPool()?.pool.ready();
   }
 
   private ensureLoaded(): KeyObject {

@@ -60,6 +60,8 @@ interface Pending {
 /** One signing thread and the signatures it owes. */
 interface Slot {
   worker?: Worker;
+  /** Settles once the current worker runs (or has stopped). */
+  started?: Promise<void>;
   /** Signatures asked of the current worker and not yet answered. */
   pending: Map<number, Pending>;
   /** Jobs (`jobId, keyId, input` triples) not yet posted: flushed once per microtask checkpoint. */
@@ -83,8 +85,8 @@ interface Slot {
  * - A thread that stops (crash, `terminate()`) fails the signatures it owed
  *   with {@link SigningUnavailableError} (a 503, never a 500); the next
  *   signature starts a new thread.
- * - Idle threads are unreferenced, so a pool whose keys are never removed
- *   does not keep the process alive.
+ * - Idle threads that have started are unreferenced, so a pool whose keys
+ *   are never removed does not keep the process alive.
  *
  * @internal used by the local key providers (`signingThreads`).
  */
@@ -122,6 +124,15 @@ export class SigningPool {
       else this.trySpawn(slot);
     }
     return id;
+  }
+
+  /**
+   * Settles once every thread runs its code (or has stopped), so a first
+   * signature does not pay for thread start-up (the startup self-check has a
+   * deadline). Never rejects.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((slot) => slot.started));
   }
 
   /**
@@ -198,6 +209,14 @@ export class SigningPool {
       execArgv: [],
     });
     slot.worker = worker;
+    // Referenced while starting (whoever awaits ready() keeps the process alive), then only while it owes signatures.
+    slot.started = new Promise<void>((resolve) => {
+      worker.once('online', () => {
+        if (slot.pending.size === 0 && slot.worker === worker) worker.unref();
+        resolve();
+      });
+      worker.once('exit', () => resolve());
+    });
     let failure: unknown;
     worker.on('message', (batch: unknown[]) => {
       for (let i = 0; i < batch.length; i += 3) {
@@ -230,8 +249,6 @@ export class SigningPool {
         );
       }
     });
-    // After the listeners (adding one refs the worker again): an idle thread never keeps the process alive.
-    worker.unref();
     return worker;
   }
 
