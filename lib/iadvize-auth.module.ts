@@ -55,8 +55,9 @@ export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModu
     super();
   }
 
-  /** Releases the key provider (KMS clients, HSM sessions) on shutdown. */
+  /** Releases the key provider (KMS clients, HSM sessions) and the token store's own connections on shutdown. */
   async onModuleDestroy(): Promise<void> {
+    await this.config.tokenStore?.close?.();
     await this.config.keyProvider.close?.();
   }
 }

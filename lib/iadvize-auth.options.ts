@@ -19,6 +19,7 @@ import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input
 import { signWithDeadline } from './keys/sign-with-deadline.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './token/compact.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
+import { isTokenStore, type TokenStore } from './token/token-store.js';
 
 
 /**
@@ -76,6 +77,14 @@ export interface IAdvizeAuthOptions {
    * left. `ttlSeconds` must be at most half of `tokenTtlSeconds`.
    */
   tokenCache?: TokenCacheOptions | false;
+  /**
+   * Optional token store shared by the replicas of a fleet, e.g.
+   * `new RedisTokenStore({ ... })` from `nestjs-iadvize-auth/redis`: tokens
+   * are reused across replicas, concurrent misses cost one signature, and a
+   * fleet-wide signing budget keeps the KMS under its quota. It keeps its own
+   * in-process cache, so do not set `tokenCache` with it. Default: none.
+   */
+  tokenStore?: TokenStore;
 }
 
 /** The validated configuration the module's providers share. */
@@ -93,6 +102,8 @@ export interface ResolvedIAdvizeAuthConfig {
   readonly clock: () => number;
   /** The token cache settings, when enabled. */
   readonly tokenCache?: Required<TokenCacheOptions>;
+  /** The shared token store, when one is given. */
+  readonly tokenStore?: TokenStore;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -105,6 +116,7 @@ const KNOWN_OPTIONS = new Set([
   'selfCheck',
   'clock',
   'tokenCache',
+  'tokenStore',
 ]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -211,6 +223,19 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     }
   }
 
+  let tokenStore: TokenStore | undefined;
+  if (raw.tokenStore !== undefined) {
+    if (!isTokenStore(raw.tokenStore)) {
+      problems.push('tokenStore: must be a token store, e.g. new RedisTokenStore({ client, secret }) from nestjs-iadvize-auth/redis');
+    } else {
+      tokenStore = raw.tokenStore;
+      if (raw.tokenCache !== undefined && raw.tokenCache !== false) {
+        problems.push('tokenCache: remove it when tokenStore is set (the store keeps its own in-process cache, with the same reuse rules)');
+      }
+      if (typeof ttl === 'number') for (const p of tokenStore.checkOptions(ttl)) problems.push(`tokenStore: ${p}`);
+    }
+  }
+
   // The signing key.
   let keyProvider: KeyProvider | undefined;
   let signingPublicKey: KeyObject | undefined;
@@ -293,5 +318,6 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     usesProductionIAdvizeKey: samePublicKey(iadvizePub, loadPublicKey(IADVIZE_PRODUCTION_PUBLIC_KEY, 'production key')),
     clock: clock as () => number,
     ...(tokenCache ? { tokenCache } : {}),
+    ...(tokenStore ? { tokenStore } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { verify as cryptoVerify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
@@ -8,6 +8,7 @@ import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeIdentity } from './identity.js';
 import { TokenCache } from './token-cache.js';
+import type { TokenStore } from './token-store.js';
 import { signWithDeadline } from '../keys/sign-with-deadline.js';
 
 /** A minted token and when it expires. */
@@ -37,9 +38,10 @@ export interface IAdvizeClaims {
  * `token.refused` (invalid identity) or `signer.failure`.
  */
 @Injectable()
-export class TokenService {
+export class TokenService implements OnModuleInit {
   private readonly textEncoder = new TextEncoder();
   private readonly cache?: TokenCache;
+  private readonly store?: TokenStore;
   /** Where the service reports issued tokens and failures (the module's instance; a private one when built by hand). */
   readonly events: IAdvizeAuthEvents;
 
@@ -49,6 +51,21 @@ export class TokenService {
   ) {
     this.events = events ?? new IAdvizeAuthEvents();
     if (config.tokenCache) this.cache = new TokenCache(config.tokenCache, config.clock);
+    if (config.tokenStore) {
+      this.store = config.tokenStore;
+      this.store.attach({
+        tokenTtlSeconds: config.tokenTtlSeconds,
+        signingTimeoutMs: config.signingTimeoutMs,
+        clock: config.clock,
+        events: this.events,
+        signingKeyThumbprint: () => this.signingKeyThumbprint,
+      });
+    }
+  }
+
+  /** Connects the shared `tokenStore`, if any (bounded: a store that cannot connect follows its failure policy). */
+  async onModuleInit(): Promise<void> {
+    await this.store?.connect?.();
   }
 
   /**
@@ -67,6 +84,11 @@ export class TokenService {
     } catch (e) {
       if (this.events.listening('token.refused')) this.emitRefused(identity);
       throw e;
+    }
+    if (this.store) {
+      const { token, cached } = await this.store.issue(valid, () => this.mint(valid, started));
+      if (cached && this.events.listening('token.issued')) this.emitCachedIssue(valid.userId, started);
+      return token;
     }
     if (!this.cache) return this.mint(valid, started);
     const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, valid.visitorData), () => this.mint(valid, started));
@@ -117,6 +139,15 @@ export class TokenService {
   /** The RFC 7638 thumbprint of the iAdvize key tokens are encrypted to. */
   get iadvizeKeyThumbprint(): string {
     return this.config.iadvizeKeyThumbprint;
+  }
+
+  private emitCachedIssue(userId: string, started: number): void {
+    this.events.emit('token.issued', {
+      durationMs: performance.now() - started,
+      signerKind: this.config.keyProvider.kind,
+      userIdHash: this.events.hashUserId(userId),
+      cached: true,
+    });
   }
 
   private emitRefused(identity: unknown): void {
