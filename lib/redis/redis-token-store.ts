@@ -9,14 +9,18 @@ import type { IAdvizeToken } from '../token/token.service.js';
 import type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from '../token/token-store.js';
 import { LocalBucket, RedisBucket, type BudgetAnswer } from './signing-budget.js';
 
+/** Clock difference between replicas tolerated when judging a shared entry's age, in ms. */
+const MAX_CLOCK_SKEW_MS = 5000;
+
 /** Smallest accepted {@link RedisTokenStoreOptions.secret}, in bytes. */
 export const MIN_REDIS_KEY_SECRET_BYTES = 32;
 
 /** Options of the fleet-wide signing budget ({@link RedisTokenStoreOptions.budget}). */
 export interface SigningBudgetOptions {
   /**
-   * Required. Signatures per second the whole fleet may ask of the KMS/HSM:
-   * set it below the KMS quota left for this app (e.g. 80 % of it). The
+   * Required. Signatures per second the whole fleet may ask of the KMS/HSM
+   * (a number above 0; fractions allowed): set it below the KMS quota left
+   * for this app (e.g. 80 % of it). The
    * library holds the fleet to it with an atomic limiter in Redis.
    */
   signaturesPerSecond: number;
@@ -243,9 +247,10 @@ export class RedisTokenStore implements TokenStore {
         const b = o.budget;
         const extra = Object.keys(b).filter((k) => !['signaturesPerSecond', 'burst', 'maxWaitMs', 'maxRetryAfterSeconds'].includes(k));
         if (extra.length > 0) this.problems.push(`budget: unknown option${extra.length > 1 ? 's' : ''} (known: signaturesPerSecond, burst, maxWaitMs, maxRetryAfterSeconds)`);
-        const rate = int('budget.signaturesPerSecond', b.signaturesPerSecond, 1, 1_000_000);
-        if (b.signaturesPerSecond === undefined) this.problems.push('budget.signaturesPerSecond: is required; set it below the KMS quota left for this app');
-        const r = rate ?? 1;
+        const rate = b.signaturesPerSecond;
+        const rateOk = typeof rate === 'number' && Number.isFinite(rate) && rate > 0 && rate <= 1_000_000;
+        if (!rateOk) this.problems.push('budget.signaturesPerSecond: is required, a number above 0 (fractions allowed) up to 1000000; set it below the KMS quota left for this app');
+        const r = rateOk ? rate : 1;
         budget = {
           signaturesPerSecond: r,
           burst: int('budget.burst', b.burst, 1, 1_000_000, Math.max(1, Math.ceil(r / 10))) as number,
@@ -398,7 +403,8 @@ export class RedisTokenStore implements TokenStore {
   }
 
   private fresh(entry: Entry, kid: string, now: number): boolean {
-    return entry.kid === kid && now >= entry.mintedAt && now - entry.mintedAt < this.reuseMs;
+    // Replicas' clocks differ a little: an entry minted up to MAX_CLOCK_SKEW_MS "in the future" is fresh.
+    return entry.kid === kid && entry.mintedAt - now <= MAX_CLOCK_SKEW_MS && now - entry.mintedAt < this.reuseMs;
   }
 
   private usableStale(entry: Entry | undefined, kid: string, now: number): entry is Entry {
@@ -458,15 +464,19 @@ export class RedisTokenStore implements TokenStore {
     lock: { tokenKey: string; lockKey: string; nonce: string } | undefined,
     stale: Entry | undefined,
   ): Promise<TokenStoreResult> {
-    try {
-      if (this.fleetBudget && this.options.budget) {
-        const bucket = this.fleetBudget;
-        const answer = await this.takeBudget((c) => bucket.take(c as never));
-        if (!answer.allowed) return this.refuse('fleet', hash, kid, stale, answer.waitMs);
+    const bucket = this.fleetBudget;
+    if (bucket) {
+      let answer: BudgetAnswer;
+      try {
+        answer = await this.takeBudget((c) => bucket.take(c as never));
+      } catch (e) {
+        if (lock) void this.release(lock);
+        throw e;
       }
-    } catch (e) {
-      if (lock) void this.release(lock);
-      throw e;
+      if (!answer.allowed) {
+        if (lock) void this.release(lock);
+        return this.refuse('fleet', hash, kid, stale, answer.waitMs);
+      }
     }
     let token: IAdvizeToken;
     const mintedAt = this.ctx.clock();
