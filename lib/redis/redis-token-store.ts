@@ -31,8 +31,10 @@ export interface SigningBudgetOptions {
    */
   burst?: number;
   /**
-   * How long a request may wait for budget before being refused, in ms
-   * (short waits smooth bursts instead of failing them). Default: 500.
+   * How long a request with no still-valid cached token may wait for budget
+   * before being refused, in ms (short waits smooth bursts instead of failing
+   * them). A request that can fall back on a cached token never waits.
+   * Default: 1000.
    */
   maxWaitMs?: number;
   /** Upper bound of the `Retry-After` given when refusing, in seconds. Default: 5. */
@@ -254,7 +256,7 @@ export class RedisTokenStore implements TokenStore {
         budget = {
           signaturesPerSecond: r,
           burst: int('budget.burst', b.burst, 1, 1_000_000, Math.max(1, Math.ceil(r / 10))) as number,
-          maxWaitMs: int('budget.maxWaitMs', b.maxWaitMs, 0, 60_000, 500) as number,
+          maxWaitMs: int('budget.maxWaitMs', b.maxWaitMs, 0, 60_000, 1000) as number,
           maxRetryAfterSeconds: int('budget.maxRetryAfterSeconds', b.maxRetryAfterSeconds, 1, 3600, 5) as number,
         };
       }
@@ -468,7 +470,10 @@ export class RedisTokenStore implements TokenStore {
     if (bucket) {
       let answer: BudgetAnswer;
       try {
-        answer = await this.takeBudget((c) => bucket.take(c as never));
+        // A request that can fall back on a still-valid token does not queue for budget: new visitors go first.
+        const now = this.ctx.clock();
+        const canWait = !this.usableStale(stale, kid, now) && !this.usableStale(this.local.get(hash), kid, now);
+        answer = await this.takeBudget((c) => bucket.take(c as never), canWait);
       } catch (e) {
         if (lock) void this.release(lock);
         throw e;
@@ -501,8 +506,8 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** Takes one signature from the fleet budget, waiting up to `maxWaitMs` for one. */
-  private async takeBudget(take: (c: RedisClient) => Promise<BudgetAnswer>): Promise<BudgetAnswer> {
-    const maxWait = this.options.budget?.maxWaitMs ?? 0;
+  private async takeBudget(take: (c: RedisClient) => Promise<BudgetAnswer>, canWait: boolean): Promise<BudgetAnswer> {
+    const maxWait = canWait ? (this.options.budget?.maxWaitMs ?? 0) : 0;
     const start = Date.now();
     for (;;) {
       const answer = await this.command('budget', take);
@@ -535,7 +540,8 @@ export class RedisTokenStore implements TokenStore {
   private async locally(hash: string, kid: string, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
     const bucket = this.replicaBudget;
     if (bucket) {
-      const maxWait = this.options.budget?.maxWaitMs ?? 0;
+      const canWait = !this.usableStale(this.local.get(hash), kid, this.ctx.clock());
+      const maxWait = canWait ? (this.options.budget?.maxWaitMs ?? 0) : 0;
       let answer = bucket.take();
       const start = Date.now();
       while (!answer.allowed && Date.now() - start + answer.waitMs <= maxWait) {
