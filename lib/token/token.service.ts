@@ -86,9 +86,21 @@ export class TokenService implements OnModuleInit {
       throw e;
     }
     if (this.store) {
-      const { token, cached } = await this.store.issue(valid, () => this.mint(valid, started));
-      if (cached && this.events.listening('token.issued')) this.emitCachedIssue(valid.userId, started);
-      return token;
+      let ownMintFailed = false;
+      try {
+        const { token, cached } = await this.store.issue(valid, () =>
+          this.mint(valid, started).catch((e: unknown) => {
+            ownMintFailed = true; // mint() already emitted signer.failure
+            throw e;
+          }),
+        );
+        if (cached && this.events.listening('token.issued')) this.emitCachedIssue(valid.userId, started);
+        return token;
+      } catch (e) {
+        // Budget spent, store down and failing closed, or another request's signature failed: one event per request.
+        if (!ownMintFailed && this.events.listening('signer.failure')) this.emitSignerFailure(e, started, valid.userId);
+        throw e;
+      }
     }
     if (!this.cache) return this.mint(valid, started);
     const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, valid.visitorData), () => this.mint(valid, started));

@@ -132,7 +132,8 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
           iadvizePublicKey: fake.publicKeyPem,
           selfCheck: false,
           clock: () => clock.now,
-          tokenStore: new RedisTokenStore({ url: redis.url, secret: SECRET, lockWaitMs: 20_000, ...store }),
+          // Generous command deadline: a busy test machine must not look like a Redis outage (which fails open).
+          tokenStore: new RedisTokenStore({ url: redis.url, secret: SECRET, lockWaitMs: 20_000, commandTimeoutMs: 3000, ...store }),
           controller: { guards: [HeaderUserGuard] },
           extraProviders: [HeaderUserGuard, provideIAdvizePrometheusMetrics({ registry })],
         }),
