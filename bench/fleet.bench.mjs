@@ -36,8 +36,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 const USAGE = `usage: node bench/fleet.bench.mjs [options]
   --quick          smoke run, under 90 s: the headline and the in-process comparison only
@@ -49,8 +50,8 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..');
 
 /** The KMS quota the stand-in enforces, and the fleet budget set below it (80 %). */
-const KMS_QUOTA_PER_SECOND = 20;
-const BUDGET_PER_SECOND = 16;
+const KMS_QUOTA_PER_SECOND = 10;
+const BUDGET_PER_SECOND = 8;
 /** Offered load: page views per real second, as a multiple of the KMS quota. */
 const LOAD_MULTIPLE = 5.5;
 /** The population model (simulated seconds). */
@@ -142,15 +143,32 @@ function redisVersion() {
 
 // ---------------------------------------------------------------- AWS KMS stand-in
 
-/** Transpiles the test stand-ins (TypeScript) into a temporary directory and loads the AWS one. */
-async function loadAwsStandin(dir) {
+/**
+ * Transpiles the test stand-ins (TypeScript) into a temporary directory and
+ * starts the AWS one, with its `Sign` quota, in its own process.
+ */
+async function startAwsStandin(dir, signQuotaPerSecond) {
   const ts = (await import('typescript')).default;
   for (const name of ['standin-server', 'aws-kms.standin']) {
     const source = readFileSync(join(ROOT, 'test/kms/standins', `${name}.ts`), 'utf8');
     const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
     writeFileSync(join(dir, `${name}.js`), outputText);
   }
-  return (await import(pathToFileURL(join(dir, 'aws-kms.standin.js')).href)).AwsKmsStandin;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  const child = spawn(process.execPath, [join(HERE, 'kms-standin.child.mjs')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_OPTIONS: '' } });
+  const handle = { child };
+  const ready = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`the KMS stand-in exited with ${code}`)));
+    child.send({ type: 'start', dir, signQuotaPerSecond });
+  });
+  return {
+    url: ready.url,
+    alias: ready.alias,
+    publicKeyPem: ready.publicKeyPem,
+    counters: () => ask(handle, 'counters'),
+    stop: () => stopReplica(handle),
+  };
 }
 
 // ---------------------------------------------------------------- replicas
@@ -318,8 +336,7 @@ async function runScenario(name, { kms, redis, fake, brandPublicKey, tokenTtlSec
     ...(shared ? { redisUrl: redis.url, storeSecret: randomBytes(32).toString('base64'), keyPrefix: `bench-${name}-${t0}:`, budgetPerSecond: BUDGET_PER_SECOND } : {}),
   };
   const replicas = await Promise.all(Array.from({ length: options.replicas }, () => startReplica(config)));
-  const signedBefore = kms.signed;
-  const throttledBefore = kms.throttled;
+  const before = await kms.counters();
   let outageReport;
   const onTick = outage
     ? async () => {
@@ -344,6 +361,7 @@ async function runScenario(name, { kms, redis, fake, brandPublicKey, tokenTtlSec
   const result = await playPopulation({ replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick });
   const counters = await Promise.all(replicas.map((r) => ask(r, 'counters').then((m) => m.counters)));
   await Promise.all(replicas.map(stopReplica));
+  const after = await kms.counters();
   const sum = (key) => counters.reduce((n, c) => n + c[key], 0);
   const { errorTimes, ...figures } = result;
   const report = {
@@ -355,9 +373,9 @@ async function runScenario(name, { kms, redis, fake, brandPublicKey, tokenTtlSec
     timeCompression: compression,
     measuredSeconds: measureMs / 1000,
     ...figures,
-    kmsSignatures: kms.signed - signedBefore,
-    kmsThrottled: kms.throttled - throttledBefore,
-    kmsSignaturesPerSecond: round((kms.signed - signedBefore) / ((Date.now() - t0) / 1000)),
+    kmsSignatures: after.signed - before.signed,
+    kmsThrottled: after.throttled - before.throttled,
+    kmsSignaturesPerSecond: round((after.signed - before.signed) / ((Date.now() - t0) / 1000)),
     pageViewsPerKmsQuota: round(figures.pageViewsPerSecond / KMS_QUOTA_PER_SECOND),
     served: {
       minted: sum('issued'),
@@ -389,9 +407,8 @@ async function main() {
   const redisServerVersion = redisVersion();
   const dir = mkdtempSync(join(tmpdir(), 'iadvize-fleet-bench-'));
   const { FakeIAdvize } = await import('nestjs-iadvize-auth/testing');
-  const AwsKmsStandin = await loadAwsStandin(dir);
-  const [kms, redis, fake] = await Promise.all([AwsKmsStandin.create({ signQuotaPerSecond: KMS_QUOTA_PER_SECOND }), RedisProcess.start(), FakeIAdvize.create()]);
-  const brandPublicKey = kms.key.publicKey.export({ type: 'spki', format: 'pem' });
+  const [kms, redis, fake] = await Promise.all([startAwsStandin(dir, KMS_QUOTA_PER_SECOND), RedisProcess.start(), FakeIAdvize.create()]);
+  const brandPublicKey = kms.publicKeyPem;
   const quick = options.quick;
   const timing = quick ? { compression: 60, warmupMs: 6_000, measureMs: 12_000 } : { compression: 20, warmupMs: 30_000, measureMs: 90_000 };
   const common = { kms, redis, fake, brandPublicKey, ...timing };

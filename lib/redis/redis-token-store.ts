@@ -473,7 +473,7 @@ export class RedisTokenStore implements TokenStore {
         // A request that can fall back on a still-valid token does not queue for budget: new visitors go first.
         const now = this.ctx.clock();
         const canWait = !this.usableStale(stale, kid, now) && !this.usableStale(this.local.get(hash), kid, now);
-        answer = await this.takeBudget((c) => bucket.take(c as never), canWait);
+        answer = await this.takeBudget((c) => bucket.take(c as never, !canWait), canWait);
       } catch (e) {
         if (lock) void this.release(lock);
         throw e;
@@ -542,11 +542,11 @@ export class RedisTokenStore implements TokenStore {
     if (bucket) {
       const canWait = !this.usableStale(this.local.get(hash), kid, this.ctx.clock());
       const maxWait = canWait ? (this.options.budget?.maxWaitMs ?? 0) : 0;
-      let answer = bucket.take();
+      let answer = bucket.take(!canWait);
       const start = Date.now();
       while (!answer.allowed && Date.now() - start + answer.waitMs <= maxWait) {
         await sleep(Math.max(1, answer.waitMs));
-        answer = bucket.take();
+        answer = bucket.take(!canWait);
       }
       if (!answer.allowed) return this.refuse('replica', hash, kid, undefined, answer.waitMs);
     }

@@ -44,10 +44,10 @@ class CountingSigner implements KeyProvider {
     this.open?.();
     this.gate = undefined;
   }
-  async sign(input: Uint8Array, options?: SignOptions): Promise<Uint8Array> {
+  async sign(input: Uint8Array, _options?: SignOptions): Promise<Uint8Array> {
     this.calls++;
     if (this.gate) await this.gate;
-    return this.inner.sign(input, options);
+    return this.inner.sign(input);
   }
   getPublicKey() {
     return this.inner.getPublicKey();
