@@ -228,7 +228,7 @@ function percentile(sorted, p) {
  * steady state; figures are taken over the measurement window only (the KMS
  * counts cover the whole run).
  */
-async function playPopulation({ replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick }) {
+async function playPopulation({ replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick, onMeasureStart }) {
   // Steady state: active visitors × C / 20 s = page views per real second.
   const targetPerSecond = LOAD_MULTIPLE * KMS_QUOTA_PER_SECOND;
   const activeVisitors = (targetPerSecond * MEAN_PAGE_VIEW_INTERVAL_SECONDS) / compression;
@@ -291,7 +291,12 @@ async function playPopulation({ replicas, compression, warmupMs, measureMs, fake
   // would otherwise see them all at once); their remaining visit is exponential too (memoryless).
   const visits = Array.from({ length: Math.round(activeVisitors) }, () => visit(Math.random() * warmupMs));
   let ticked = false;
+  let started = false;
   while (Date.now() < end) {
+    if (!started && onMeasureStart && Date.now() >= measureFrom) {
+      started = true;
+      onMeasureStart();
+    }
     visits.push(visit());
     await sleep((exp(1 / arrivalsPerSimSecond) * 1000) / compression);
     if (!ticked && onTick && Date.now() >= measureFrom + measureMs / 2) {
@@ -358,7 +363,12 @@ async function runScenario(name, { kms, redis, fake, brandPublicKey, tokenTtlSec
         // key: goal 0) needs a signing-key schedule, which helper "rotation" adds. Not run yet.
       }
     : undefined;
-  const result = await playPopulation({ replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick });
+  let atMeasureStart;
+  const onMeasureStart = () => {
+    atMeasureStart = kms.counters();
+  };
+  const result = await playPopulation({ replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick, onMeasureStart });
+  const measuredFrom = (await atMeasureStart) ?? before;
   const counters = await Promise.all(replicas.map((r) => ask(r, 'counters').then((m) => m.counters)));
   await Promise.all(replicas.map(stopReplica));
   const after = await kms.counters();
@@ -376,6 +386,10 @@ async function runScenario(name, { kms, redis, fake, brandPublicKey, tokenTtlSec
     kmsSignatures: after.signed - before.signed,
     kmsThrottled: after.throttled - before.throttled,
     kmsSignaturesPerSecond: round((after.signed - before.signed) / ((Date.now() - t0) / 1000)),
+    // Over the measurement window only (signatures asked for by the page views counted above).
+    kmsSignaturesMeasured: after.signed - measuredFrom.signed,
+    kmsThrottledMeasured: after.throttled - measuredFrom.throttled,
+    kmsSignaturesPer10kPageViews: figures.pageViews > 0 ? Math.round(((after.signed - measuredFrom.signed) / figures.pageViews) * 10_000) : null,
     pageViewsPerKmsQuota: round(figures.pageViewsPerSecond / KMS_QUOTA_PER_SECOND),
     served: {
       minted: sum('issued'),
