@@ -18,6 +18,8 @@ import {
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 import { signWithDeadline } from './keys/sign-with-deadline.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './token/compact.js';
+import { checkedClock, describeClockReading, isClockReading } from './token/clock.js';
+import { issuerProblem } from './token/issuer.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
 import { isTokenStore, type TokenStore } from './token/token-store.js';
 
@@ -44,7 +46,11 @@ export type SigningKeyOption =
  * Every option is checked once at startup; all problems are reported together.
  */
 export interface IAdvizeAuthOptions {
-  /** Required. The `iss` claim of every token, e.g. `https://www.example.com`. No default. */
+  /**
+   * Required. The `iss` claim of every token, e.g. `https://www.example.com`. No default.
+   * A StringOrURI (RFC 7519): 1..2048 characters, no whitespace or control
+   * characters, an absolute URI when it contains `:`; never key material.
+   */
   issuer: string;
   /** Required. The brand's private RSA signing key; see {@link SigningKeyOption}. */
   signingKey: SigningKeyOption;
@@ -66,7 +72,11 @@ export interface IAdvizeAuthOptions {
   signingTimeoutMs?: number;
   /** Sign and verify a probe at startup. Default: `true`. */
   selfCheck?: boolean;
-  /** Clock in milliseconds since the epoch, for tests. Default: `Date.now`. */
+  /**
+   * Clock in milliseconds since the epoch, for tests. Default: `Date.now`.
+   * Called once at startup (anything but a finite number is refused) and
+   * checked on every token: a bad reading later is a 503, never a token.
+   */
   clock?: () => number;
   /**
    * Optional per-identity token cache, off by default. When on, a token minted
@@ -186,9 +196,8 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   }
 
   const { issuer } = raw;
-  if (issuer === undefined) problems.push('issuer: is required; set it to the `iss` your tokens carry, e.g. "https://www.example.com"');
-  else if (typeof issuer !== 'string' || issuer.trim() === '') problems.push('issuer: must be a non-empty string');
-  else if (issuer.length > 2048) problems.push('issuer: must be at most 2048 characters');
+  const badIssuer = issuerProblem(issuer);
+  if (badIssuer !== undefined) problems.push(badIssuer);
 
   const ttl = raw.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
@@ -201,7 +210,19 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   const selfCheck = raw.selfCheck ?? true;
   if (typeof selfCheck !== 'boolean') problems.push('selfCheck: must be true or false');
   const clock = raw.clock ?? Date.now;
-  if (typeof clock !== 'function') problems.push('clock: must be a function returning milliseconds since the epoch');
+  if (typeof clock !== 'function') {
+    problems.push('clock: must be a function returning milliseconds since the epoch');
+  } else {
+    let now: unknown;
+    try {
+      now = (clock as () => unknown)();
+    } catch {
+      now = Symbol('threw');
+    }
+    if (!isClockReading(now)) {
+      problems.push(`clock: returned ${typeof now === 'symbol' ? 'an error (it threw)' : describeClockReading(now)}; it must return a finite number of milliseconds since the epoch, like Date.now()`);
+    }
+  }
   let tokenCache: Required<TokenCacheOptions> | undefined;
   if (raw.tokenCache !== undefined && raw.tokenCache !== false) {
     const c = raw.tokenCache as Record<string, unknown>;
@@ -316,7 +337,8 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     iadvizePublicKey: iadvizePub,
     iadvizeKeyThumbprint,
     usesProductionIAdvizeKey: samePublicKey(iadvizePub, loadPublicKey(IADVIZE_PRODUCTION_PUBLIC_KEY, 'production key')),
-    clock: clock as () => number,
+    // Checked on every reading too: a clock that later returns NaN fails the token (503), never signs "iat": null.
+    clock: clock === Date.now ? Date.now : checkedClock(clock as () => unknown),
     ...(tokenCache ? { tokenCache } : {}),
     ...(tokenStore ? { tokenStore } : {}),
   };

@@ -1,6 +1,7 @@
 import { InvalidKeyError } from '../errors.js';
 import type { KeyText } from '../keys/key-material.js';
 import { LocalKeyProvider, readKeyFile } from '../keys/local-key.provider.js';
+import { markLibraryLocalSigner } from '../keys/sign-with-deadline.js';
 
 /** Where {@link EnvConfiguredKeyProvider} found the key: a variable holding it, or one naming a file. */
 export type EnvKeySource =
@@ -44,6 +45,8 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
     else this.#value = source.value;
     this.#passphrase = passphrase;
     this.#passphraseVariable = passphraseVariable;
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === EnvConfiguredKeyProvider) markLibraryLocalSigner(this);
   }
 
   /** E.g. `environment variable IADVIZE_SIGNING_KEY` or `file "keys/brand.pem" (IADVIZE_SIGNING_KEY_FILE)`. */

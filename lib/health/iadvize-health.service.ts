@@ -105,7 +105,7 @@ export class IAdvizeHealthService {
   private signerCheck(maxAgeSeconds: number): Promise<IAdvizeHealthResult> {
     const last = this.last;
     if (last !== undefined) {
-      const age = this.config.clock() - last.checkedAt;
+      const age = this.now() - last.checkedAt;
       if (age >= 0 && age < maxAgeSeconds * 1000) return Promise.resolve({ ...last, cached: true });
     }
     if (this.inFlight === undefined) {
@@ -116,9 +116,18 @@ export class IAdvizeHealthService {
     return this.inFlight;
   }
 
+  /** The module clock; the system clock when the module's one fails (tokens fail then, but the check still reports the signer). */
+  private now(): number {
+    try {
+      return this.config.clock();
+    } catch {
+      return Date.now();
+    }
+  }
+
   private async runCheck(): Promise<IAdvizeHealthResult> {
     const { keyProvider, signingPublicKey, signingTimeoutMs } = this.config;
-    const checkedAt = this.config.clock();
+    const checkedAt = this.now();
     const started = performance.now();
     let failure: IAdvizeAuthError | undefined;
     const probe = healthProbe(checkedAt);

@@ -95,6 +95,14 @@ function checkRsa(key: KeyObject, source: string): KeyObject {
       `${source} is an RSA-${bits} key; at least ${MIN_RSA_MODULUS_BITS} bits are required (generate one with: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048)`,
     );
   }
+  // An exponent of 1 makes RSA the identity (an "encrypted" CEK is the CEK itself);
+  // an even one is no RSA key at all. iAdvize's key and every generator use 65537.
+  const exponent = key.asymmetricKeyDetails?.publicExponent;
+  if (typeof exponent !== 'bigint' || exponent < 3n || exponent % 2n === 0n) {
+    throw new InvalidKeyError(
+      `${source} has an unsafe RSA public exponent (it must be odd and at least 3; iAdvize's key and standard generators use 65537); use a key made by: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`,
+    );
+  }
   return key;
 }
 

@@ -2,6 +2,7 @@ import { createPublicKey, sign as cryptoSign, type JsonWebKey, type KeyObject } 
 import { readFileSync } from 'node:fs';
 import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
+import { markLibraryLocalSigner } from './sign-with-deadline.js';
 import { loadPrivateKey, quoteEnvName, quoteName, type KeyText } from './key-material.js';
 
 /**
@@ -71,6 +72,8 @@ export class PemKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: PemKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === PemKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {
@@ -100,6 +103,8 @@ export class FileKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: FileKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === FileKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {
@@ -147,6 +152,8 @@ export class EnvKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: EnvKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === EnvKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {

@@ -9,6 +9,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, MissingDependencyError, SigningUnavailableError } from '../errors.js';
+import { boundRetryAfter } from '../http/retry-after.js';
 import { quoteName } from '../keys/key-material.js';
 import type { KeyProvider, SignOptions } from '../keys/key-provider.js';
 
@@ -141,14 +142,19 @@ export function networkErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Parses a `Retry-After` header value (seconds or HTTP date) into whole seconds. */
+/**
+ * Parses a `Retry-After` header value (seconds or HTTP date) into whole
+ * seconds, bounded to 1..`MAX_RETRY_AFTER_SECONDS` (60; a 400-digit number
+ * or a date in 2099 is the ceiling; a past date is 1). `undefined` when absent
+ * or unreadable.
+ */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value === null || value.trim() === '') return undefined;
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
   const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed));
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return boundRetryAfter(Number(trimmed));
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now) / 1000));
+  return boundRetryAfter((date - now) / 1000);
 }
 
 /** Classifies an HTTP status code; `undefined` when it is not an error status. */
@@ -351,7 +357,7 @@ export function failureToError(failure: RemoteFailure, ctx: Pick<CallContext, 't
   if (isTransient(failure.kind)) {
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
     return new SigningUnavailableError(`${what}${tries}${hint ? `; ${hint}` : ''}`, {
-      retryAfterSeconds: Math.max(1, failure.retryAfterSeconds ?? 1),
+      retryAfterSeconds: boundRetryAfter(failure.retryAfterSeconds ?? 1),
     });
   }
   if (failure.kind === 'failed') return new SigningUnavailableError(`${what}${hint ? `; ${hint}` : ''}`);

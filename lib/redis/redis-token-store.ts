@@ -379,7 +379,8 @@ export class RedisTokenStore implements TokenStore {
 
   /** The Redis key base of an identity under the current signing key: an HMAC, no user data. */
   private keyOf(identity: IAdvizeIdentity, kid: string): string {
-    const vd = identity.visitorData as Record<string, string> | undefined;
+    // Own properties only (the identity was validated, but never read through a prototype).
+    const vd = (Object.hasOwn(identity, 'visitorData') ? identity.visitorData : undefined) as Record<string, string> | undefined;
     const canonical = JSON.stringify([identity.userId, vd ? Object.keys(vd).sort().map((k) => [k, vd[k]]) : null]);
     return createHmac('sha256', this.hmacKey as KeyObject)
       .update(`nestjs-iadvize-auth/v1\0${kid}\0${canonical}`, 'utf8')

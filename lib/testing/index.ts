@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export { FakeIAdvize, FakeIAdvizeError, type FakeIAdvizeErrorReason, type OpenOptions, type OpenedToken } from './fake-iadvize.js';
+export { FakeIAdvizeSetup, type FakeIAdvizeModuleOptions } from './fake-iadvize-setup.js';

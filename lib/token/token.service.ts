@@ -1,4 +1,4 @@
-import { verify as cryptoVerify } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
@@ -7,9 +7,11 @@ import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM 
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeIdentity } from './identity.js';
+import { ownValue } from './own-property.js';
 import { TokenCache } from './token-cache.js';
 import type { TokenStore } from './token-store.js';
-import { signWithDeadline } from '../keys/sign-with-deadline.js';
+import { quoteName } from '../keys/key-material.js';
+import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
 
 /** A minted token and when it expires. */
 export interface IAdvizeToken {
@@ -103,7 +105,7 @@ export class TokenService implements OnModuleInit {
       }
     }
     if (!this.cache) return this.mint(valid, started);
-    const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, valid.visitorData), () => this.mint(valid, started));
+    const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, ownVisitorData(valid)), () => this.mint(valid, started));
     if (cached && this.events.listening('token.issued')) {
       const issued = await token;
       this.events.emit('token.issued', {
@@ -118,7 +120,8 @@ export class TokenService implements OnModuleInit {
   }
 
   private async mint(valid: IAdvizeIdentity, started: number): Promise<IAdvizeToken> {
-    const { userId, visitorData } = valid;
+    const userId = valid.userId;
+    const visitorData = ownVisitorData(valid);
     const iat = Math.floor(this.config.clock() / 1000);
     const exp = iat + this.config.tokenTtlSeconds;
     const claims: IAdvizeClaims = { [IADVIZE_USER_ID_CLAIM]: userId, iss: this.config.issuer, iat, exp } as IAdvizeClaims;
@@ -163,7 +166,12 @@ export class TokenService implements OnModuleInit {
   }
 
   private emitRefused(identity: unknown): void {
-    const userId = (identity as { userId?: unknown } | null)?.userId;
+    let userId: unknown;
+    try {
+      userId = identity !== null && typeof identity === 'object' ? ownValue(identity, 'userId') : undefined;
+    } catch {
+      userId = undefined; // a hostile getter: the refusal is reported without a hash
+    }
     this.events.emit('token.refused', {
       code: IAdvizeErrorCode.InvalidIdentity,
       userIdHash: typeof userId === 'string' ? this.events.hashUserId(userId) : undefined,
@@ -183,28 +191,44 @@ export class TokenService implements OnModuleInit {
   private async sign(signingInput: string): Promise<Uint8Array> {
     const { keyProvider, signingTimeoutMs } = this.config;
     const input = this.textEncoder.encode(signingInput);
-    let signature: Uint8Array;
-    if (keyProvider.inProcess) {
-      signature = await keyProvider.sign(input).catch((e: unknown) => {
+    if (isLibraryLocalSigner(keyProvider)) {
+      // The library's own in-process provider: its code signs with the key it loaded and checked.
+      const signature = await keyProvider.sign(input).catch((e: unknown) => {
         throw toSigningError(e, keyProvider.kind);
       });
-      return signature;
+      return checkSignatureBytes(signature, keyProvider.kind);
     }
+    // Any other provider, whatever it declares (`inProcess` included): deadline, type check, verification.
+    let signature: Uint8Array;
     try {
-      signature = await signWithDeadline(keyProvider, input, signingTimeoutMs, `signing backend "${keyProvider.kind}" did not answer within ${signingTimeoutMs} ms`);
+      signature = await signWithDeadline(keyProvider, input, signingTimeoutMs, `signing backend ${quoteName(keyProvider.kind)} did not answer within ${signingTimeoutMs} ms`);
     } catch (e) {
       throw toSigningError(e, keyProvider.kind);
     }
-    if (!cryptoVerify('sha256', input, this.config.signingPublicKey, signature)) {
+    if (!verifies(input, this.config.signingPublicKey, signature)) {
       throw new SignatureMismatchError(
-        `signing backend "${keyProvider.kind}" returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
+        `signing backend ${quoteName(keyProvider.kind)} returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
       );
     }
     return signature;
   }
 }
 
+/** RSASSA-PKCS1-v1_5 SHA-256 verification that answers `false` rather than throwing on malformed input. */
+function verifies(input: Uint8Array, publicKey: KeyObject, signature: Uint8Array): boolean {
+  try {
+    return cryptoVerify('sha256', input, publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** The clean identity's visitor data, read as an own property (never one inherited from a polluted prototype). */
+function ownVisitorData(valid: IAdvizeIdentity): IAdvizeIdentity['visitorData'] {
+  return Object.hasOwn(valid, 'visitorData') ? valid.visitorData : undefined;
+}
+
 function toSigningError(e: unknown, kind: string): IAdvizeAuthError {
   if (e instanceof IAdvizeAuthError) return e;
-  return new SigningUnavailableError(`signing backend "${kind}" failed`, { cause: e });
+  return new SigningUnavailableError(`signing backend ${quoteName(kind)} failed`, { cause: e });
 }
