@@ -3,6 +3,8 @@ import { Logger } from '@nestjs/common';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { InvalidOptionsError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
+import { quoteName } from '../keys/key-material.js';
+import { MAX_RETRY_AFTER_SECONDS } from '../http/retry-after.js';
 import { importOptional } from '../kms/remote-signer.js';
 import type { IAdvizeIdentity } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/token.service.js';
@@ -37,7 +39,7 @@ export interface SigningBudgetOptions {
    * Default: 1000.
    */
   maxWaitMs?: number;
-  /** Upper bound of the `Retry-After` given when refusing, in seconds. Default: 5. */
+  /** Upper bound of the `Retry-After` given when refusing, in seconds (1 to 60). Default: 5. */
   maxRetryAfterSeconds?: number;
 }
 
@@ -215,7 +217,7 @@ export class RedisTokenStore implements TokenStore {
     if (!isRecord(raw)) this.problems.push('options: must be an object with "secret" and "client" or "url"');
     const known = ['client', 'url', 'redisOptions', 'secret', 'keyPrefix', 'reuseSeconds', 'minValiditySeconds', 'budget', 'expectedReplicas', 'failurePolicy', 'lockWaitMs', 'commandTimeoutMs', 'maxLocalEntries'];
     const unknown = Object.keys(o).filter((k) => !known.includes(k));
-    if (unknown.length > 0) this.problems.push(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k.replace(/[^\w.-]/g, '?').slice(0, 40)}"`).join(', ')} (known: ${known.join(', ')})`);
+    if (unknown.length > 0) this.problems.push(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => quoteName(k)).join(', ')} (known: ${known.join(', ')})`);
     if (o.client === undefined && o.url === undefined) this.problems.push('give "client" (your ioredis Redis or Cluster) or "url" (redis://host:6379)');
     if (o.client !== undefined && o.url !== undefined) this.problems.push('give only one of "client" and "url"');
     if (o.client !== undefined && (!isRecord(o.client) || typeof (o.client as { get?: unknown }).get !== 'function' || typeof (o.client as { eval?: unknown }).eval !== 'function')) {
@@ -257,7 +259,7 @@ export class RedisTokenStore implements TokenStore {
           signaturesPerSecond: r,
           burst: int('budget.burst', b.burst, 1, 1_000_000, Math.max(1, Math.ceil(r / 10))) as number,
           maxWaitMs: int('budget.maxWaitMs', b.maxWaitMs, 0, 60_000, 1000) as number,
-          maxRetryAfterSeconds: int('budget.maxRetryAfterSeconds', b.maxRetryAfterSeconds, 1, 3600, 5) as number,
+          maxRetryAfterSeconds: int('budget.maxRetryAfterSeconds', b.maxRetryAfterSeconds, 1, MAX_RETRY_AFTER_SECONDS, 5) as number,
         };
       }
     }
