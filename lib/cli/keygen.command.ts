@@ -4,6 +4,7 @@ import { closeSync, fchmodSync, lstatSync, mkdirSync, openSync, unlinkSync, writ
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { thumbprintOf } from '../keys/key-material.js';
+import { mayEcho, quoteEnvName, quoteValue, redact } from '../redaction.js';
 import { ExitCode, parseCommandArgs, UsageError, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -107,18 +108,18 @@ export const keygenCommand: CliCommand = {
     const bitsText = (values.bits as string | undefined) ?? '2048';
     const bits = Number(bitsText);
     if (!/^\d+$/.test(bitsText) || !(KEYGEN_BITS as readonly number[]).includes(bits)) {
-      throw new UsageError(`--bits must be one of ${KEYGEN_BITS.join(', ')} (got "${bitsText}")`);
+      throw new UsageError(`--bits must be one of ${KEYGEN_BITS.join(', ')} (got ${quoteValue(bitsText)})`);
     }
     const name = (values.name as string | undefined) ?? 'brand';
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.')) {
-      throw new UsageError(`--name must be 1..64 letters, digits, ".", "_" or "-", not starting with "." (got "${name}")`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.') || !mayEcho(name)) {
+      throw new UsageError(`--name must be a short name of 1..64 letters, digits, ".", "_" or "-", not starting with "." nor looking random (got ${quoteValue(name)})`);
     }
     let passphrase: string | undefined;
     const passphraseEnv = values['passphrase-env'] as string | undefined;
     if (passphraseEnv !== undefined) {
       passphrase = ctx.env[passphraseEnv];
       if (passphrase === undefined || passphrase === '') {
-        throw new UsageError(`--passphrase-env: environment variable ${passphraseEnv} is not set or empty`);
+        throw new UsageError(`--passphrase-env: environment variable ${quoteEnvName(passphraseEnv)} is not set or empty`);
       }
     }
     const outGiven = values.out as string | undefined;
@@ -130,6 +131,7 @@ export const keygenCommand: CliCommand = {
     }
     const outArg = outGiven ?? '.';
     if (outArg === '') throw new UsageError('--out needs a directory');
+    if (!mayEcho(outArg)) throw new UsageError(`--out: ${redact(outArg)} is not a directory path (give a short path, e.g. --out keys)`);
     const dir = resolve(ctx.cwd, outArg);
     const privatePath = join(outArg, `${name}-private-key.pem`);
     const publicPath = join(outArg, `${name}-public-key.pem`);
@@ -217,7 +219,7 @@ async function report(r: {
     `  2. Store the private key in your secret store and point the module at it, e.g.`,
     `       IADVIZE_SIGNING_KEY_FILE=/run/secrets/${r.privatePath.split(/[\\/]/).pop()}`,
     `       IADVIZE_SIGNING_PUBLIC_KEY_FILE=<path of ${r.publicPath.split(/[\\/]/).pop()}>  (optional: catches key mix-ups)`,
-    ...(r.encrypted ? [`       IADVIZE_SIGNING_KEY_PASSPHRASE=<the value of ${r.passphraseEnv}>`] : []),
+    ...(r.encrypted ? [`       IADVIZE_SIGNING_KEY_PASSPHRASE=<the value of ${redact(r.passphraseEnv)}>`] : []),
     '  3. Check the configuration: npx iadvize-auth doctor',
     '',
   ];

@@ -124,6 +124,32 @@ export interface StoreRecoveredEvent {
   downMs: number;
 }
 
+/** `signing.key.switched`: another signing key took over (a scheduled instant passed, or a watched key file was reloaded). */
+export interface SigningKeySwitchedEvent {
+  /** RFC 7638 thumbprint of the key that signed until now. */
+  previousThumbprint: string;
+  /** RFC 7638 thumbprint of the key that signs from now on. */
+  thumbprint: string;
+  /** `'schedule'`: the next `signingKey.schedule` entry took over; `'reload'`: a watched key file changed. */
+  reason: 'schedule' | 'reload';
+  /** The key provider's `kind` of the new key. */
+  signerKind: string;
+  /** The option that holds the new key, e.g. `signingKey.schedule[1].key` (a name, never a key). */
+  source: string;
+  /** When the switch was noticed (milliseconds since the epoch, module `clock`). */
+  at: number;
+}
+
+/** `signing.key.reload.failed`: a watched key file changed but the new content was refused; the current key stays in force. */
+export interface SigningKeyReloadFailedEvent {
+  /** The option that holds the watched key, e.g. `signingKey`. */
+  source: string;
+  /** Why the new content was refused (the library's own message; no key material). */
+  reason: string;
+  /** RFC 7638 thumbprint of the key that stays in use for this option. */
+  thumbprint: string;
+}
+
 /** Every event {@link IAdvizeAuthEvents} emits, by name. */
 export interface IAdvizeAuthEventMap {
   'token.issued': TokenIssuedEvent;
@@ -135,6 +161,8 @@ export interface IAdvizeAuthEventMap {
   'budget.refused': BudgetRefusedEvent;
   'store.error': StoreErrorEvent;
   'store.recovered': StoreRecoveredEvent;
+  'signing.key.switched': SigningKeySwitchedEvent;
+  'signing.key.reload.failed': SigningKeyReloadFailedEvent;
 }
 
 /** Name of an {@link IAdvizeAuthEvents} event. */
@@ -155,6 +183,8 @@ const EVENT_NAMES: readonly IAdvizeAuthEventName[] = [
   'budget.refused',
   'store.error',
   'store.recovered',
+  'signing.key.switched',
+  'signing.key.reload.failed',
 ];
 
 /**
@@ -191,6 +221,8 @@ export class IAdvizeAuthEvents {
     'budget.refused': [],
     'store.error': [],
     'store.recovered': [],
+    'signing.key.switched': [],
+    'signing.key.reload.failed': [],
   };
   private readonly hashKey: KeyObject | undefined;
 

@@ -99,7 +99,11 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
       return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, IAdvizeErrorCode.SigningUnavailable, { 'Retry-After': '30' });
     }
     if (e instanceof HttpException) return this.foreign(e.getStatus(), e.getResponse(), refusalEmitted);
-    this.logger.error(`${IAdvizeErrorCode.Internal}: unexpected ${errorName(e)} while serving an iAdvize token (thrown by a UserResolver, a guard or the token pipeline)`);
+    this.logger.error(
+      `${IAdvizeErrorCode.Internal}: unexpected ${errorName(e)} while serving an iAdvize token (thrown by a UserResolver, a guard or the token pipeline); its message and stack are logged at debug level`,
+    );
+    // For the operator only (never in the reply): the app's own error, as it was thrown.
+    this.logger.debug(`${IAdvizeErrorCode.Internal}: ${e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : `thrown value of type ${e === null ? 'null' : typeof e}`}`);
     return reply(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal Server Error', NOT_SERVED, IAdvizeErrorCode.Internal);
   }
 

@@ -39,7 +39,10 @@ export const DEFAULT_SIGNING_DURATION_BUCKETS: readonly number[] = [0.001, 0.002
  *   (`"shared"`, `"timeout"`), `iadvize_signing_budget_refusals_total{scope,served}`
  *   (`scope="fleet"|"replica"`, `served="cached"|"none"`),
  *   `iadvize_token_store_errors_total{store,operation}` and
- *   `iadvize_token_store_up{store}` (0 from the first error, 1 again on recovery).
+ *   `iadvize_token_store_up{store}` (0 from the first error, 1 again on recovery);
+ * - `iadvize_signing_key_switches_total{reason}`: signing key switches,
+ *   `reason="schedule"` (a scheduled instant passed) or `reason="reload"` (a watched key file changed);
+ * - `iadvize_signing_key_reload_failures_total`: changed key files that were refused (the current key stayed).
  */
 export const IADVIZE_METRIC_NAMES = {
   tokensIssued: 'tokens_issued_total',
@@ -51,6 +54,8 @@ export const IADVIZE_METRIC_NAMES = {
   budgetRefusals: 'signing_budget_refusals_total',
   storeErrors: 'token_store_errors_total',
   storeUp: 'token_store_up',
+  keySwitches: 'signing_key_switches_total',
+  keyReloadFailures: 'signing_key_reload_failures_total',
 } as const;
 
 const REFUSED_CODES = [IAdvizeErrorCode.Unauthenticated, IAdvizeErrorCode.InvalidIdentity];
@@ -84,6 +89,10 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
   readonly storeErrors: Counter<'store' | 'operation'>;
   /** `iadvize_token_store_up{store}`. */
   readonly storeUp: Gauge<'store'>;
+  /** `iadvize_signing_key_switches_total{reason}`. */
+  readonly keySwitches: Counter<'reason'>;
+  /** `iadvize_signing_key_reload_failures_total`. */
+  readonly keyReloadFailures: Counter;
   private readonly unsubscribe: Array<() => void>;
 
   constructor(events: IAdvizeAuthEvents, options: IAdvizePrometheusOptions = {}) {
@@ -128,6 +137,12 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
     this.storeUp =
       existing<Gauge<'store'>>(name('storeUp')) ??
       new Gauge({ name: name('storeUp'), help: 'Shared token store: 1 answering, 0 failing (set on the first error and on recovery)', labelNames: ['store'], registers: [registry] });
+    this.keySwitches =
+      existing<Counter<'reason'>>(name('keySwitches')) ??
+      new Counter({ name: name('keySwitches'), help: 'Signing key switches, by reason (schedule, reload)', labelNames: ['reason'], registers: [registry] });
+    this.keyReloadFailures =
+      existing<Counter>(name('keyReloadFailures')) ??
+      new Counter({ name: name('keyReloadFailures'), help: 'Changed key files refused (the current signing key stayed in force)', registers: [registry] });
 
     // Known series start at 0, so rate() and absent-series alerts work from the first scrape.
     for (const code of REFUSED_CODES) this.tokenErrors.inc({ outcome: 'refused', code }, 0);
@@ -152,6 +167,8 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
         this.storeUp.set({ store: e.store }, 0);
       }),
       events.on('store.recovered', (e) => this.storeUp.set({ store: e.store }, 1)),
+      events.on('signing.key.switched', (e) => this.keySwitches.inc({ reason: e.reason })),
+      events.on('signing.key.reload.failed', () => this.keyReloadFailures.inc()),
     ];
   }
 

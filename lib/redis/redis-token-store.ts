@@ -174,7 +174,8 @@ function sleep(ms: number): Promise<void> {
  *   Redis answers again.
  *
  * Redis keys are `<prefix>{<HMAC-SHA256(secret, identity, signing-key thumbprint)>}:t|l`:
- * no user id; a key switch changes every key, so an old-key token is never served.
+ * no user id; a key switch (`signingKey.schedule`, a reloaded key file) changes every key,
+ * so an old-key token is never served after it.
  *
  * ```ts
  * import { RedisTokenStore } from 'nestjs-iadvize-auth/redis';
@@ -293,7 +294,7 @@ export class RedisTokenStore implements TokenStore {
     return problems;
   }
 
-  /** Called by the token service: takes its clock, events and current signing-key thumbprint. */
+  /** Called by the token service: takes its clock, events and token lifetime. */
   attach(context: TokenStoreContext): void {
     const problems = this.checkOptions(context.tokenTtlSeconds);
     if (problems.length > 0) throw new InvalidOptionsError(problems, 'RedisTokenStore options');
@@ -390,9 +391,9 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** A token for `identity`: reused, shared, or minted by `mint` within the budget. */
-  issue(identity: IAdvizeIdentity, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
+  issue(identity: IAdvizeIdentity, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult> {
     const ctx = this.ctx;
-    const kid = ctx.signingKeyThumbprint();
+    const kid = signingKeyThumbprint;
     const hash = this.keyOf(identity, kid);
     const now = ctx.clock();
     const hit = this.local.get(hash);

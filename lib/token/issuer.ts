@@ -1,5 +1,11 @@
-/** Longest accepted `issuer`, in UTF-16 code units. */
-export const MAX_ISSUER_LENGTH = 2048;
+import { MAX_ECHOED_LENGTH } from '../redaction.js';
+
+/**
+ * Longest accepted `issuer`, in UTF-16 code units: the longest value the
+ * redaction rule lets through, so the issuer can always be logged, shown by
+ * `doctor` and carried in tokens.
+ */
+export const MAX_ISSUER_LENGTH = MAX_ECHOED_LENGTH;
 
 const EXAMPLE = 'set it to your site\'s URL, e.g. "https://www.example.com"';
 

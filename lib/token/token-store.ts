@@ -12,11 +12,6 @@ export interface TokenStoreContext {
   readonly clock: () => number;
   /** Where the store reports hits, coalesced waits, budget refusals and its own failures. */
   readonly events: IAdvizeAuthEvents;
-  /**
-   * RFC 7638 thumbprint of the key signing right now. Stores key their
-   * entries by it, so a token signed with another key is never served.
-   */
-  readonly signingKeyThumbprint: () => string;
 }
 
 /** The result of {@link TokenStore.issue}. */
@@ -58,10 +53,13 @@ export interface TokenStore {
   connect?(): Promise<void>;
   /**
    * A token for `identity` (validated): reused, shared by another replica, or
-   * minted by calling `mint`.
+   * minted by calling `mint`. `signingKeyThumbprint` is the RFC 7638
+   * thumbprint of the key in force for this request
+   * (`TokenService.currentSigningKey()`): stores key their entries by it, so
+   * after a key switch a token signed with the old key is never served.
    * @throws SigningUnavailableError when the store refuses to sign (budget spent, or store down and failing closed)
    */
-  issue(identity: IAdvizeIdentity, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult>;
+  issue(identity: IAdvizeIdentity, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult>;
   /** The store's health (may ask the engine, bounded by a short timeout). */
   status(): Promise<TokenStoreStatus>;
   /** Releases connections the store opened itself. Called on application shutdown. */

@@ -11,6 +11,7 @@ import { ownValue } from './own-property.js';
 import { TokenCache } from './token-cache.js';
 import type { TokenStore } from './token-store.js';
 import { quoteName } from '../keys/key-material.js';
+import type { SigningKeyInForce } from '../keys/key-schedule.js';
 import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
 
 /** A minted token and when it expires. */
@@ -60,7 +61,6 @@ export class TokenService implements OnModuleInit {
         signingTimeoutMs: config.signingTimeoutMs,
         clock: config.clock,
         events: this.events,
-        signingKeyThumbprint: () => this.signingKeyThumbprint,
       });
     }
   }
@@ -87,30 +87,38 @@ export class TokenService implements OnModuleInit {
       if (this.events.listening('token.refused')) this.emitRefused(identity);
       throw e;
     }
+    // One look at the key in force per token: it signs, and it keys the cache.
+    const now = this.config.clock();
+    const key = this.currentSigningKey(now);
     if (this.store) {
       let ownMintFailed = false;
       try {
-        const { token, cached } = await this.store.issue(valid, () =>
-          this.mint(valid, started).catch((e: unknown) => {
+        // The store keys entries by the thumbprint in force when the request came; a mint after a wait
+        // signs with the key in force then (after a switch, the new key: never an old-key token).
+        const mintNow = () => {
+          const at = this.config.clock();
+          return this.mint(valid, started, this.currentSigningKey(at), at).catch((e: unknown) => {
             ownMintFailed = true; // mint() already emitted signer.failure
             throw e;
-          }),
-        );
-        if (cached && this.events.listening('token.issued')) this.emitCachedIssue(valid.userId, started);
+          });
+        };
+        const { token, cached } = await this.store.issue(valid, mintNow, key.thumbprint);
+        if (cached && this.events.listening('token.issued')) this.emitCachedIssue(valid.userId, started, key.provider.kind);
         return token;
       } catch (e) {
         // Budget spent, store down and failing closed, or another request's signature failed: one event per request.
-        if (!ownMintFailed && this.events.listening('signer.failure')) this.emitSignerFailure(e, started, valid.userId);
+        if (!ownMintFailed && this.events.listening('signer.failure')) this.emitSignerFailure(e, started, valid.userId, key.provider.kind);
         throw e;
       }
     }
-    if (!this.cache) return this.mint(valid, started);
-    const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, ownVisitorData(valid)), () => this.mint(valid, started));
+    if (!this.cache) return this.mint(valid, started, key, now);
+    const cacheKey = TokenCache.keyOf(valid.userId, ownVisitorData(valid), key.thumbprint);
+    const { cached, token } = this.cache.getOrMint(cacheKey, () => this.mint(valid, started, key, now));
     if (cached && this.events.listening('token.issued')) {
       const issued = await token;
       this.events.emit('token.issued', {
         durationMs: performance.now() - started,
-        signerKind: this.config.keyProvider.kind,
+        signerKind: key.provider.kind,
         userIdHash: this.events.hashUserId(valid.userId),
         cached: true,
       });
@@ -119,36 +127,48 @@ export class TokenService implements OnModuleInit {
     return token;
   }
 
-  private async mint(valid: IAdvizeIdentity, started: number): Promise<IAdvizeToken> {
+  /**
+   * The signing key in force at `now` (default: the module clock): its
+   * provider, public half and RFC 7638 thumbprint. It changes at a scheduled
+   * instant (`signingKey.schedule`) or when a watched key file is reloaded;
+   * anything that caches tokens must key them by its `thumbprint`.
+   */
+  currentSigningKey(now: number = this.config.clock()): SigningKeyInForce {
+    const { signingKeys } = this.config;
+    if (signingKeys) return signingKeys.currentKey(now);
+    return { provider: this.config.keyProvider, publicKey: this.config.signingPublicKey, thumbprint: this.config.signingKeyThumbprint };
+  }
+
+  private async mint(valid: IAdvizeIdentity, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {
     const userId = valid.userId;
     const visitorData = ownVisitorData(valid);
-    const iat = Math.floor(this.config.clock() / 1000);
+    const iat = Math.floor(now / 1000);
     const exp = iat + this.config.tokenTtlSeconds;
     const claims: IAdvizeClaims = { [IADVIZE_USER_ID_CLAIM]: userId, iss: this.config.issuer, iat, exp } as IAdvizeClaims;
     if (visitorData) claims[IADVIZE_VISITOR_DATA_CLAIM] = visitorData as Record<string, string>;
     const signingInput = jwsSigningInput(claims);
     let token: string;
     try {
-      const signature = await this.sign(signingInput);
+      const signature = await this.sign(signingInput, key);
       const jws = `${signingInput}.${b64url(signature)}`;
       token = compactEncrypt(jws, this.config.iadvizePublicKey);
     } catch (e) {
-      if (this.events.listening('signer.failure')) this.emitSignerFailure(e, started, userId);
+      if (this.events.listening('signer.failure')) this.emitSignerFailure(e, started, userId, key.provider.kind);
       throw e;
     }
     if (this.events.listening('token.issued')) {
       this.events.emit('token.issued', {
         durationMs: performance.now() - started,
-        signerKind: this.config.keyProvider.kind,
+        signerKind: key.provider.kind,
         userIdHash: this.events.hashUserId(userId),
       });
     }
     return { token, expiresAt: exp };
   }
 
-  /** The RFC 7638 thumbprint of the signing key (for logs; never the key). */
+  /** The RFC 7638 thumbprint of the signing key in force now (for logs; never the key). */
   get signingKeyThumbprint(): string {
-    return this.config.signingKeyThumbprint;
+    return this.currentSigningKey().thumbprint;
   }
 
   /** The RFC 7638 thumbprint of the iAdvize key tokens are encrypted to. */
@@ -156,10 +176,10 @@ export class TokenService implements OnModuleInit {
     return this.config.iadvizeKeyThumbprint;
   }
 
-  private emitCachedIssue(userId: string, started: number): void {
+  private emitCachedIssue(userId: string, started: number, signerKind: string): void {
     this.events.emit('token.issued', {
       durationMs: performance.now() - started,
-      signerKind: this.config.keyProvider.kind,
+      signerKind,
       userIdHash: this.events.hashUserId(userId),
       cached: true,
     });
@@ -178,18 +198,19 @@ export class TokenService implements OnModuleInit {
     });
   }
 
-  private emitSignerFailure(e: unknown, started: number, userId: string): void {
+  private emitSignerFailure(e: unknown, started: number, userId: string, signerKind: string): void {
     const code: SignerFailureCode = e instanceof SignatureMismatchError ? IAdvizeErrorCode.SignatureMismatch : IAdvizeErrorCode.SigningUnavailable;
     this.events.emit('signer.failure', {
       code,
-      signerKind: this.config.keyProvider.kind,
+      signerKind,
       durationMs: performance.now() - started,
       userIdHash: this.events.hashUserId(userId),
     });
   }
 
-  private async sign(signingInput: string): Promise<Uint8Array> {
-    const { keyProvider, signingTimeoutMs } = this.config;
+  private async sign(signingInput: string, key: SigningKeyInForce): Promise<Uint8Array> {
+    const keyProvider = key.provider;
+    const { signingTimeoutMs } = this.config;
     const input = this.textEncoder.encode(signingInput);
     if (isLibraryLocalSigner(keyProvider)) {
       // The library's own in-process provider: its code signs with the key it loaded and checked.
@@ -205,7 +226,7 @@ export class TokenService implements OnModuleInit {
     } catch (e) {
       throw toSigningError(e, keyProvider.kind);
     }
-    if (!verifies(input, this.config.signingPublicKey, signature)) {
+    if (!verifies(input, key.publicKey, signature)) {
       throw new SignatureMismatchError(
         `signing backend ${quoteName(keyProvider.kind)} returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
       );

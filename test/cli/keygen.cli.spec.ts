@@ -88,7 +88,7 @@ describe('iadvize-auth keygen (built binary)', () => {
     [['--force'], 'unknown option "--force"'],
     [['extra'], 'unexpected argument "extra"'],
     [['--name', '../escape'], '--name must be'],
-    [['--passphrase-env', 'UNSET_VAR'], '--passphrase-env: environment variable UNSET_VAR is not set'],
+    [['--passphrase-env', 'UNSET_VAR'], '--passphrase-env: environment variable "UNSET_VAR" is not set'],
   ])('exits 2 on usage error %j', async (args, message) => {
     const r = await runCli(['keygen', ...args], { cwd: dir });
     expect(r.code).toBe(2);
