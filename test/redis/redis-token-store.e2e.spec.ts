@@ -10,7 +10,7 @@ import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { IAdvizeAuthModule, IAdvizeHealthService, PemKeyProvider, TokenService, type KeyProvider, type SignOptions } from '../../lib/index.js';
+import { IAdvizeAuthModule, IAdvizeHealthService, PemKeyProvider, TokenService, type IAdvizeAuthOptions, type KeyProvider, type SignOptions } from '../../lib/index.js';
 import { provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../lib/redis/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
@@ -121,14 +121,14 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
   /** A unique key prefix per test, so tests share no entries or budget. */
   const newPrefix = () => `t${++prefixCounter}-${Date.now()}:`;
 
-  async function startReplica(platform: PlatformFactory, store: Partial<RedisTokenStoreOptions>, pem = brand.privatePem): Promise<Replica> {
+  async function startReplica(platform: PlatformFactory, store: Partial<RedisTokenStoreOptions>, pem = brand.privatePem, signingKey?: IAdvizeAuthOptions['signingKey']): Promise<Replica> {
     const signer = new CountingSigner(pem);
     const registry = new Registry();
     const moduleRef = await Test.createTestingModule({
       imports: [
         IAdvizeAuthModule.forRoot({
           issuer: ISSUER,
-          signingKey: signer,
+          signingKey: signingKey ?? signer,
           iadvizePublicKey: fake.publicKeyPem,
           selfCheck: false,
           clock: () => clock.now,
@@ -238,6 +238,25 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
       expect(same(second.body.token, first.body.token)).toBe(false);
       expect(signatures(a, b)).toBe(2);
       await fake.open(second.body.token as string, otherBrand.publicPem, { issuer: ISSUER });
+    });
+
+    it('after a scheduled key switch no replica serves a token signed with the old key, even within the reuse window', async () => {
+      const prefix = newPrefix();
+      const from = new Date(clock.now + 10_000);
+      const schedule = { schedule: [{ key: { pem: brand.privatePem } }, { key: { pem: otherBrand.privatePem }, from }] };
+      const a = await startReplica(platform, { keyPrefix: prefix }, brand.privatePem, schedule);
+      const b = await startReplica(platform, { keyPrefix: prefix }, brand.privatePem, schedule);
+      const before = await post(a, 'judy').expect(200);
+      expect(same((await post(b, 'judy').expect(200)).body.token, before.body.token)).toBe(true);
+      await fake.open(before.body.token as string, brand.publicPem, { issuer: ISSUER, currentDate: new Date(clock.now) });
+      // 11 s later: inside the 30 s reuse window, but past the switch.
+      clock.now += 11_000;
+      const after = await post(b, 'judy').expect(200);
+      expect(same(after.body.token, before.body.token)).toBe(false);
+      await fake.open(after.body.token as string, otherBrand.publicPem, { issuer: ISSUER, currentDate: new Date(clock.now) });
+      // The other replica gets the new-key token from Redis, never its own old-key copy.
+      const shared = await post(a, 'judy').expect(200);
+      expect(same(shared.body.token, after.body.token)).toBe(true);
     });
 
     it('Redis keys and values carry no user id or visitor data', async () => {
