@@ -66,14 +66,19 @@ Injectable()(EventCounter);
 
 async function start(config) {
   const clock = () => config.t0 + (Date.now() - config.t0) * config.compression;
-  const signingKey = new AwsKmsKeyProvider({
-    keyId: config.keyId,
-    clientConfig: {
-      region: 'us-east-1',
-      endpoint: config.kmsUrl,
-      credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'standin-secret' },
-    },
-  });
+  const kmsKey = (keyId) =>
+    new AwsKmsKeyProvider({
+      keyId,
+      clientConfig: {
+        region: 'us-east-1',
+        endpoint: config.kmsUrl,
+        credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'standin-secret' },
+      },
+    });
+  // With a key switch: a schedule, the second key taking over at an instant of the module clock.
+  const signingKey = config.switchKeyAt
+    ? { schedule: [{ key: kmsKey(config.keyId) }, { key: kmsKey(config.rotatedKeyId), from: new Date(config.switchKeyAt) }] }
+    : kmsKey(config.keyId);
   const options = {
     issuer: config.issuer,
     signingKey,

@@ -25,7 +25,9 @@
  * Scenarios: the shared Redis store with 300 s tokens (headline), the
  * in-process `tokenCache` alone (no Redis) for comparison, the same two with
  * the default 60 s tokens (full run), and a Redis outage of 10 s mid-run
- * under the default fail-open policy (full run).
+ * under the default fail-open policy followed by a scheduled signing-key
+ * switch, after which every token served is opened with FakeIAdvize and
+ * those still carrying the old key are counted (full run, or `--only redisOutage`).
  *
  * Prints a table, or with --json one JSON object on stdout (progress goes to
  * stderr). Goals missed print FAIL but exit 0; only errors exit non-zero.
@@ -44,6 +46,7 @@ const USAGE = `usage: node bench/fleet.bench.mjs [options]
   --quick          smoke run, under 90 s: the headline and the in-process comparison only
   --json           print one JSON object on stdout instead of the table
   --replicas N     replica processes (default 3, at least 3 for the goal)
+  --only redisOutage   only the Redis outage + key switch scenario (full timing)
   --help           this text`;
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -58,14 +61,19 @@ const LOAD_MULTIPLE = 5.5;
 const MEAN_VISIT_SECONDS = 600;
 const MEAN_PAGE_VIEW_INTERVAL_SECONDS = 20;
 const ISSUER = 'https://bench.example';
+/** How long the replicas may take to start, when placing the key switch of the outage scenario. */
+const REPLICA_STARTUP_ALLOWANCE_MS = 10_000;
 
 function parseArgs(argv) {
-  const options = { quick: false, json: false, replicas: 3 };
+  const options = { quick: false, json: false, replicas: 3, only: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
     else if (arg === '--json') options.json = true;
-    else if (arg === '--replicas') {
+    else if (arg === '--only') {
+      options.only = argv[++i];
+      if (!['redisOutage'].includes(options.only)) fail('--only takes redisOutage');
+    } else if (arg === '--replicas') {
       options.replicas = Number(argv[++i]);
       if (!Number.isInteger(options.replicas) || options.replicas < 1 || options.replicas > 16) fail('--replicas must be a whole number from 1 to 16');
     } else if (arg === '--help' || arg === '-h') {
@@ -166,6 +174,8 @@ async function startAwsStandin(dir, signQuotaPerSecond) {
     url: ready.url,
     alias: ready.alias,
     publicKeyPem: ready.publicKeyPem,
+    rotatedKeyId: ready.rotatedKeyId,
+    rotatedPublicKeyPem: ready.rotatedPublicKeyPem,
     counters: () => ask(handle, 'counters'),
     stop: () => stopReplica(handle),
   };
@@ -228,7 +238,7 @@ function percentile(sorted, p) {
  * steady state; figures are taken over the measurement window only (the KMS
  * counts cover the whole run).
  */
-async function playPopulation({ replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick, onMeasureStart }) {
+async function playPopulation({ t0, replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick, onMeasureStart, keySwitch }) {
   // Steady state: active visitors × C / 20 s = page views per real second.
   const targetPerSecond = LOAD_MULTIPLE * KMS_QUOTA_PER_SECOND;
   const activeVisitors = (targetPerSecond * MEAN_PAGE_VIEW_INTERVAL_SECONDS) / compression;
@@ -236,12 +246,15 @@ async function playPopulation({ replicas, compression, warmupMs, measureMs, fake
   const start = Date.now();
   const measureFrom = start + warmupMs;
   const end = measureFrom + measureMs;
-  const stats = { visitors: 0, pageViews: 0, errors: 0, status: {}, latencies: [], opened: 0, unopenable: 0, errorTimes: [] };
+  const stats = { visitors: 0, pageViews: 0, errors: 0, status: {}, latencies: [], opened: 0, unopenable: 0, errorTimes: [], afterSwitch: { opened: 0, newKey: 0, oldKey: 0, unopenable: 0 } };
+  // The replicas' module clock (compressed time from t0), to open tokens the way iAdvize would at that instant.
+  const moduleNow = () => new Date(t0 + (Date.now() - t0) * compression);
   let nextId = 0;
   const inFlight = new Set();
 
   async function pageView(visitor) {
     const replica = replicas[Math.floor(Math.random() * replicas.length)];
+    const sentAt = Date.now();
     const t = performance.now();
     const measured = Date.now() >= measureFrom;
     let status = 0;
@@ -262,11 +275,22 @@ async function playPopulation({ replicas, compression, warmupMs, measureMs, fake
     if (status !== 200) {
       stats.errors++;
       stats.errorTimes.push(Date.now());
+    } else if (keySwitch && sentAt >= keySwitch.atReal) {
+      // Every token asked for after the key switch is opened: it must carry the new key.
+      const a = stats.afterSwitch;
+      a.opened++;
+      const opens = (key) =>
+        fake.open(token, key, { issuer: ISSUER, currentDate: moduleNow(), clockToleranceSeconds: 5 }).then(
+          () => true,
+          () => false,
+        );
+      if (await opens(keySwitch.newPublicKey)) a.newKey++;
+      else if (await opens(brandPublicKey)) a.oldKey++;
+      else a.unopenable++;
     } else if (stats.pageViews % 25 === 0) {
       // Open a sample the way iAdvize does (module time: the tokens' clock is compressed).
-      const now = new Date(start + (Date.now() - start) * compression);
       try {
-        await fake.open(token, brandPublicKey, { issuer: ISSUER, currentDate: now, clockToleranceSeconds: 5 });
+        await fake.open(token, brandPublicKey, { issuer: ISSUER, currentDate: moduleNow(), clockToleranceSeconds: 5 });
         stats.opened++;
       } catch {
         stats.unopenable++;
@@ -318,6 +342,7 @@ async function playPopulation({ replicas, compression, warmupMs, measureMs, fake
     p99Ms: round(percentile(sorted, 99)),
     tokensOpened: stats.opened,
     tokensUnopenable: stats.unopenable,
+    ...(keySwitch ? { afterKeySwitch: stats.afterSwitch } : {}),
     errorTimes: stats.errorTimes,
   };
 }
@@ -340,6 +365,15 @@ async function runScenario(name, { kms, redis, fake, brandPublicKey, tokenTtlSec
     replicas: options.replicas,
     ...(shared ? { redisUrl: redis.url, storeSecret: randomBytes(32).toString('base64'), keyPrefix: `bench-${name}-${t0}:`, budgetPerSecond: BUDGET_PER_SECOND } : {}),
   };
+  // The key switch: a scheduled instant three quarters into the measurement (replicas take about
+  // REPLICA_STARTUP_ALLOWANCE_MS to start), after the Redis outage of the same scenario.
+  let keySwitch;
+  if (outage?.keySwitch) {
+    const atReal = t0 + REPLICA_STARTUP_ALLOWANCE_MS + warmupMs + 0.75 * measureMs;
+    config.switchKeyAt = t0 + (atReal - t0) * compression;
+    config.rotatedKeyId = kms.rotatedKeyId;
+    keySwitch = { atReal, newPublicKey: kms.rotatedPublicKeyPem };
+  }
   const replicas = await Promise.all(Array.from({ length: options.replicas }, () => startReplica(config)));
   const before = await kms.counters();
   let outageReport;
@@ -358,16 +392,17 @@ async function runScenario(name, { kms, redis, fake, brandPublicKey, tokenTtlSec
           await sleep(50);
         }
         outageReport = { stoppedAt, restartedAt, recoveredAt: Date.now() };
-        // HOOK(rotation): the key-switch part of this scenario (switch the signing key mid-run, then
-        // open every token served after the switch with FakeIAdvize and count those carrying the old
-        // key: goal 0) needs a signing-key schedule, which helper "rotation" adds. Not run yet.
       }
     : undefined;
   let atMeasureStart;
   const onMeasureStart = () => {
     atMeasureStart = kms.counters();
   };
-  const result = await playPopulation({ replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick, onMeasureStart });
+  if (keySwitch) {
+    const inMeasurement = (keySwitch.atReal - (Date.now() + warmupMs)) / measureMs;
+    log(`${name}: the signing key switches ${Math.round(inMeasurement * 100)} % into the measurement`);
+  }
+  const result = await playPopulation({ t0, replicas, compression, warmupMs, measureMs, fake, brandPublicKey, onTick, onMeasureStart, keySwitch });
   const measuredFrom = (await atMeasureStart) ?? before;
   const counters = await Promise.all(replicas.map((r) => ask(r, 'counters').then((m) => m.counters)));
   await Promise.all(replicas.map(stopReplica));
@@ -410,7 +445,9 @@ async function runScenario(name, { kms, redis, fake, brandPublicKey, tokenTtlSec
       errorsDuringOutage: errorTimes.filter((t) => t >= outageReport.stoppedAt && t <= outageReport.recoveredAt).length,
       recoveryMs: outageReport.recoveredAt - outageReport.restartedAt,
       policy: 'open',
-      keySwitch: 'not run: needs the signing-key schedule of the rotation work (HOOK(rotation) in bench/fleet.bench.mjs)',
+      ...(keySwitch
+        ? { keySwitch: { ...result.afterKeySwitch, oldKeyTokensAfterSwitch: result.afterKeySwitch.oldKey } }
+        : {}),
     };
   }
   log(`${name}: ${report.pageViewsPerSecond} page views/s (${report.pageViewsPerKmsQuota}x quota), ${report.kmsSignatures} signatures, ${report.kmsThrottled} throttled, ${report.errors} errors, p99 ${report.p99Ms} ms`);
@@ -431,12 +468,17 @@ async function main() {
   let inProcess;
   const extra = {};
   try {
+    if (options.only === 'redisOutage') {
+      const outage = await runScenario('redisOutage', { ...common, tokenTtlSeconds: 300, shared: true, outage: { seconds: 10, keySwitch: true } });
+      process.stdout.write(`${JSON.stringify({ benchmark: 'nestjs-iadvize-auth fleet', mode: 'redisOutage only', node: process.version, redis: redisServerVersion, redisOutage: outage }, null, 2)}\n`);
+      return;
+    }
     fleet = await runScenario('fleet', { ...common, tokenTtlSeconds: 300, shared: true });
     inProcess = await runScenario('inProcess', { ...common, tokenTtlSeconds: 300, shared: false });
     if (!quick) {
       extra.fleetTtl60 = await runScenario('fleetTtl60', { ...common, tokenTtlSeconds: 60, shared: true });
       extra.inProcessTtl60 = await runScenario('inProcessTtl60', { ...common, tokenTtlSeconds: 60, shared: false });
-      extra.redisOutage = await runScenario('redisOutage', { ...common, tokenTtlSeconds: 300, shared: true, outage: { seconds: 10 } });
+      extra.redisOutage = await runScenario('redisOutage', { ...common, tokenTtlSeconds: 300, shared: true, outage: { seconds: 10, keySwitch: true } });
     }
   } finally {
     await redis.stop();

@@ -13,7 +13,15 @@ process.on('message', async (message) => {
     if (message.type === 'start') {
       const { AwsKmsStandin } = await import(pathToFileURL(join(message.dir, 'aws-kms.standin.js')).href);
       kms = await AwsKmsStandin.create({ signQuotaPerSecond: message.signQuotaPerSecond });
-      process.send({ type: 'ready', url: kms.url, alias: kms.alias, publicKeyPem: kms.key.publicKey.export({ type: 'spki', format: 'pem' }) });
+      process.send({
+        type: 'ready',
+        url: kms.url,
+        alias: kms.alias,
+        publicKeyPem: kms.key.publicKey.export({ type: 'spki', format: 'pem' }),
+        // A second key of the same account, for the key switch of the outage scenario.
+        rotatedKeyId: kms.rotatedKeyId,
+        rotatedPublicKeyPem: kms.rotatedKey.publicKey.export({ type: 'spki', format: 'pem' }),
+      });
     } else if (message.type === 'counters') {
       process.send({ type: 'counters', signed: kms.signed, throttled: kms.throttled });
     } else if (message.type === 'stop') {
