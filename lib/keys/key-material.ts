@@ -1,5 +1,4 @@
-import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint } from 'jose';
+import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { InvalidKeyError } from '../errors.js';
 import { MIN_RSA_MODULUS_BITS } from '../iadvize.constants.js';
 import { looksLikePath, quoteEnvName, quoteValue, redact } from '../redaction.js';
@@ -214,7 +213,9 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
 export async function thumbprintOf(key: KeyObject): Promise<string> {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   const { n, e } = pub.export({ format: 'jwk' });
-  return calculateJwkThumbprint({ kty: 'RSA', n: n as string, e: e as string });
+  // RFC 7638 §3.2: the required members of an RSA key, in lexicographic order, no whitespace.
+  // Built here rather than with jose (ESM-only) so the CommonJS build stays free of it.
+  return createHash('sha256').update(JSON.stringify({ e, kty: 'RSA', n })).digest('base64url');
 }
 
 /** True when two keys have the same public half (same modulus and exponent). */

@@ -185,10 +185,21 @@ export async function importOptional<T>(load: () => Promise<T>, packageName: str
   }
 }
 
-/** `import()` of a CommonJS package yields its exports either directly or under `default`. */
+/**
+ * The `module.exports` of a CommonJS package loaded with `import()`.
+ *
+ * Node's ESM loader gives a namespace whose `default` is `module.exports` and
+ * whose named exports are only what its static analysis found (for pkcs11js,
+ * `module.exports = { ...constants, PKCS11 }`, that is `PKCS11` alone: every
+ * `CKM_*` is missing). TypeScript's CommonJS output (`__importStar(require())`)
+ * and Jest copy every property but also set `default`. So `default` wins when
+ * it holds `probe`; the namespace itself is the fallback (an ESM build of the
+ * package, or a loader without `default`).
+ */
 export function interopDefault<T>(mod: T | { default: T }, probe: string): T {
-  if (mod && typeof mod === 'object' && probe in (mod as object)) return mod as T;
-  return (mod as { default: T }).default;
+  const inner = (mod as { default?: unknown } | null | undefined)?.default;
+  if (inner !== null && (typeof inner === 'object' || typeof inner === 'function') && probe in inner) return inner as T;
+  return mod as T;
 }
 
 class AttemptTimeout extends Error {}
