@@ -589,7 +589,7 @@ export class RedisTokenStore implements TokenStore {
     if (!this.client) await this.connect();
     const client = this.client as RedisClient;
     if (client.status !== 'ready') {
-      this.markDown(operation === 'ping' ? 'ping' : 'unavailable');
+      this.markDown('unavailable');
       throw new StoreDown(operation);
     }
     try {
