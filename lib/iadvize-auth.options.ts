@@ -14,6 +14,7 @@ import {
   PemKeyProvider,
   type EnvKeyProviderOptions,
   type FileKeyProviderOptions,
+  type LocalSigningOptions,
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 import { loadSigningKeys, type SigningKeySchedule, type SigningKeyScheduleOption } from './keys/key-schedule.js';
@@ -32,14 +33,17 @@ import { isTokenStore, type TokenStore } from './token/token-store.js';
  *   real or literal `\n`, or base64 of PEM or DER);
  * - `{ pem, passphrase? }` or `{ jwk }`: inline (tests and development).
  *
+ * The four shorthands take `signingThreads` (dedicated RSA signing threads,
+ * default: the core count, at most 4; `0` signs on libuv's thread pool): see {@link LocalSigningOptions}.
+ *
  * PKCS#8, PKCS#1 and encrypted PKCS#8 are accepted; the key must be RSA ≥ 2048 bits.
  */
 export type SigningKeyOption =
   | KeyProvider
   | FileKeyProviderOptions
   | EnvKeyProviderOptions
-  | { pem: string; passphrase?: string }
-  | { jwk: JsonWebKey };
+  | ({ pem: string; passphrase?: string } & LocalSigningOptions)
+  | ({ jwk: JsonWebKey } & LocalSigningOptions);
 
 /**
  * Options of `IAdvizeAuthModule.forRoot()` / the factory of `forRootAsync()`.
@@ -171,10 +175,10 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
       : `${path}: give only one of ${sources.map((s) => `"${s}"`).join(', ')}`;
   }
   const allowed: Record<string, string[]> = {
-    file: ['file', 'passphrase', 'watch', 'watchIntervalMs'],
-    env: ['env', 'passphrase', 'passphraseEnv'],
-    pem: ['pem', 'passphrase'],
-    jwk: ['jwk'],
+    file: ['file', 'passphrase', 'watch', 'watchIntervalMs', 'signingThreads'],
+    env: ['env', 'passphrase', 'passphraseEnv', 'signingThreads'],
+    pem: ['pem', 'passphrase', 'signingThreads'],
+    jwk: ['jwk', 'signingThreads'],
   };
   const source = sources[0];
   const extra = Object.keys(option).filter((k) => !allowed[source].includes(k));
@@ -190,10 +194,10 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
       return new EnvKeyProvider(option as unknown as EnvKeyProviderOptions);
     case 'pem':
       if (typeof option.pem !== 'string') return `${path}.pem: must be a string`;
-      return new PemKeyProvider({ pem: option.pem, passphrase: option.passphrase as string | undefined });
+      return new PemKeyProvider({ pem: option.pem, passphrase: option.passphrase as string | undefined, signingThreads: option.signingThreads as number | undefined });
     default:
       if (!isRecord(option.jwk)) return `${path}.jwk: must be a JWK object`;
-      return new PemKeyProvider({ jwk: option.jwk as JsonWebKey });
+      return new PemKeyProvider({ jwk: option.jwk as JsonWebKey, signingThreads: option.signingThreads as number | undefined });
   }
 }
 

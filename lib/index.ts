@@ -23,6 +23,7 @@ export {
   type PemKeyProviderOptions,
   type FileKeyProviderOptions,
   type EnvKeyProviderOptions,
+  type LocalSigningOptions,
 } from './keys/local-key.provider.js';
 export { loadPrivateKey, loadPublicKey, thumbprintOf, samePublicKey, type KeyText } from './keys/key-material.js';
 export { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
