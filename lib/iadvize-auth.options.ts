@@ -22,6 +22,7 @@ import { redact, redactionVerdict } from './redaction.js';
 import { checkedClock, describeClockReading, isClockReading } from './token/clock.js';
 import { issuerProblem } from './token/issuer.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
+import { isTokenStore, type TokenStore } from './token/token-store.js';
 
 
 /**
@@ -96,6 +97,14 @@ export interface IAdvizeAuthOptions {
    * left. `ttlSeconds` must be at most half of `tokenTtlSeconds`.
    */
   tokenCache?: TokenCacheOptions | false;
+  /**
+   * Optional token store shared by the replicas of a fleet, e.g.
+   * `new RedisTokenStore({ ... })` from `nestjs-iadvize-auth/redis`: tokens
+   * are reused across replicas, concurrent misses cost one signature, and a
+   * fleet-wide signing budget keeps the KMS under its quota. It keeps its own
+   * in-process cache, so do not set `tokenCache` with it. Default: none.
+   */
+  tokenStore?: TokenStore;
 }
 
 /** The validated configuration the module's providers share. */
@@ -121,6 +130,8 @@ export interface ResolvedIAdvizeAuthConfig {
   readonly clock: () => number;
   /** The token cache settings, when enabled. */
   readonly tokenCache?: Required<TokenCacheOptions>;
+  /** The shared token store, when one is given. */
+  readonly tokenStore?: TokenStore;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -133,6 +144,7 @@ const KNOWN_OPTIONS = new Set([
   'selfCheck',
   'clock',
   'tokenCache',
+  'tokenStore',
 ]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -252,6 +264,19 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     }
   }
 
+  let tokenStore: TokenStore | undefined;
+  if (raw.tokenStore !== undefined) {
+    if (!isTokenStore(raw.tokenStore)) {
+      problems.push('tokenStore: must be a token store, e.g. new RedisTokenStore({ client, secret }) from nestjs-iadvize-auth/redis');
+    } else {
+      tokenStore = raw.tokenStore;
+      if (raw.tokenCache !== undefined && raw.tokenCache !== false) {
+        problems.push('tokenCache: remove it when tokenStore is set (the store keeps its own in-process cache, with the same reuse rules)');
+      }
+      if (typeof ttl === 'number') for (const p of tokenStore.checkOptions(ttl)) problems.push(`tokenStore: ${p}`);
+    }
+  }
+
   // The issuer is carried in every token: never a value that looks like a key or credential.
   if (badIssuer === undefined && typeof issuer === 'string' && redactionVerdict(issuer) !== undefined) {
     problems.push(`issuer: holds ${redact(issuer)}, not an issuer; set it to the \`iss\` your tokens carry, e.g. "https://www.example.com"`);
@@ -326,5 +351,6 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     // Checked on every reading too: a clock that later returns NaN fails the token (503), never signs "iat": null.
     clock: clock === Date.now ? Date.now : checkedClock(clock as () => unknown),
     ...(tokenCache ? { tokenCache } : {}),
+    ...(tokenStore ? { tokenStore } : {}),
   };
 }
