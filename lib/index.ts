@@ -23,6 +23,7 @@ export {
   type PemKeyProviderOptions,
   type FileKeyProviderOptions,
   type EnvKeyProviderOptions,
+  type LocalSigningOptions,
 } from './keys/local-key.provider.js';
 export { loadPrivateKey, loadPublicKey, thumbprintOf, samePublicKey, type KeyText } from './keys/key-material.js';
 export { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
@@ -39,6 +40,7 @@ export { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS } from './keys/key-file-watch.js';
 export { TokenService, type IAdvizeToken, type IAdvizeClaims } from './token/token.service.js';
 export { validateIdentity, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
 export { TokenCache, type TokenCacheOptions } from './token/token-cache.js';
+export { isTokenStore, type TokenStore, type TokenStoreContext, type TokenStoreResult, type TokenStoreStatus } from './token/token-store.js';
 export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';
@@ -57,6 +59,11 @@ export {
   type TokenRefusedEvent,
   type SignerFailureEvent,
   type HealthCheckedEvent,
+  type StoreHitEvent,
+  type StoreCoalescedEvent,
+  type BudgetRefusedEvent,
+  type StoreErrorEvent,
+  type StoreRecoveredEvent,
   type SigningKeySwitchedEvent,
   type SigningKeyReloadFailedEvent,
   type TokenRefusedCode,
