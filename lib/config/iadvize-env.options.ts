@@ -1,7 +1,6 @@
 import { InvalidOptionsError } from '../errors.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS } from '../iadvize.constants.js';
-import type { IAdvizeAuthOptions, SigningKeyOption } from '../iadvize-auth.options.js';
-import type { SigningKeyScheduleOption } from '../keys/key-schedule.js';
+import type { IAdvizeAuthOptions, SigningKeyOption, SigningKeyScheduleOption } from '../options/iadvize-auth.options.js';
 import type { PublicKeyInput } from '../keys/public-key-input.js';
 import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';

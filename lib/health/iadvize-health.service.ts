@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG } from '../iadvize.constants.js';
-import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
+import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
 import type { KeyProvider } from '../keys/key-provider.js';
 import { signWithDeadline } from '../keys/sign-with-deadline.js';
 
