@@ -66,4 +66,4 @@ export {
   type RemoteFailure,
   type FailureKind,
   type LoadedKey,
-} from './kms/remote-signer.js';
+} from './kms/remote-key.provider.js';
