@@ -20,6 +20,7 @@ export {
   type PemKeyProviderOptions,
   type FileKeyProviderOptions,
   type EnvKeyProviderOptions,
+  type LocalSigningOptions,
 } from './keys/local-key.provider.js';
 export { loadPrivateKey, loadPublicKey, thumbprintOf, samePublicKey, type KeyText } from './keys/key-material.js';
 export { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
@@ -31,6 +32,7 @@ export { TokenService, type IAdvizeToken, type IAdvizeClaims } from './token/tok
 export { validateIdentity, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
 export { TokenCache } from './token/token-cache.js';
 export { type TokenCacheOptions } from './options/iadvize-auth.options.js';
+export { isTokenStore, type TokenStore, type TokenStoreContext, type TokenStoreResult, type TokenStoreStatus } from './token/token-store.js';
 export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';
@@ -49,6 +51,11 @@ export {
   type TokenRefusedEvent,
   type SignerFailureEvent,
   type HealthCheckedEvent,
+  type StoreHitEvent,
+  type StoreCoalescedEvent,
+  type BudgetRefusedEvent,
+  type StoreErrorEvent,
+  type StoreRecoveredEvent,
   type SigningKeySwitchedEvent,
   type SigningKeyReloadFailedEvent,
   type TokenRefusedCode,

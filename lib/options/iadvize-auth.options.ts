@@ -1,6 +1,7 @@
 import type { JsonWebKey } from 'node:crypto';
 import type { KeyProvider } from '../keys/key-provider.js';
-import type { EnvKeyProviderOptions, FileKeyProviderOptions } from '../keys/local-key.provider.js';
+import type { EnvKeyProviderOptions, FileKeyProviderOptions, LocalSigningOptions } from '../keys/local-key.provider.js';
+import type { TokenStore } from '../token/token-store.js';
 import type { PublicKeyInput } from '../keys/public-key-input.js';
 
 /**
@@ -11,14 +12,17 @@ import type { PublicKeyInput } from '../keys/public-key-input.js';
  *   real or literal `\n`, or base64 of PEM or DER);
  * - `{ pem, passphrase? }` or `{ jwk }`: inline (tests and development).
  *
+ * The four shorthands take `signingThreads` (dedicated RSA signing threads,
+ * default: the core count, at most 4; `0` signs on libuv's thread pool): see {@link LocalSigningOptions}.
+ *
  * PKCS#8, PKCS#1 and encrypted PKCS#8 are accepted; the key must be RSA ≥ 2048 bits.
  */
 export type SigningKeyOption =
   | KeyProvider
   | FileKeyProviderOptions
   | EnvKeyProviderOptions
-  | { pem: string; passphrase?: string }
-  | { jwk: JsonWebKey };
+  | ({ pem: string; passphrase?: string } & LocalSigningOptions)
+  | ({ jwk: JsonWebKey } & LocalSigningOptions);
 
 /**
  * Options of `IAdvizeAuthModule.forRoot()` / the factory of `forRootAsync()`.
@@ -72,6 +76,14 @@ export interface IAdvizeAuthOptions {
    * left. `ttlSeconds` must be at most half of `tokenTtlSeconds`.
    */
   tokenCache?: TokenCacheOptions | false;
+  /**
+   * Optional token store shared by the replicas of a fleet, e.g.
+   * `new RedisTokenStore({ ... })` from `nestjs-iadvize-auth/redis`: tokens
+   * are reused across replicas, concurrent misses cost one signature, and a
+   * fleet-wide signing budget keeps the KMS under its quota. It keeps its own
+   * in-process cache, so do not set `tokenCache` with it. Default: none.
+   */
+  tokenStore?: TokenStore;
 }
 
 /** One entry of a {@link SigningKeyScheduleOption}. */

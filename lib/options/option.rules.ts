@@ -7,6 +7,7 @@ import { quoteName, safeName } from '../keys/key-material.js';
 import { redact, redactionVerdict } from '../redaction.js';
 import { describeClockReading, isClockReading } from '../token/clock.js';
 import { issuerProblem } from '../token/issuer.js';
+import { isTokenStore, type TokenStore } from '../token/token-store.js';
 import type { TokenCacheOptions } from './iadvize-auth.options.js';
 import { isRecord } from './key-source.rules.js';
 
@@ -21,6 +22,7 @@ const KNOWN_OPTIONS = new Set([
   'selfCheck',
   'clock',
   'tokenCache',
+  'tokenStore',
 ]);
 
 /** The plain (non-key) options after {@link checkPlainOptions}, defaults applied; meaningful only when no problem was found. */
@@ -32,11 +34,13 @@ export interface PlainOptions {
   /** The clock as given (or `Date.now`); a function whenever no problem names `clock`. */
   clock: unknown;
   tokenCache?: Required<TokenCacheOptions>;
+  tokenStore?: TokenStore;
 }
 
 /**
  * The rules of every option that is not a key: known names, `issuer`,
- * `tokenTtlSeconds`, `signingTimeoutMs`, `selfCheck`, `clock`, `tokenCache`.
+ * `tokenTtlSeconds`, `signingTimeoutMs`, `selfCheck`, `clock`, `tokenCache`,
+ * `tokenStore`.
  * Pushes one problem per broken rule (`option: what, how to fix`; never a
  * value that could be a secret) and returns the values, defaults applied.
  */
@@ -94,6 +98,19 @@ export function checkPlainOptions(raw: Record<string, unknown>, problems: string
     }
   }
 
+  let tokenStore: TokenStore | undefined;
+  if (raw.tokenStore !== undefined) {
+    if (!isTokenStore(raw.tokenStore)) {
+      problems.push('tokenStore: must be a token store, e.g. new RedisTokenStore({ client, secret }) from nestjs-iadvize-auth/redis');
+    } else {
+      tokenStore = raw.tokenStore;
+      if (raw.tokenCache !== undefined && raw.tokenCache !== false) {
+        problems.push('tokenCache: remove it when tokenStore is set (the store keeps its own in-process cache, with the same reuse rules)');
+      }
+      if (typeof ttl === 'number') for (const p of tokenStore.checkOptions(ttl)) problems.push(`tokenStore: ${p}`);
+    }
+  }
+
   // The issuer is carried in every token: never a value that looks like a key or credential.
   if (badIssuer === undefined && typeof issuer === 'string' && redactionVerdict(issuer) !== undefined) {
     problems.push(`issuer: holds ${redact(issuer)}, not an issuer; set it to the \`iss\` your tokens carry, e.g. "https://www.example.com"`);
@@ -105,5 +122,6 @@ export function checkPlainOptions(raw: Record<string, unknown>, problems: string
     selfCheck: selfCheck as boolean,
     clock,
     ...(tokenCache ? { tokenCache } : {}),
+    ...(tokenStore ? { tokenStore } : {}),
   };
 }

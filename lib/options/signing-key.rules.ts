@@ -15,10 +15,10 @@ import { isRecord, keySourceOf } from './key-source.rules.js';
 
 /** Options allowed beside each source of a private key. */
 const PRIVATE_KEY_EXTRAS = {
-  file: ['passphrase', 'watch', 'watchIntervalMs'],
-  env: ['passphrase', 'passphraseEnv'],
-  pem: ['passphrase'],
-  jwk: [],
+  file: ['passphrase', 'watch', 'watchIntervalMs', 'signingThreads'],
+  env: ['passphrase', 'passphraseEnv', 'signingThreads'],
+  pem: ['passphrase', 'signingThreads'],
+  jwk: ['signingThreads'],
 } as const;
 
 /** Builds the built-in provider a shorthand names, or returns a problem. */
@@ -42,9 +42,9 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
     case 'env':
       return new EnvKeyProvider(option as unknown as EnvKeyProviderOptions);
     case 'pem':
-      return new PemKeyProvider({ pem: option.pem as string, passphrase: option.passphrase as string | undefined });
+      return new PemKeyProvider({ pem: option.pem as string, passphrase: option.passphrase as string | undefined, signingThreads: option.signingThreads as number | undefined });
     default:
-      return new PemKeyProvider({ jwk: option.jwk as JsonWebKey });
+      return new PemKeyProvider({ jwk: option.jwk as JsonWebKey, signingThreads: option.signingThreads as number | undefined });
   }
 }
 

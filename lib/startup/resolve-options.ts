@@ -97,5 +97,6 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     // Checked on every reading too: a clock that later returns NaN fails the token (503), never signs "iat": null.
     clock: clock === Date.now ? Date.now : checkedClock(clock as () => unknown),
     ...(plain.tokenCache ? { tokenCache: plain.tokenCache } : {}),
+    ...(plain.tokenStore ? { tokenStore: plain.tokenStore } : {}),
   };
 }

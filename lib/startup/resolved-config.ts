@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { KeyProvider } from '../keys/key-provider.js';
 import type { SigningKeySchedule } from '../keys/key-schedule.js';
 import type { TokenCacheOptions } from '../options/iadvize-auth.options.js';
+import type { TokenStore } from '../token/token-store.js';
 
 /** The validated configuration the module's providers share. */
 export interface ResolvedIAdvizeAuthConfig {
@@ -26,4 +27,6 @@ export interface ResolvedIAdvizeAuthConfig {
   readonly clock: () => number;
   /** The token cache settings, when enabled. */
   readonly tokenCache?: Required<TokenCacheOptions>;
+  /** The shared token store, when one is given. */
+  readonly tokenStore?: TokenStore;
 }
