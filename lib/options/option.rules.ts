@@ -10,6 +10,13 @@ import { issuerProblem } from '../token/issuer.js';
 import { isTokenStore, type TokenStore } from '../token/token-store.js';
 import type { TokenCacheOptions } from './iadvize-auth.options.js';
 import { isRecord } from './key-source.rules.js';
+import {
+  DEFAULT_SIGNING_TIMEOUT_MS,
+  DEFAULT_TOKEN_CACHE_MAX_ENTRIES,
+  MAX_SIGNING_TIMEOUT_MS,
+  MAX_TOKEN_CACHE_MAX_ENTRIES,
+  MIN_SIGNING_TIMEOUT_MS,
+} from './option.defaults.js';
 
 /** Every option of {@link IAdvizeAuthOptions}; anything else is refused. */
 const KNOWN_OPTIONS = new Set([
@@ -57,9 +64,9 @@ export function checkPlainOptions(raw: Record<string, unknown>, problems: string
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
     problems.push(`tokenTtlSeconds: must be a whole number of seconds from ${MIN_TOKEN_TTL_SECONDS} to ${MAX_TOKEN_TTL_SECONDS} (iAdvize recommends ${DEFAULT_TOKEN_TTL_SECONDS})`);
   }
-  const timeout = raw.signingTimeoutMs ?? 5000;
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 100 || timeout > 60_000) {
-    problems.push('signingTimeoutMs: must be a whole number of milliseconds from 100 to 60000');
+  const timeout = raw.signingTimeoutMs ?? DEFAULT_SIGNING_TIMEOUT_MS;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < MIN_SIGNING_TIMEOUT_MS || timeout > MAX_SIGNING_TIMEOUT_MS) {
+    problems.push(`signingTimeoutMs: must be a whole number of milliseconds from ${MIN_SIGNING_TIMEOUT_MS} to ${MAX_SIGNING_TIMEOUT_MS}`);
   }
   const selfCheck = raw.selfCheck ?? true;
   if (typeof selfCheck !== 'boolean') problems.push('selfCheck: must be true or false');
@@ -87,12 +94,12 @@ export function checkPlainOptions(raw: Record<string, unknown>, problems: string
       const unknown = Object.keys(c).filter((k) => k !== 'ttlSeconds' && k !== 'maxEntries');
       if (unknown.length > 0) problems.push(`tokenCache: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => quoteName(k)).join(', ')}`);
       const cacheTtl = c.ttlSeconds;
-      const maxEntries = c.maxEntries ?? 10_000;
+      const maxEntries = c.maxEntries ?? DEFAULT_TOKEN_CACHE_MAX_ENTRIES;
       if (typeof cacheTtl !== 'number' || !Number.isInteger(cacheTtl) || cacheTtl < 1 || cacheTtl > maxCacheTtl) {
         problems.push(`tokenCache.ttlSeconds: must be a whole number of seconds from 1 to ${maxCacheTtl} (half of tokenTtlSeconds)`);
       }
-      if (typeof maxEntries !== 'number' || !Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1_000_000) {
-        problems.push('tokenCache.maxEntries: must be a whole number from 1 to 1000000');
+      if (typeof maxEntries !== 'number' || !Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_TOKEN_CACHE_MAX_ENTRIES) {
+        problems.push(`tokenCache.maxEntries: must be a whole number from 1 to ${MAX_TOKEN_CACHE_MAX_ENTRIES}`);
       }
       tokenCache = { ttlSeconds: cacheTtl as number, maxEntries: maxEntries as number };
     }

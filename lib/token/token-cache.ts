@@ -33,7 +33,7 @@ export class TokenCache {
     return JSON.stringify([signingKeyThumbprint, userId, visitorData ?? null]);
   }
 
-  /** A cached token for `key`, or `undefined`. Also reports whether one was found. */
+  /** The cached token for `key` while it is still served, else `undefined` (an expired entry is dropped). */
   get(key: string): IAdvizeToken | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
