@@ -13,7 +13,7 @@ import { TokenCache } from './token-cache.js';
 import type { TokenStore } from './token-store.js';
 import { quoteName } from '../keys/key-material.js';
 import type { SigningKeyInForce } from '../keys/signing-key-check.js';
-import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
+import { checkSignatureBytes, isLibraryLocalSigner, signerFailureCodeOf, signWithDeadline } from '../keys/sign-with-deadline.js';
 
 export type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
 
@@ -185,7 +185,7 @@ export class TokenService implements OnModuleInit {
   }
 
   private emitSignerFailure(e: unknown, started: number, userId: string, signerKind: string): void {
-    const code: SignerFailureCode = e instanceof SignatureMismatchError ? IAdvizeErrorCode.SignatureMismatch : IAdvizeErrorCode.SigningUnavailable;
+    const code: SignerFailureCode = signerFailureCodeOf(e);
     this.events.emit('signer.failure', {
       code,
       signerKind,
