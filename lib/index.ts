@@ -7,13 +7,10 @@ export * from './iadvize.constants.js';
 export * from './errors.js';
 export { IAdvizeAuthModule } from './iadvize-auth.module.js';
 export { IADVIZE_AUTH_MODULE_OPTIONS, type IAdvizeAuthModuleExtras } from './iadvize-auth.module-definition.js';
-export {
-  resolveIAdvizeAuthOptions,
-  keyProviderFromOption,
-  type IAdvizeAuthOptions,
-  type ResolvedIAdvizeAuthConfig,
-  type SigningKeyOption,
-} from './iadvize-auth.options.js';
+export { resolveIAdvizeAuthOptions } from './startup/resolve-options.js';
+export { keyProviderFromOption } from './options/signing-key.rules.js';
+export { type IAdvizeAuthOptions, type SigningKeyOption } from './options/iadvize-auth.options.js';
+export { type ResolvedIAdvizeAuthConfig } from './startup/resolved-config.js';
 export { isKeyProvider, type KeyProvider, type SignOptions } from './keys/key-provider.js';
 export {
   LocalKeyProvider,
@@ -27,19 +24,14 @@ export {
 } from './keys/local-key.provider.js';
 export { loadPrivateKey, loadPublicKey, thumbprintOf, samePublicKey, type KeyText } from './keys/key-material.js';
 export { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
-export {
-  SigningKeySchedule,
-  type SigningKeyScheduleOption,
-  type SigningKeyScheduleEntry,
-  type SigningKeyInForce,
-  type SigningKeyScheduleLine,
-  type SigningKeyCheckContext,
-  type KeyFileCheckOutcome,
-} from './keys/key-schedule.js';
+export { SigningKeySchedule, type SigningKeyScheduleLine, type KeyFileCheckOutcome } from './keys/key-schedule.js';
+export { type SigningKeyScheduleOption, type SigningKeyScheduleEntry } from './options/iadvize-auth.options.js';
+export { type SigningKeyInForce, type SigningKeyCheckContext } from './keys/signing-key-check.js';
 export { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS } from './keys/key-file-watch.js';
 export { TokenService, type IAdvizeToken, type IAdvizeClaims } from './token/token.service.js';
 export { validateIdentity, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
-export { TokenCache, type TokenCacheOptions } from './token/token-cache.js';
+export { TokenCache } from './token/token-cache.js';
+export { type TokenCacheOptions } from './options/iadvize-auth.options.js';
 export { isTokenStore, type TokenStore, type TokenStoreContext, type TokenStoreResult, type TokenStoreStatus } from './token/token-store.js';
 export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
@@ -81,4 +73,4 @@ export {
   type RemoteFailure,
   type FailureKind,
   type LoadedKey,
-} from './kms/remote-signer.js';
+} from './kms/remote-key.provider.js';

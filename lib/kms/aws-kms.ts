@@ -4,9 +4,10 @@
  * @packageDocumentation
  */
 import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
-import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteName } from '../keys/key-material.js';
 import {
+  InvalidKeyError,
+  loadPublicKey,
+  quoteName,
   failureKindOfStatus,
   importOptional,
   networkErrorCode,
@@ -16,9 +17,9 @@ import {
   type LoadedKey,
   type RemoteFailure,
   type RemoteSignerOptions,
-} from './remote-signer.js';
+} from './remote-key.provider.js';
 
-export type { RemoteSignerOptions } from './remote-signer.js';
+export type { RemoteSignerOptions } from './remote-key.provider.js';
 
 const SIGNING_ALGORITHM = 'RSASSA_PKCS1_V1_5_SHA_256';
 const PACKAGE = '@aws-sdk/client-kms';
@@ -112,7 +113,7 @@ export class AwsKmsKeyProvider extends RemoteKeyProvider {
   private sdk?: typeof import('@aws-sdk/client-kms');
 
   constructor(private readonly options: AwsKmsKeyProviderOptions) {
-    super(options);
+    super(options, classifyAwsError);
   }
 
   describe(): string {
@@ -181,9 +182,6 @@ export class AwsKmsKeyProvider extends RemoteKeyProvider {
     return res.Signature;
   }
 
-  protected classify(error: unknown): RemoteFailure {
-    return classifyAwsError(error);
-  }
 
   protected override async release(): Promise<void> {
     if (this.ownsClient) this.client?.destroy();

@@ -6,7 +6,7 @@
  * Jest copy every property and also set `default`. `module.exports` must win.
  * (The artifact suite checks the real loaders end to end.)
  */
-import { interopDefault } from '../../lib/kms/remote-signer.js';
+import { interopDefault } from '../../lib/kms/remote-key.provider.js';
 
 class PKCS11 {}
 const moduleExports = { PKCS11, CKM_SHA256_RSA_PKCS: 64, CKA_MODULUS: 288 };

@@ -11,7 +11,7 @@ import { Pkcs11KeyProvider, type Pkcs11KeyProviderOptions } from '../../lib/kms/
 import { describeKeyProviderConformance } from '../support/kms-conformance.js';
 import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from '../support/pasted-key.js';
 import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from '../support/retry-budget.js';
-import type { RetryPolicy } from '../../lib/kms/remote-signer.js';
+import type { RetryPolicy } from '../../lib/kms/remote-key.provider.js';
 import { findSoftHsm, SoftHsmStore } from '../support/softhsm.js';
 
 const TOKEN = 'iadvize-test';

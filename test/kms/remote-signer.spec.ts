@@ -17,7 +17,7 @@ import {
   type LoadedKey,
   type RemoteFailure,
   type RetryPolicy,
-} from '../../lib/kms/remote-signer.js';
+} from '../../lib/kms/remote-key.provider.js';
 import { expectNoKeyMaterial, pastedPrivateKeyPem } from '../support/pasted-key.js';
 import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from '../support/retry-budget.js';
 
@@ -283,7 +283,7 @@ class SlowLocalProvider extends RemoteKeyProvider {
     this.inFlight--;
     return cryptoSign('sha256', input, this.key);
   }
-  protected classify(): RemoteFailure {
+  protected override classify(): RemoteFailure {
     return { kind: 'failed', detail: 'test' };
   }
 }

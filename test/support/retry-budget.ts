@@ -1,5 +1,5 @@
 /** The time budget of a retry policy, to check the defaults against the module's signing deadline. */
-import type { RetryPolicy } from '../../lib/kms/remote-signer.js';
+import type { RetryPolicy } from '../../lib/kms/remote-key.provider.js';
 
 /** The module's default `signingTimeoutMs`, which bounds a whole signature, retries included. */
 export const DEFAULT_SIGNING_TIMEOUT_MS = 5000;

@@ -9,7 +9,7 @@ import {
   IADVIZE_PRODUCTION_KEY_THUMBPRINT,
   IADVIZE_PRODUCTION_PUBLIC_KEY,
 } from '../../lib/iadvize.constants.js';
-import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { TokenService } from '../../lib/token/token.service.js';
 import { rsaKeyPair } from '../support/keys.js';
 

@@ -10,7 +10,7 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
-import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { TokenService } from '../../lib/token/token.service.js';
 import { rsaKeyPair } from '../support/keys.js';
 
