@@ -1,13 +1,13 @@
-import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { IAdvizeAuthError, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
+import { IAdvizeAuthError } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG, JWS_ALGORITHM } from '../iadvize.constants.js';
 import { b64url, jwsSigningInput } from '../token/compact.js';
 import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
 import type { KeyProvider } from '../keys/key-provider.js';
-import { signerFailureCodeOf, signWithDeadline } from '../keys/sign-with-deadline.js';
+import { signerFailureCodeOf, signVerified } from '../keys/sign-with-deadline.js';
 import type { TokenStoreStatus } from '../token/token-store.js';
 
 /** Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}. */
@@ -148,19 +148,10 @@ export class IAdvizeHealthService {
     let failure: IAdvizeAuthError | undefined;
     const probe = healthProbe(checkedAt);
     try {
-      const signature = await signWithDeadline(
-        keyProvider,
-        probe,
-        signingTimeoutMs,
-        `signing backend "${keyProvider.kind}" did not answer the health probe within ${signingTimeoutMs} ms`,
-      );
-      if (!(signature instanceof Uint8Array) || !cryptoVerify('sha256', probe, signingPublicKey, signature)) {
-        failure = new SignatureMismatchError(
-          `signing backend "${keyProvider.kind}" returned a health-probe signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
-        );
-      }
+      await signVerified(keyProvider, signingPublicKey, probe, { timeoutMs: signingTimeoutMs, purpose: 'health' });
     } catch (e) {
-      failure = e instanceof IAdvizeAuthError ? e : new SigningUnavailableError(`signing backend "${keyProvider.kind}" failed the health probe`);
+      // signVerified throws only the library's own errors (anything else arrives wrapped).
+      failure = e as IAdvizeAuthError;
     }
     const durationMs = performance.now() - started;
     const code: SignerFailureCode | undefined =

@@ -1,8 +1,8 @@
-import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { b64url, compactEncrypt, jwsSigningInput } from '../token/compact.js';
 import type { KeyProvider } from './key-provider.js';
 import { loadPublicKey, safeName, thumbprintOf } from './key-material.js';
-import { signWithDeadline } from './sign-with-deadline.js';
+import { signVerified } from './sign-with-deadline.js';
 
 /** A loaded signing key: its provider, its public half and its RFC 7638 thumbprint. */
 export interface SigningKeyInForce {
@@ -43,10 +43,7 @@ export async function loadKey(provider: KeyProvider, source: string, messageOf: 
 export async function selfCheckSigningKey(key: SigningKeyInForce, source: string, ctx: SigningKeyCheckContext): Promise<string | undefined> {
   const probe = new TextEncoder().encode(jwsSigningInput({ iss: 'nestjs-iadvize-auth self-check', iat: 0 }));
   try {
-    const signature = await signWithDeadline(key.provider, probe, ctx.timeoutMs, `the signer did not answer within signingTimeoutMs (${String(ctx.timeoutMs)} ms)`);
-    if (!cryptoVerify('sha256', probe, key.publicKey, signature)) {
-      return `${source}: self-check failed: the provider's signature does not verify with its public key (is it RSASSA-PKCS1-v1_5 SHA-256, on the right key version?)`;
-    }
+    const signature = await signVerified(key.provider, key.publicKey, probe, { timeoutMs: ctx.timeoutMs, purpose: 'self-check' });
     try {
       // The whole pipeline once: the signed probe encrypted to the configured iAdvize key.
       compactEncrypt(`${new TextDecoder().decode(probe)}.${b64url(signature)}`, ctx.iadvizePublicKey);

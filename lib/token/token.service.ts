@@ -1,7 +1,6 @@
-import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
-import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
+import { IAdvizeErrorCode } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
@@ -11,9 +10,8 @@ import { ownValue } from './own-property.js';
 import type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
 import { TokenCache } from './token-cache.js';
 import type { TokenStore } from './token-store.js';
-import { quoteName } from '../keys/key-material.js';
 import type { SigningKeyInForce } from '../keys/signing-key-check.js';
-import { checkSignatureBytes, isLibraryLocalSigner, signerFailureCodeOf, signWithDeadline } from '../keys/sign-with-deadline.js';
+import { signerFailureCodeOf, signVerified } from '../keys/sign-with-deadline.js';
 
 export type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
 
@@ -194,48 +192,14 @@ export class TokenService implements OnModuleInit {
     });
   }
 
-  private async sign(signingInput: string, key: SigningKeyInForce): Promise<Uint8Array> {
-    const keyProvider = key.provider;
-    const { signingTimeoutMs } = this.config;
+  /** Signs by the one verified-signing path (a local provider of the library's own is trusted here only). */
+  private sign(signingInput: string, key: SigningKeyInForce): Promise<Uint8Array> {
     const input = this.textEncoder.encode(signingInput);
-    if (isLibraryLocalSigner(keyProvider)) {
-      // The library's own in-process provider: its code signs with the key it loaded and checked.
-      const signature = await keyProvider.sign(input).catch((e: unknown) => {
-        throw toSigningError(e, keyProvider.kind);
-      });
-      return checkSignatureBytes(signature, keyProvider.kind);
-    }
-    // Any other provider, whatever it declares (`inProcess` included): deadline, type check, verification.
-    let signature: Uint8Array;
-    try {
-      signature = await signWithDeadline(keyProvider, input, signingTimeoutMs, `signing backend ${quoteName(keyProvider.kind)} did not answer within ${signingTimeoutMs} ms`);
-    } catch (e) {
-      throw toSigningError(e, keyProvider.kind);
-    }
-    if (!verifies(input, key.publicKey, signature)) {
-      throw new SignatureMismatchError(
-        `signing backend ${quoteName(keyProvider.kind)} returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
-      );
-    }
-    return signature;
-  }
-}
-
-/** RSASSA-PKCS1-v1_5 SHA-256 verification that answers `false` rather than throwing on malformed input. */
-function verifies(input: Uint8Array, publicKey: KeyObject, signature: Uint8Array): boolean {
-  try {
-    return cryptoVerify('sha256', input, publicKey, signature);
-  } catch {
-    return false;
+    return signVerified(key.provider, key.publicKey, input, { timeoutMs: this.config.signingTimeoutMs, purpose: 'token' });
   }
 }
 
 /** The clean identity's visitor data, read as an own property (never one inherited from a polluted prototype). */
 function ownVisitorData(valid: IAdvizeIdentity): IAdvizeIdentity['visitorData'] {
   return Object.hasOwn(valid, 'visitorData') ? valid.visitorData : undefined;
-}
-
-function toSigningError(e: unknown, kind: string): IAdvizeAuthError {
-  if (e instanceof IAdvizeAuthError) return e;
-  return new SigningUnavailableError(`signing backend ${quoteName(kind)} failed`, { cause: e });
 }
