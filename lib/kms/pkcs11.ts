@@ -21,6 +21,7 @@ import {
   type RemoteFailure,
   type RemoteSignerOptions,
 } from './remote-key.provider.js';
+import { toHex, ulong } from './pkcs11-attributes.js';
 import { acquireModule, releaseModule, type LoadedModule, type Pkcs11Js } from './pkcs11-library.registry.js';
 import { classifyPkcs11Error, KIND_OF_CODE, pkcs11Code, SESSION_BREAKING } from './pkcs11-return-codes.js';
 import { SessionPool } from './pkcs11-session.pool.js';
@@ -50,18 +51,6 @@ export interface Pkcs11KeyProviderOptions extends RemoteSignerOptions {
    * process hashes and sends DigestInfo ‖ digest, for tokens limiting input size).
    */
   mechanism?: 'CKM_SHA256_RSA_PKCS' | 'CKM_RSA_PKCS';
-}
-
-/** A CK_ULONG attribute value (native byte order; little-endian on x64 and arm64). */
-function ulong(value: Buffer): number {
-  return value.length >= 4 ? value.readUInt32LE(0) : value[0];
-}
-
-function toHex(id: string | Uint8Array): Buffer | undefined {
-  if (typeof id !== 'string') return Buffer.from(id);
-  const clean = id.replace(/^0x/i, '').replace(/[\s:]/g, '');
-  if (clean.length === 0 || clean.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(clean)) return undefined;
-  return Buffer.from(clean, 'hex');
 }
 
 /**

@@ -1,132 +1,18 @@
-import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { InvalidOptionsError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
-import { quoteName } from '../keys/key-material.js';
-import { MAX_RETRY_AFTER_SECONDS } from '../http/retry-after.js';
 import { importOptional } from '../kms/optional-import.js';
 import type { IAdvizeIdentity } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/token.service.js';
 import type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from '../token/token-store.js';
+import { resolveRedisTokenStoreOptions, type RedisTokenStoreOptions, type ResolvedRedisTokenStoreOptions } from './redis-token-store.options.js';
+import { parseSharedEntry, PUBLISH_SCRIPT, RELEASE_SCRIPT, sharedKeyOf, type SharedEntry } from './shared-entry.js';
 import { LocalBucket, RedisBucket, type BudgetAnswer } from './signing-budget.js';
 
 /** Clock difference between replicas tolerated when judging a shared entry's age, in ms. */
 const MAX_CLOCK_SKEW_MS = 5000;
-
-/** Smallest accepted {@link RedisTokenStoreOptions.secret}, in bytes. */
-export const MIN_REDIS_KEY_SECRET_BYTES = 32;
-
-/** Options of the fleet-wide signing budget ({@link RedisTokenStoreOptions.budget}). */
-export interface SigningBudgetOptions {
-  /**
-   * Required. Signatures per second the whole fleet may ask of the KMS/HSM
-   * (a number above 0; fractions allowed): set it below the KMS quota left
-   * for this app (e.g. 80 % of it). The
-   * library holds the fleet to it with an atomic limiter in Redis.
-   */
-  signaturesPerSecond: number;
-  /**
-   * Signatures allowed at once above the steady rate (a burst). In any one
-   * second the KMS sees at most `signaturesPerSecond + burst`.
-   * Default: a tenth of `signaturesPerSecond`, at least 1.
-   */
-  burst?: number;
-  /**
-   * How long a request with no still-valid cached token may wait for budget
-   * before being refused, in ms (short waits smooth bursts instead of failing
-   * them). A request that can fall back on a cached token never waits.
-   * Default: 1000.
-   */
-  maxWaitMs?: number;
-  /** Upper bound of the `Retry-After` given when refusing, in seconds (1 to 60). Default: 5. */
-  maxRetryAfterSeconds?: number;
-}
-
-/**
- * Options of {@link RedisTokenStore}. Give `client` (your ioredis `Redis` or
- * `Cluster`, so Sentinel and Cluster work through it) or `url`.
- */
-export interface RedisTokenStoreOptions {
-  /** Your ioredis client (`Redis`, Sentinel-backed `Redis`, or `Cluster`). Not closed by the store. */
-  client?: Redis | Cluster;
-  /**
-   * Redis URL (`redis://…`, `rediss://…`) when `client` is absent: the store
-   * builds its own ioredis client with an offline queue off and short command
-   * timeouts, and closes it on shutdown. Never logged.
-   */
-  url?: string;
-  /** Extra ioredis options for the client the store builds from `url`. */
-  redisOptions?: RedisOptions;
-  /**
-   * Required. Secret key of the HMAC that turns an identity and the signing
-   * key's thumbprint into a Redis key, at least 32 bytes (e.g.
-   * `openssl rand -base64 32`); the same on every replica. Redis keys carry
-   * no user id; without the secret they cannot be linked to a user.
-   */
-  secret: string | Uint8Array;
-  /** Prefix of every Redis key. Default: `'iadvize:'`. */
-  keyPrefix?: string;
-  /**
-   * How long a minted token is handed out again for the same identity, by
-   * any replica, in seconds: from 1 to half of `tokenTtlSeconds` (the
-   * default), so a reused token always has at least half its lifetime left.
-   */
-  reuseSeconds?: number;
-  /**
-   * When the signing budget is spent, a cached token is still served past the
-   * reuse window while it has at least this many seconds of validity left.
-   * From 1 to `tokenTtlSeconds - reuseSeconds`. Default: a fifth of
-   * `tokenTtlSeconds`, at least 10 (12 s for the default 60 s tokens, 60 s for 300 s tokens).
-   */
-  minValiditySeconds?: number;
-  /** The fleet-wide signing budget. Default: none (no limit; coalescing and reuse still apply). */
-  budget?: SigningBudgetOptions | false;
-  /**
-   * Replicas expected in the fleet: while Redis is down each replica signs at
-   * most `budget.signaturesPerSecond / expectedReplicas`. Default: 1.
-   */
-  expectedReplicas?: number;
-  /**
-   * What a replica does while Redis is down or too slow:
-   * - `'open'` (default): serve from its in-process cache, sign within its
-   *   share of the budget, and report `degraded`;
-   * - `'closed'`: serve only tokens already in its in-process reuse window;
-   *   every request that needs a signature gets `503` + `Retry-After`.
-   */
-  failurePolicy?: 'open' | 'closed';
-  /**
-   * How long a request waits for another replica's signature of the same
-   * identity before signing itself, in ms. Default: the smaller of
-   * `signingTimeoutMs` and 3000.
-   */
-  lockWaitMs?: number;
-  /** Deadline of each Redis command, in ms; a slower answer counts as Redis down. Default: 250. */
-  commandTimeoutMs?: number;
-  /** Most identities kept in each replica's in-process cache; the oldest entry is evicted first. Default: 10000. */
-  maxLocalEntries?: number;
-}
-
-interface ResolvedOptions {
-  reuseSeconds?: number;
-  minValiditySeconds?: number;
-  budget?: Required<SigningBudgetOptions>;
-  expectedReplicas: number;
-  failurePolicy: 'open' | 'closed';
-  lockWaitMs?: number;
-  commandTimeoutMs: number;
-  maxLocalEntries: number;
-  keyPrefix: string;
-}
-
-/** A cached token, with when it was minted and by which key. */
-interface Entry {
-  token: IAdvizeToken;
-  /** When it was minted (module clock, ms). */
-  mintedAt: number;
-  /** Thumbprint of the signing key. */
-  kid: string;
-}
 
 /** Thrown inside the store when Redis fails; never leaves it. */
 class StoreDown extends Error {
@@ -137,19 +23,6 @@ class StoreDown extends Error {
 
 /** The minimal ioredis surface the store uses (a `Redis` or a `Cluster`). */
 type RedisClient = Pick<Redis, 'get' | 'set' | 'eval' | 'ping' | 'status'> & { quit(): Promise<unknown>; disconnect(): void };
-
-const PUBLISH_SCRIPT = `
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return 1`;
-
-const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -195,7 +68,7 @@ function sleep(ms: number): Promise<void> {
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis';
   private readonly logger = new Logger('IAdvizeRedisTokenStore');
-  private readonly options: ResolvedOptions;
+  private readonly options: ResolvedRedisTokenStoreOptions;
   private readonly problems: string[];
   private readonly hmacKey?: KeyObject;
   private context?: TokenStoreContext;
@@ -203,7 +76,7 @@ export class RedisTokenStore implements TokenStore {
   private client?: RedisClient;
   private ownsClient = false;
   private connecting?: Promise<void>;
-  private readonly local = new Map<string, Entry>();
+  private readonly local = new Map<string, SharedEntry>();
   private readonly inFlight = new Map<string, Promise<TokenStoreResult>>();
   private fleetBudget?: RedisBucket;
   private replicaBudget?: LocalBucket;
@@ -213,68 +86,11 @@ export class RedisTokenStore implements TokenStore {
   private closed = false;
 
   constructor(private readonly raw: RedisTokenStoreOptions) {
-    this.problems = [];
-    const o = isRecord(raw) ? raw : ({} as Record<string, unknown>);
-    if (!isRecord(raw)) this.problems.push('options: must be an object with "secret" and "client" or "url"');
-    const known = ['client', 'url', 'redisOptions', 'secret', 'keyPrefix', 'reuseSeconds', 'minValiditySeconds', 'budget', 'expectedReplicas', 'failurePolicy', 'lockWaitMs', 'commandTimeoutMs', 'maxLocalEntries'];
-    const unknown = Object.keys(o).filter((k) => !known.includes(k));
-    if (unknown.length > 0) this.problems.push(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => quoteName(k)).join(', ')} (known: ${known.join(', ')})`);
-    if (o.client === undefined && o.url === undefined) this.problems.push('give "client" (your ioredis Redis or Cluster) or "url" (redis://host:6379)');
-    if (o.client !== undefined && o.url !== undefined) this.problems.push('give only one of "client" and "url"');
-    if (o.client !== undefined && (!isRecord(o.client) || typeof (o.client as { get?: unknown }).get !== 'function' || typeof (o.client as { eval?: unknown }).eval !== 'function')) {
-      this.problems.push('client: must be an ioredis Redis or Cluster instance');
-    }
-    if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url))) this.problems.push('url: must be a redis:// or rediss:// URL (set it from an environment variable such as REDIS_URL)');
-    const secret = o.secret;
-    const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret instanceof Uint8Array ? secret : undefined;
-    if (bytes === undefined) this.problems.push('secret: is required, a string or Uint8Array of at least 32 bytes, the same on every replica (generate it with `openssl rand -base64 32`)');
-    else if (bytes.length < MIN_REDIS_KEY_SECRET_BYTES) this.problems.push(`secret: must be at least ${MIN_REDIS_KEY_SECRET_BYTES} bytes (got ${bytes.length}); generate one with \`openssl rand -base64 32\``);
-    else this.hmacKey = createSecretKey(bytes);
-
-    const int = (name: string, value: unknown, min: number, max: number, fallback?: number): number | undefined => {
-      const v = value ?? fallback;
-      if (v === undefined) return undefined;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-        this.problems.push(`${name}: must be a whole number from ${min} to ${max}`);
-        return fallback;
-      }
-      return v;
-    };
-    const keyPrefix = o.keyPrefix ?? 'iadvize:';
-    if (typeof keyPrefix !== 'string' || keyPrefix.length > 64 || /[{}\s]/.test(keyPrefix)) this.problems.push('keyPrefix: must be a string of at most 64 characters without braces or spaces');
-    const failurePolicy = o.failurePolicy ?? 'open';
-    if (failurePolicy !== 'open' && failurePolicy !== 'closed') this.problems.push('failurePolicy: must be "open" or "closed"');
-    let budget: Required<SigningBudgetOptions> | undefined;
-    if (o.budget !== undefined && o.budget !== false) {
-      if (!isRecord(o.budget)) {
-        this.problems.push('budget: must be false or { signaturesPerSecond, burst?, maxWaitMs?, maxRetryAfterSeconds? }');
-      } else {
-        const b = o.budget;
-        const extra = Object.keys(b).filter((k) => !['signaturesPerSecond', 'burst', 'maxWaitMs', 'maxRetryAfterSeconds'].includes(k));
-        if (extra.length > 0) this.problems.push(`budget: unknown option${extra.length > 1 ? 's' : ''} (known: signaturesPerSecond, burst, maxWaitMs, maxRetryAfterSeconds)`);
-        const rate = b.signaturesPerSecond;
-        const rateOk = typeof rate === 'number' && Number.isFinite(rate) && rate > 0 && rate <= 1_000_000;
-        if (!rateOk) this.problems.push('budget.signaturesPerSecond: is required, a number above 0 (fractions allowed) up to 1000000; set it below the KMS quota left for this app');
-        const r = rateOk ? rate : 1;
-        budget = {
-          signaturesPerSecond: r,
-          burst: int('budget.burst', b.burst, 1, 1_000_000, Math.max(1, Math.ceil(r / 10))) as number,
-          maxWaitMs: int('budget.maxWaitMs', b.maxWaitMs, 0, 60_000, 1000) as number,
-          maxRetryAfterSeconds: int('budget.maxRetryAfterSeconds', b.maxRetryAfterSeconds, 1, MAX_RETRY_AFTER_SECONDS, 5) as number,
-        };
-      }
-    }
-    this.options = {
-      reuseSeconds: int('reuseSeconds', o.reuseSeconds, 1, 1800),
-      minValiditySeconds: int('minValiditySeconds', o.minValiditySeconds, 1, 3600),
-      budget,
-      expectedReplicas: int('expectedReplicas', o.expectedReplicas, 1, 10_000, 1) as number,
-      failurePolicy: failurePolicy === 'closed' ? 'closed' : 'open',
-      lockWaitMs: int('lockWaitMs', o.lockWaitMs, 10, 60_000),
-      commandTimeoutMs: int('commandTimeoutMs', o.commandTimeoutMs, 10, 60_000, 250) as number,
-      maxLocalEntries: int('maxLocalEntries', o.maxLocalEntries, 1, 1_000_000, 10_000) as number,
-      keyPrefix: typeof keyPrefix === 'string' ? keyPrefix : 'iadvize:',
-    };
+    const { options, problems, hmacKey } = resolveRedisTokenStoreOptions(raw);
+    this.options = options;
+    this.problems = problems;
+    this.hmacKey = hmacKey;
+    const budget = options.budget;
     if (budget) {
       const share = budget.signaturesPerSecond / this.options.expectedReplicas;
       this.replicaBudget = new LocalBucket(share, Math.max(1, Math.floor(budget.burst / this.options.expectedReplicas)));
@@ -380,21 +196,11 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
-  /** The Redis key base of an identity under the current signing key: an HMAC, no user data. */
-  private keyOf(identity: IAdvizeIdentity, kid: string): string {
-    // Own properties only (the identity was validated, but never read through a prototype).
-    const vd = (Object.hasOwn(identity, 'visitorData') ? identity.visitorData : undefined) as Record<string, string> | undefined;
-    const canonical = JSON.stringify([identity.userId, vd ? Object.keys(vd).sort().map((k) => [k, vd[k]]) : null]);
-    return createHmac('sha256', this.hmacKey as KeyObject)
-      .update(`nestjs-iadvize-auth/v1\0${kid}\0${canonical}`, 'utf8')
-      .digest('base64url');
-  }
-
   /** A token for `identity`: reused, shared, or minted by `mint` within the budget. */
   issue(identity: IAdvizeIdentity, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult> {
     const ctx = this.ctx;
     const kid = signingKeyThumbprint;
-    const hash = this.keyOf(identity, kid);
+    const hash = sharedKeyOf(this.hmacKey as KeyObject, identity, kid);
     const now = ctx.clock();
     const hit = this.local.get(hash);
     if (hit && this.fresh(hit, kid, now)) {
@@ -408,12 +214,12 @@ export class RedisTokenStore implements TokenStore {
     return promise;
   }
 
-  private fresh(entry: Entry, kid: string, now: number): boolean {
+  private fresh(entry: SharedEntry, kid: string, now: number): boolean {
     // Replicas' clocks differ a little: an entry minted up to MAX_CLOCK_SKEW_MS "in the future" is fresh.
     return entry.kid === kid && entry.mintedAt - now <= MAX_CLOCK_SKEW_MS && now - entry.mintedAt < this.reuseMs;
   }
 
-  private usableStale(entry: Entry | undefined, kid: string, now: number): entry is Entry {
+  private usableStale(entry: SharedEntry | undefined, kid: string, now: number): entry is SharedEntry {
     return entry !== undefined && entry.kid === kid && entry.token.expiresAt * 1000 - now >= this.minValidityMs;
   }
 
@@ -439,7 +245,7 @@ export class RedisTokenStore implements TokenStore {
     let waited = false;
     let pollMs = 10;
     for (;;) {
-      const shared = this.parse(await this.command('get', (c) => c.get(tokenKey)));
+      const shared = parseSharedEntry(await this.command('get', (c) => c.get(tokenKey)));
       const now = this.ctx.clock();
       if (shared && this.fresh(shared, kid, now)) {
         this.remember(hash, shared);
@@ -468,7 +274,7 @@ export class RedisTokenStore implements TokenStore {
     kid: string,
     mint: () => Promise<IAdvizeToken>,
     lock: { tokenKey: string; lockKey: string; nonce: string } | undefined,
-    stale: Entry | undefined,
+    stale: SharedEntry | undefined,
   ): Promise<TokenStoreResult> {
     const bucket = this.fleetBudget;
     if (bucket) {
@@ -495,7 +301,7 @@ export class RedisTokenStore implements TokenStore {
       if (lock) void this.release(lock);
       throw e;
     }
-    const entry: Entry = { token, mintedAt, kid };
+    const entry: SharedEntry = { token, mintedAt, kid };
     this.remember(hash, entry);
     const ttlMs = Math.floor(token.expiresAt * 1000 - mintedAt - this.minValidityMs);
     const tokenKey = lock?.tokenKey ?? `${this.options.keyPrefix}{${hash}}:t`;
@@ -522,10 +328,10 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
-  private refuse(scope: 'fleet' | 'replica', hash: string, kid: string, stale: Entry | undefined, waitMs: number): TokenStoreResult {
+  private refuse(scope: 'fleet' | 'replica', hash: string, kid: string, stale: SharedEntry | undefined, waitMs: number): TokenStoreResult {
     const now = this.ctx.clock();
     const local = this.local.get(hash);
-    const candidate = [stale, local].filter((e): e is Entry => this.usableStale(e, kid, now)).sort((a, b) => b.token.expiresAt - a.token.expiresAt)[0];
+    const candidate = [stale, local].filter((e): e is SharedEntry => this.usableStale(e, kid, now)).sort((a, b) => b.token.expiresAt - a.token.expiresAt)[0];
     if (candidate) {
       this.emitHit(candidate === stale ? 'shared' : 'local', true);
       if (this.events.listening('budget.refused')) this.events.emit('budget.refused', { scope, served: 'cached' });
@@ -560,24 +366,13 @@ export class RedisTokenStore implements TokenStore {
     return { token, cached: false };
   }
 
-  private remember(hash: string, entry: Entry): void {
+  private remember(hash: string, entry: SharedEntry): void {
     this.local.delete(hash);
     while (this.local.size >= this.options.maxLocalEntries) {
       const oldest = this.local.keys().next().value as string;
       this.local.delete(oldest);
     }
     this.local.set(hash, entry);
-  }
-
-  private parse(value: string | null): Entry | undefined {
-    if (value === null || value === undefined) return undefined;
-    try {
-      const e = JSON.parse(value) as Entry;
-      if (typeof e?.token?.token !== 'string' || typeof e.token.expiresAt !== 'number' || typeof e.mintedAt !== 'number' || typeof e.kid !== 'string') return undefined;
-      return e;
-    } catch {
-      return undefined;
-    }
   }
 
   private async release(lock: { lockKey: string; nonce: string }): Promise<void> {
