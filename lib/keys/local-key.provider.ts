@@ -183,6 +183,27 @@ export class PemKeyProvider extends LocalKeyProvider {
   }
 }
 
+/**
+ * The one rule for where a local key is read from: a key file's path must be a
+ * non-empty string. Returns what is wrong (to prefix with where: the option or
+ * the provider's `"file"`), or `undefined`. Shared by {@link FileKeyProvider}
+ * and the `{ file }` key options.
+ * @internal
+ */
+export function keyFilePathProblem(file: unknown): string | undefined {
+  return typeof file === 'string' && file !== '' ? undefined : 'must be a non-empty path';
+}
+
+/**
+ * The one rule for an environment variable holding a key: its name must be a
+ * non-empty string. Returns what is wrong, or `undefined`. Shared by
+ * {@link EnvKeyProvider} and the `{ env }` key options.
+ * @internal
+ */
+export function keyEnvNameProblem(env: unknown): string | undefined {
+  return typeof env === 'string' && env !== '' ? undefined : 'must be the name of an environment variable';
+}
+
 /** Options of {@link FileKeyProvider}. */
 export interface FileKeyProviderOptions extends LocalSigningOptions {
   /** Path of a PEM or DER private key file (read once, at startup, unless `watch` is on). */
@@ -231,7 +252,8 @@ export class FileKeyProvider extends LocalKeyProvider {
 
   protected read() {
     const { file, passphrase } = this.options ?? {};
-    if (typeof file !== 'string' || file.length === 0) throw new InvalidKeyError('"file" must be a non-empty path');
+    const problem = keyFilePathProblem(file);
+    if (problem !== undefined || typeof file !== 'string') throw new InvalidKeyError(`"file" ${problem}`);
     return { material: readKeyFile(file, this.describe()), passphrase };
   }
 }
@@ -284,7 +306,8 @@ export class EnvKeyProvider extends LocalKeyProvider {
 
   protected read() {
     const { env, passphrase, passphraseEnv } = this.options ?? {};
-    if (typeof env !== 'string' || env.length === 0) throw new InvalidKeyError('"env" must be the name of an environment variable');
+    const problem = keyEnvNameProblem(env);
+    if (problem !== undefined || typeof env !== 'string') throw new InvalidKeyError(`"env" ${problem}`);
     const value = process.env[env];
     if (value === undefined || value.trim() === '') throw new InvalidKeyError(`${this.describe()} is not set`);
     let pass = passphrase;

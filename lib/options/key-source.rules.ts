@@ -1,4 +1,5 @@
 import { quoteName } from '../keys/key-material.js';
+import { keyEnvNameProblem, keyFilePathProblem } from '../keys/local-key.provider.js';
 
 /** The four ways an option names a key: a file, an environment variable, inline PEM, inline JWK. */
 export type KeySource = 'file' | 'env' | 'pem' | 'jwk';
@@ -40,10 +41,15 @@ export function keySourceOf(
   if (extra.length > 0) return `${path}: unknown option${extra.length > 1 ? 's' : ''} ${extra.map(quoteName).join(', ')} for a "${source}" key`;
   const value = option[source];
   switch (source) {
-    case 'file':
-      return typeof value === 'string' && value !== '' ? source : `${path}.file: must be a non-empty path`;
-    case 'env':
-      return typeof value === 'string' && value !== '' ? source : `${path}.env: must be the name of an environment variable`;
+    case 'file': {
+      // The providers' own rule (FileKeyProvider checks it too: users build providers directly).
+      const problem = keyFilePathProblem(value);
+      return problem === undefined ? source : `${path}.file: ${problem}`;
+    }
+    case 'env': {
+      const problem = keyEnvNameProblem(value);
+      return problem === undefined ? source : `${path}.env: ${problem}`;
+    }
     case 'pem':
       return typeof value === 'string' ? source : `${path}.pem: must be a string`;
     default:
