@@ -9,6 +9,7 @@ import { NestFactory } from '@nestjs/core';
 import { IAdvizeAuthModule, TokenService } from 'nestjs-iadvize-auth';
 import { createJoseReference } from './references/jose.reference.mjs';
 import { createJsonwebtokenNodeJoseReference } from './references/jsonwebtoken-node-jose.reference.mjs';
+import { measureCekRandomness } from './randomness.bench.mjs';
 import { BENCH_IDENTITY, BENCH_ISSUER, BENCH_TTL_SECONDS, measureQuietly, median, round as roundTo, saturate } from './measure.util.mjs';
 
 const round2 = (n) => roundTo(n, 2);
@@ -119,7 +120,10 @@ export async function runEngineBench({ brand, iadvize, concurrency, rounds, dura
     }
     const summary = {};
     for (const [name, list] of Object.entries(runs)) summary[name] = summarize(list);
-    return { concurrency, rounds, durationMs, repeatedRuns, tokenBytes, ...summary };
+    // Per-token CEK/IV randomness, against this run's token cost (see randomness.bench.mjs).
+    const randomness = measureCekRandomness(summary.engine.rate);
+    log(`  CEK/IV randomness: fresh ${Math.round(randomness.freshNsPerToken)} ns, pooled ${Math.round(randomness.pooledNsPerToken)} ns per token; a pool would save ${randomness.savedShareOfTokenPercent.toFixed(2)} % of a token`);
+    return { concurrency, rounds, durationMs, repeatedRuns, tokenBytes, ...summary, randomness };
   } finally {
     await app.close();
   }

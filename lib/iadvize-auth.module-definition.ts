@@ -2,6 +2,7 @@ import { ConfigurableModuleBuilder, type DynamicModule, type ModuleMetadata, typ
 import type { IAdvizeAuthOptions } from './iadvize-auth.options.js';
 import { createTokenController, type IAdvizeControllerOptions } from './http/token.controller.js';
 import { RequestUserResolver, UserResolver } from './http/user-resolver.js';
+import { UnguardedEndpointWarning } from './http/unguarded-endpoint.warning.js';
 
 /**
  * Options that shape the module itself (its providers and controller); they
@@ -13,7 +14,10 @@ export interface IAdvizeAuthModuleExtras {
   isGlobal?: boolean;
   /** Providers added to the module, e.g. what your `userResolver` or guards inject. Default: `[]`. */
   extraProviders?: Provider[];
-  /** Modules imported by the module (for `forRoot`; `forRootAsync` has its own `imports`). Default: `[]`. */
+  /**
+   * Modules imported by the module: what your `userResolver` and `controller.guards` inject. With
+   * `forRootAsync`, its `imports` serve both the options factory and your resolver and guards. Default: `[]`.
+   */
   imports?: ModuleMetadata['imports'];
   /** The token endpoint: options, or `false` to register no controller. Default: `{ path: 'iadvize/token' }`. */
   controller?: IAdvizeControllerOptions | false;
@@ -44,6 +48,8 @@ export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYN
           ...(definition.providers ?? []),
           { provide: UserResolver, useClass: extras.userResolver ?? RequestUserResolver },
           ...(extras.extraProviders ?? []),
+          // Nothing of the app's in front of the endpoint? Say so at startup (unless a global guard does the job).
+          ...(extras.controller !== false && (extras.controller?.guards ?? []).length === 0 ? [UnguardedEndpointWarning] : []),
         ],
         controllers: extras.controller === false ? [] : [createTokenController(extras.controller ?? {})],
       };

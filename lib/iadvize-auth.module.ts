@@ -1,8 +1,9 @@
-import { Inject, Logger, Module, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Logger, Module, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_PRODUCTION_KEY_THUMBPRINT } from './iadvize.constants.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './iadvize-auth.module-definition.js';
 import { resolveIAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from './iadvize-auth.options.js';
 import { IAdvizeAuthEvents } from './events/iadvize-auth-events.service.js';
+import { formatInstant } from './keys/key-schedule.js';
 import { IAdvizeHealthService } from './health/iadvize-health.service.js';
 import { IAdvizeIdentityGuard } from './http/identity.guard.js';
 import { IAdvizeExceptionFilter } from './http/iadvize-exception.filter.js';
@@ -39,6 +40,13 @@ import { TokenService } from './token/token.service.js';
         new Logger('IAdvizeAuthModule').log(
           `Signing with ${config.keyProvider.kind} key (thumbprint ${config.signingKeyThumbprint}); encrypting to ${recipient}; token lifetime ${config.tokenTtlSeconds}s`,
         );
+        for (const line of config.signingKeys?.isDynamic ? config.signingKeys.describe() : []) {
+          if (line.state === 'scheduled' || line.watched) {
+            new Logger('IAdvizeAuthModule').log(
+              `Key schedule: ${line.source} (thumbprint ${line.thumbprint ?? 'not loaded'})${line.state === 'scheduled' ? ` takes over at ${formatInstant(line.from)}` : ' is in force'}${line.watched ? '; its file is watched for changes' : ''}`,
+            );
+          }
+        }
         return config;
       },
     },
@@ -50,13 +58,25 @@ import { TokenService } from './token/token.service.js';
   ],
   exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeExceptionFilter, IAdvizeAuthEvents, IAdvizeHealthService, IADVIZE_AUTH_CONFIG],
 })
-export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleDestroy {
-  constructor(@Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig) {
+export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleInit, OnModuleDestroy {
+  constructor(
+    @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
+    @Optional() private readonly events?: IAdvizeAuthEvents,
+  ) {
     super();
   }
 
-  /** Releases the key provider (KMS clients, HSM sessions) on shutdown. */
+  /** Starts the key schedule: key switches are emitted as events; watched key files are polled. */
+  onModuleInit(): void {
+    const { signingKeys } = this.config;
+    if (!signingKeys) return;
+    signingKeys.attach(this.events);
+    signingKeys.start();
+  }
+
+  /** Stops the key schedule and releases the key providers (KMS clients, HSM sessions) on shutdown. */
   async onModuleDestroy(): Promise<void> {
-    await this.config.keyProvider.close?.();
+    if (this.config.signingKeys) await this.config.signingKeys.close();
+    else await this.config.keyProvider.close?.();
   }
 }

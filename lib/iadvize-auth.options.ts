@@ -1,4 +1,4 @@
-import { verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { IAdvizeAuthError, InvalidOptionsError } from './errors.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
@@ -16,8 +16,10 @@ import {
   type FileKeyProviderOptions,
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
-import { signWithDeadline } from './keys/sign-with-deadline.js';
-import { b64url, compactEncrypt, jwsSigningInput } from './token/compact.js';
+import { loadSigningKeys, type SigningKeySchedule, type SigningKeyScheduleOption } from './keys/key-schedule.js';
+import { redact, redactionVerdict } from './redaction.js';
+import { checkedClock, describeClockReading, isClockReading } from './token/clock.js';
+import { issuerProblem } from './token/issuer.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
 
 
@@ -43,14 +45,24 @@ export type SigningKeyOption =
  * Every option is checked once at startup; all problems are reported together.
  */
 export interface IAdvizeAuthOptions {
-  /** Required. The `iss` claim of every token, e.g. `https://www.example.com`. No default. */
+  /**
+   * Required. The `iss` claim of every token, e.g. `https://www.example.com`. No default.
+   * A StringOrURI (RFC 7519): 1..160 characters, no whitespace or control
+   * characters, an absolute URI when it contains `:`; never key material.
+   */
   issuer: string;
-  /** Required. The brand's private RSA signing key; see {@link SigningKeyOption}. */
-  signingKey: SigningKeyOption;
+  /**
+   * Required. The brand's private RSA signing key; see {@link SigningKeyOption}.
+   * Or a planned rotation, `{ schedule: [{ key }, { key, from: '2027-01-15T09:00:00Z' }] }`:
+   * see {@link SigningKeyScheduleOption}. A key file can also be reloaded
+   * when it changes: `{ file, watch: true }`.
+   */
+  signingKey: SigningKeyOption | SigningKeyScheduleOption;
   /**
    * Optional. The public key you registered with iAdvize. When given, startup
    * fails unless it is the public half of `signingKey` (catches a key mix-up
-   * before iAdvize rejects every token).
+   * before iAdvize rejects every token). With a schedule, it is checked
+   * against the key in force at startup.
    */
   signingPublicKey?: PublicKeyInput;
   /**
@@ -65,7 +77,11 @@ export interface IAdvizeAuthOptions {
   signingTimeoutMs?: number;
   /** Sign and verify a probe at startup. Default: `true`. */
   selfCheck?: boolean;
-  /** Clock in milliseconds since the epoch, for tests. Default: `Date.now`. */
+  /**
+   * Clock in milliseconds since the epoch, for tests. Default: `Date.now`.
+   * Called once at startup (anything but a finite number is refused) and
+   * checked on every token: a bad reading later is a 503, never a token.
+   */
   clock?: () => number;
   /**
    * Optional per-identity token cache, off by default. When on, a token minted
@@ -83,9 +99,17 @@ export interface ResolvedIAdvizeAuthConfig {
   readonly issuer: string;
   readonly tokenTtlSeconds: number;
   readonly signingTimeoutMs: number;
+  /** The provider of the key in force (read again at every use: it changes at a scheduled instant or a key file reload). */
   readonly keyProvider: KeyProvider;
+  /** The public half of the key in force. */
   readonly signingPublicKey: KeyObject;
+  /** RFC 7638 thumbprint of the key in force. */
   readonly signingKeyThumbprint: string;
+  /**
+   * Every configured signing key and which one is in force at an instant
+   * (`signingKeys.currentKey(now)`); absent only in configurations built by hand.
+   */
+  readonly signingKeys?: SigningKeySchedule;
   readonly iadvizePublicKey: KeyObject;
   readonly iadvizeKeyThumbprint: string;
   /** `true` when tokens go to iAdvize's production key (the default). */
@@ -124,6 +148,7 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
   }
   if (isKeyProvider(option)) {
     if (option.alg !== 'RS256') return `${path}: the key provider's alg is ${quoteName(option.alg)}; iAdvize accepts only RS256`;
+    if (redactionVerdict(option.kind) !== undefined) return `${path}: the key provider's kind is ${quoteName(option.kind)}; give it a short name such as "my-kms" (it appears in logs and metrics)`;
     return option;
   }
   if (!isRecord(option)) return `${path}: must be an object ({ file }, { env }, { pem }, { jwk }) or a KeyProvider`;
@@ -134,7 +159,7 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
       : `${path}: give only one of ${sources.map((s) => `"${s}"`).join(', ')}`;
   }
   const allowed: Record<string, string[]> = {
-    file: ['file', 'passphrase'],
+    file: ['file', 'passphrase', 'watch', 'watchIntervalMs'],
     env: ['env', 'passphrase', 'passphraseEnv'],
     pem: ['pem', 'passphrase'],
     jwk: ['jwk'],
@@ -146,6 +171,7 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
   switch (source) {
     case 'file':
       if (typeof option.file !== 'string' || option.file === '') return `${path}.file: must be a non-empty path`;
+      if (option.watch !== undefined && typeof option.watch !== 'boolean') return `${path}.watch: must be true or false`;
       return new FileKeyProvider(option as unknown as FileKeyProviderOptions);
     case 'env':
       if (typeof option.env !== 'string' || option.env === '') return `${path}.env: must be the name of an environment variable`;
@@ -174,9 +200,8 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   }
 
   const { issuer } = raw;
-  if (issuer === undefined) problems.push('issuer: is required; set it to the `iss` your tokens carry, e.g. "https://www.example.com"');
-  else if (typeof issuer !== 'string' || issuer.trim() === '') problems.push('issuer: must be a non-empty string');
-  else if (issuer.length > 2048) problems.push('issuer: must be at most 2048 characters');
+  const badIssuer = issuerProblem(issuer);
+  if (badIssuer !== undefined) problems.push(badIssuer);
 
   const ttl = raw.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
@@ -189,7 +214,19 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   const selfCheck = raw.selfCheck ?? true;
   if (typeof selfCheck !== 'boolean') problems.push('selfCheck: must be true or false');
   const clock = raw.clock ?? Date.now;
-  if (typeof clock !== 'function') problems.push('clock: must be a function returning milliseconds since the epoch');
+  if (typeof clock !== 'function') {
+    problems.push('clock: must be a function returning milliseconds since the epoch');
+  } else {
+    let now: unknown;
+    try {
+      now = (clock as () => unknown)();
+    } catch {
+      now = Symbol('threw');
+    }
+    if (!isClockReading(now)) {
+      problems.push(`clock: returned ${typeof now === 'symbol' ? 'an error (it threw)' : describeClockReading(now)}; it must return a finite number of milliseconds since the epoch, like Date.now()`);
+    }
+  }
   let tokenCache: Required<TokenCacheOptions> | undefined;
   if (raw.tokenCache !== undefined && raw.tokenCache !== false) {
     const c = raw.tokenCache as Record<string, unknown>;
@@ -211,21 +248,20 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     }
   }
 
-  // The signing key.
-  let keyProvider: KeyProvider | undefined;
-  let signingPublicKey: KeyObject | undefined;
-  const built = keyProviderFromOption(raw.signingKey);
-  if (typeof built === 'string') {
-    problems.push(built);
-  } else {
-    keyProvider = built;
-    try {
-      await keyProvider.init?.();
-      signingPublicKey = loadPublicKey((await keyProvider.getPublicKey()).export({ format: 'jwk' }), 'signingKey (public half)');
-    } catch (e) {
-      problems.push(`signingKey: ${messageOf(e, `the ${String(keyProvider.kind ?? 'key')} provider could not load its key`)}`);
-    }
+  // The issuer is carried in every token: never a value that looks like a key or credential.
+  if (badIssuer === undefined && typeof issuer === 'string' && redactionVerdict(issuer) !== undefined) {
+    problems.push(`issuer: holds ${redact(issuer)}, not an issuer; set it to the \`iss\` your tokens carry, e.g. "https://www.example.com"`);
   }
+
+  // The signing key, or a schedule of keys (lib/keys/key-schedule.ts): every key in force now or later is loaded.
+  const signing = await loadSigningKeys(raw.signingKey, {
+    clock: typeof clock === 'function' ? (clock as () => number) : Date.now,
+    buildProvider: keyProviderFromOption,
+    messageOf,
+  });
+  problems.push(...signing.problems);
+  const signingKeys = signing.schedule;
+  const signingPublicKey: KeyObject | undefined = signingKeys?.currentKey().publicKey;
 
   let expectedPublicKey: KeyObject | undefined;
   if (raw.signingPublicKey !== undefined) {
@@ -248,50 +284,43 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
       `signingPublicKey: is not the public half of signingKey (thumbprints ${await thumbprintOf(expectedPublicKey)} vs ${await thumbprintOf(signingPublicKey)}); give iAdvize the public key of the key you sign with`,
     );
   }
-  if (signingPublicKey && iadvizePublicKey && samePublicKey(signingPublicKey, iadvizePublicKey)) {
+  if (iadvizePublicKey && signingKeys?.loadedKeys().some((k) => samePublicKey(k.publicKey, iadvizePublicKey))) {
     problems.push('iadvizePublicKey: is the same key as signingKey; tokens must be encrypted to iAdvize\'s key, not to your own');
   }
 
-  if (problems.length === 0 && selfCheck && keyProvider && signingPublicKey) {
-    const probe = new TextEncoder().encode(jwsSigningInput({ iss: 'nestjs-iadvize-auth self-check', iat: 0 }));
-    try {
-      const signature = await signWithDeadline(keyProvider, probe, timeout as number, `the signer did not answer within signingTimeoutMs (${String(timeout)} ms)`);
-      if (!cryptoVerify('sha256', probe, signingPublicKey, signature)) {
-        problems.push('signingKey: self-check failed: the provider\'s signature does not verify with its public key (is it RSASSA-PKCS1-v1_5 SHA-256, on the right key version?)');
-      } else if (iadvizePublicKey) {
-        // The whole pipeline once: the signed probe encrypted to the configured iAdvize key.
-        try {
-          compactEncrypt(`${new TextDecoder().decode(probe)}.${b64url(signature)}`, iadvizePublicKey);
-        } catch {
-          problems.push('iadvizePublicKey: self-check failed: a probe token could not be encrypted to it with RSA-OAEP-256');
-        }
-      }
-    } catch (e) {
-      problems.push(`signingKey: self-check failed: ${messageOf(e, 'the probe signature could not be made')}`);
-    }
+  if (problems.length === 0 && selfCheck && signingKeys && iadvizePublicKey) {
+    // Every scheduled key, not only the one in force: a bad future key fails now, not at its instant.
+    problems.push(...(await signingKeys.selfCheck({ timeoutMs: timeout as number, iadvizePublicKey, messageOf })));
   }
 
   if (problems.length > 0) {
-    await Promise.resolve()
-      .then(() => keyProvider?.close?.())
-      .catch(() => undefined);
+    await signing.close();
     throw new InvalidOptionsError(problems);
   }
 
-  const signingPub = signingPublicKey as KeyObject;
+  const keys = signingKeys as SigningKeySchedule;
   const iadvizePub = iadvizePublicKey as KeyObject;
+  keys.checkReloadsWith({ timeoutMs: timeout as number, iadvizePublicKey: iadvizePub, messageOf });
   const iadvizeKeyThumbprint = await thumbprintOf(iadvizePub);
   return {
     issuer: issuer as string,
     tokenTtlSeconds: ttl as number,
     signingTimeoutMs: timeout as number,
-    keyProvider: keyProvider as KeyProvider,
-    signingPublicKey: signingPub,
-    signingKeyThumbprint: await thumbprintOf(signingPub),
+    signingKeys: keys,
+    get keyProvider() {
+      return keys.currentKey().provider;
+    },
+    get signingPublicKey() {
+      return keys.currentKey().publicKey;
+    },
+    get signingKeyThumbprint() {
+      return keys.currentKey().thumbprint;
+    },
     iadvizePublicKey: iadvizePub,
     iadvizeKeyThumbprint,
     usesProductionIAdvizeKey: samePublicKey(iadvizePub, loadPublicKey(IADVIZE_PRODUCTION_PUBLIC_KEY, 'production key')),
-    clock: clock as () => number,
+    // Checked on every reading too: a clock that later returns NaN fails the token (503), never signs "iat": null.
+    clock: clock === Date.now ? Date.now : checkedClock(clock as () => unknown),
     ...(tokenCache ? { tokenCache } : {}),
   };
 }

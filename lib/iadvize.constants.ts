@@ -1,6 +1,6 @@
 /**
  * Protocol constants of iAdvize Authenticated Messaging.
- * See the README, section "The token", for the format these names describe.
+ * See docs/guide.md, section "How it works", for the format these names describe.
  */
 
 /** Prefix of every iAdvize custom claim. */

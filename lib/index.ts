@@ -26,6 +26,16 @@ export {
 } from './keys/local-key.provider.js';
 export { loadPrivateKey, loadPublicKey, thumbprintOf, samePublicKey, type KeyText } from './keys/key-material.js';
 export { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
+export {
+  SigningKeySchedule,
+  type SigningKeyScheduleOption,
+  type SigningKeyScheduleEntry,
+  type SigningKeyInForce,
+  type SigningKeyScheduleLine,
+  type SigningKeyCheckContext,
+  type KeyFileCheckOutcome,
+} from './keys/key-schedule.js';
+export { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS } from './keys/key-file-watch.js';
 export { TokenService, type IAdvizeToken, type IAdvizeClaims } from './token/token.service.js';
 export { validateIdentity, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
 export { TokenCache, type TokenCacheOptions } from './token/token-cache.js';
@@ -47,6 +57,8 @@ export {
   type TokenRefusedEvent,
   type SignerFailureEvent,
   type HealthCheckedEvent,
+  type SigningKeySwitchedEvent,
+  type SigningKeyReloadFailedEvent,
   type TokenRefusedCode,
   type SignerFailureCode,
 } from './events/iadvize-auth-events.service.js';

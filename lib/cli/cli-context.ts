@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EnvRecord } from '../config/iadvize-env.options.js';
+import { quoteValue } from '../redaction.js';
 
 /**
  * Absolute path of a document of the package's `docs/` folder, which ships in
@@ -75,17 +76,18 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
     const message = (e as Error).message;
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       const option = /'([^']+)'/.exec(message)?.[1] ?? '';
-      throw new UsageError(`unknown option "${option}"`);
+      throw new UsageError(`unknown option ${quoteValue(option)}`);
     }
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const option = (/Option '([^']+)'/.exec(message)?.[1]?.split(',').pop()?.trim() ?? 'an option').replace(/ <value>$/, '');
-      throw new UsageError(/does not take an argument/.test(message) ? `option "${option}" takes no value` : `option "${option}" needs a value`);
+      throw new UsageError(/does not take an argument/.test(message) ? `option ${quoteValue(option)} takes no value` : `option ${quoteValue(option)} needs a value`);
     }
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
       const arg = /'([^']+)'/.exec(message)?.[1] ?? '';
-      throw new UsageError(`unexpected argument "${arg}"`);
+      throw new UsageError(`unexpected argument ${quoteValue(arg)}`);
     }
-    throw new UsageError(message);
+    // Node's own message may repeat what was typed: only its code is shown.
+    throw new UsageError(`the command line could not be parsed (${typeof code === 'string' ? code : 'unknown error'})`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { quoteValue } from '../redaction.js';
 import { docsPath, ExitCode, UsageError, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
 import { doctorCommand } from './doctor.command.js';
 import { inspectCommand } from './inspect.command.js';
@@ -65,7 +66,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<ExitCodeV
     }
     const target = CLI_COMMANDS.find((c) => c.name === rest[0]);
     if (!target || rest.length > 1) {
-      ctx.err(`iadvize-auth: unknown command "${rest.join(' ')}"\nRun "iadvize-auth --help" for the list of commands.\n`);
+      ctx.err(`iadvize-auth: unknown command ${quoteValue(rest.join(' '))}\nRun "iadvize-auth --help" for the list of commands.\n`);
       return ExitCode.Usage;
     }
     ctx.out(target.help);
@@ -73,7 +74,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<ExitCodeV
   }
   const command = CLI_COMMANDS.find((c) => c.name === first);
   if (!command) {
-    const what = first.startsWith('-') ? `unknown option "${first}" (options go after the command)` : `unknown command "${first}"`;
+    const what = first.startsWith('-') ? `unknown option ${quoteValue(first)} (options go after the command)` : `unknown command ${quoteValue(first)}`;
     ctx.err(`iadvize-auth: ${what}\nRun "iadvize-auth --help" for the list of commands.\n`);
     return ExitCode.Usage;
   }

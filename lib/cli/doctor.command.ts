@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthOptionsFromEnv, type EnvRecord } from '../config/iadvize-env.options.js';
 import { EnvConfiguredKeyProvider } from '../config/env-key.provider.js';
@@ -7,6 +7,8 @@ import { IAdvizeAuthError, InvalidOptionsError } from '../errors.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, IADVIZE_PRODUCTION_KEY_THUMBPRINT, JWE_ALGORITHM, JWE_CONTENT_TYPE, JWE_ENCRYPTION } from '../iadvize.constants.js';
 import { resolveIAdvizeAuthOptions, type IAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { thumbprintOf } from '../keys/key-material.js';
+import { formatInstant } from '../keys/key-schedule.js';
+import { quoteValue, redact } from '../redaction.js';
 import { FakeIAdvize, FakeIAdvizeError } from '../testing/fake-iadvize.js';
 import { TokenService } from '../token/token.service.js';
 import { docsPath, ExitCode, Mark, parseCommandArgs, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
@@ -63,7 +65,7 @@ function describeVariables(env: EnvRecord): string[] {
     let shown: string;
     if (secret) shown = '(set, hidden)';
     else if (name === IAdvizeEnv.SigningPublicKey || name === IAdvizeEnv.PublicKey) shown = '(set: a public key)';
-    else shown = value.trim().length > 200 ? `${value.trim().slice(0, 200)}…` : value.trim();
+    else shown = redact(value.trim());
     lines.push(`  ${name.padEnd(width)}${shown}`);
   }
   if (lines.length === 0) lines.push('  (no IADVIZE_* variable is set)');
@@ -141,7 +143,9 @@ export const doctorCommand: CliCommand = {
         loadEnvFile(ctx.env, resolve(ctx.cwd, envFile));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        return fail(`--dotenv "${envFile}"`, new CheckFailed(`--dotenv "${envFile}" ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'unknown error'})`}`));
+        const where = isAbsolute(envFile) ? '' : ` (a relative path, resolved from the working directory ${JSON.stringify(ctx.cwd)})`;
+        const step = `--dotenv ${quoteValue(envFile)}`;
+        return fail(step, new CheckFailed(`${step} ${code === 'ENOENT' ? `does not exist${where}` : `cannot be read (${code ?? 'unknown error'})`}`));
       }
     }
 
@@ -155,7 +159,7 @@ export const doctorCommand: CliCommand = {
     // module variable is worth a warning (which --strict makes fatal).
     for (const name of Object.keys(ctx.env).filter((n) => n.startsWith('IADVIZE_') && !KNOWN.has(n) && !APP_VARIABLES.has(n)).sort()) {
       const near = closest(name);
-      if (near !== undefined) warn(`${name} is not read by this library (did you mean ${near}?)`);
+      if (near !== undefined) warn(`${redact(name)} is not read by this library (did you mean ${near}?)`);
     }
 
     // 1. Variables → options, as iadvizeAuthConfig does.
@@ -180,6 +184,13 @@ export const doctorCommand: CliCommand = {
       const bits = config.signingPublicKey.asymmetricKeyDetails?.modulusLength;
       out(`       signing key    ${provider.describe?.() ?? provider.kind}, RSA-${bits}`);
       out(`                      thumbprint ${config.signingKeyThumbprint}`);
+      if (config.signingKeys?.isDynamic) {
+        out('       key schedule   (every replica switches at each instant by its own clock; watched files reload when they change)');
+        for (const k of config.signingKeys.describe()) {
+          const from = k.from === undefined ? 'from the start' : `from ${formatInstant(k.from)}`;
+          out(`         ${from.padEnd(29)} ${k.state.padEnd(9)} ${k.description ?? k.source}${k.watched ? ', watched' : ''}${k.thumbprint ? `, thumbprint ${k.thumbprint}` : ''}`);
+        }
+      }
       if (options.signingPublicKey !== undefined) {
         out(`       registered key matches the signing key (${ctx.env[IAdvizeEnv.SigningPublicKeyFile] ? IAdvizeEnv.SigningPublicKeyFile : IAdvizeEnv.SigningPublicKey})`);
       } else {
@@ -191,13 +202,13 @@ export const doctorCommand: CliCommand = {
         out(`       iAdvize key    custom, from ${ctx.env[IAdvizeEnv.PublicKeyFile] ? IAdvizeEnv.PublicKeyFile : IAdvizeEnv.PublicKey} (thumbprint ${config.iadvizeKeyThumbprint})`);
         warn('tokens are encrypted to a custom iAdvize key, not the production one: right for a sandbox platform or tests, wrong in production');
       }
-      out(`       issuer         ${config.issuer}`);
+      out(`       issuer         ${redact(config.issuer)}`);
       out(`       token lifetime ${config.tokenTtlSeconds} s`);
       if (config.tokenTtlSeconds > 300) warn(`token lifetime ${config.tokenTtlSeconds} s; iAdvize recommends ${DEFAULT_TOKEN_TTL_SECONDS} s (a fresh token is fetched on every activation)`);
       if (provider instanceof EnvConfiguredKeyProvider && provider.kind === 'file' && process.platform !== 'win32') {
         const mode = statSync(resolve(ctx.cwd, provider.file as string)).mode & 0o777;
         if ((mode & 0o077) !== 0) {
-          warn(`the private key file is readable by group or others (mode 0${mode.toString(8)}); run: chmod 600 "${provider.file}"`);
+          warn(`the private key file is readable by group or others (mode 0${mode.toString(8)}); run: chmod 600 ${quoteValue(provider.file)}`);
         }
       }
 
@@ -222,7 +233,7 @@ export const doctorCommand: CliCommand = {
     } catch (e) {
       return fail('round trip', e);
     } finally {
-      await config.keyProvider.close?.().catch(() => undefined);
+      await (config.signingKeys?.close() ?? config.keyProvider.close?.())?.catch(() => undefined);
     }
 
     out('');

@@ -1,10 +1,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { resolve } from 'node:path';
 import { compactDecrypt, compactVerify } from 'jose';
 import { IAdvizeAuthError } from '../errors.js';
 import { JWE_ALGORITHM, JWE_CONTENT_TYPE, JWE_ENCRYPTION, JWS_ALGORITHM } from '../iadvize.constants.js';
 import { loadPrivateKey, loadPublicKey, thumbprintOf } from '../keys/key-material.js';
 import { readKeyFile } from '../keys/local-key.provider.js';
+import { mayEcho, quoteValue, redact } from '../redaction.js';
 import { FakeIAdvize, FakeIAdvizeError } from '../testing/fake-iadvize.js';
 import { ExitCode, Mark, parseCommandArgs, UsageError, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
 
@@ -67,8 +67,8 @@ function when(seconds: unknown, now: number): string {
 }
 
 function loadKeyFile(option: string, file: string, cwd: string, kind: 'private' | 'public'): KeyObject {
-  const source = `${option} file "${file}"`;
-  const bytes = readKeyFile(resolve(cwd, file), source);
+  const source = `${option} file ${quoteValue(file)}`;
+  const bytes = readKeyFile(file, source, cwd);
   return kind === 'private' ? loadPrivateKey(bytes, source) : loadPublicKey(bytes, source);
 }
 
@@ -97,6 +97,7 @@ export const inspectCommand: CliCommand = {
     const privateKeyFile = values['iadvize-private-key'] as string | undefined;
     const brandKeyFile = values['brand-public-key'] as string | undefined;
     const issuer = values.issuer as string | undefined;
+    if (issuer !== undefined && !mayEcho(issuer)) throw new UsageError(`--issuer: ${redact(issuer)} is not an issuer (give the "iss" to require, e.g. https://www.example.com)`);
     if (brandKeyFile !== undefined && privateKeyFile === undefined) {
       throw new UsageError('--brand-public-key needs --iadvize-private-key: the signature is inside the encrypted part');
     }

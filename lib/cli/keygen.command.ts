@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, generateKeyPair, type KeyObject } from 'node:crypto';
 import { closeSync, fchmodSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { thumbprintOf } from '../keys/key-material.js';
+import { mayEcho, quoteEnvName, quoteValue, redact } from '../redaction.js';
 import { ExitCode, parseCommandArgs, UsageError, type CliCommand, type CliContext, type ExitCodeValue } from './cli-context.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -21,7 +23,10 @@ prints the private key.
 
 Options:
   --bits N              RSA modulus size: 2048, 3072 or 4096. Default: 2048
-  --out DIR             Directory to write to (created, mode 0700, if missing). Default: .
+  --out DIR             Directory to write to (created, mode 0700, if missing).
+                        Default: the current directory, except inside a git
+                        work tree, where --out is required (so \`git add .\`
+                        never commits the private key)
   --name NAME           File name prefix (letters, digits, . _ -). Default: brand
   --passphrase-env VAR  Encrypt the private key (PKCS#8, AES-256-CBC) with the
                         passphrase held in environment variable VAR
@@ -41,6 +46,23 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether `dir` (which may not exist yet) is inside a git work tree: a `.git` entry in it or an ancestor. */
+function insideGitWorkTree(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if (exists(join(d, '.git'))) return true;
+    if (dirname(d) === d) return false;
+  }
+}
+
+/**
+ * `true` when git ignores `file`, `false` when it does not, `undefined` when
+ * git cannot tell (not installed, not a work tree).
+ */
+function gitIgnores(file: string): boolean | undefined {
+  const r = spawnSync('git', ['check-ignore', '-q', '--', file], { cwd: dirname(file), stdio: 'ignore' });
+  return r.status === 0 ? true : r.status === 1 ? false : undefined;
 }
 
 /** Creates `path` exclusively (never overwrites) with `mode`, and writes `text`. */
@@ -86,22 +108,30 @@ export const keygenCommand: CliCommand = {
     const bitsText = (values.bits as string | undefined) ?? '2048';
     const bits = Number(bitsText);
     if (!/^\d+$/.test(bitsText) || !(KEYGEN_BITS as readonly number[]).includes(bits)) {
-      throw new UsageError(`--bits must be one of ${KEYGEN_BITS.join(', ')} (got "${bitsText}")`);
+      throw new UsageError(`--bits must be one of ${KEYGEN_BITS.join(', ')} (got ${quoteValue(bitsText)})`);
     }
     const name = (values.name as string | undefined) ?? 'brand';
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.')) {
-      throw new UsageError(`--name must be 1..64 letters, digits, ".", "_" or "-", not starting with "." (got "${name}")`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.') || !mayEcho(name)) {
+      throw new UsageError(`--name must be a short name of 1..64 letters, digits, ".", "_" or "-", not starting with "." nor looking random (got ${quoteValue(name)})`);
     }
     let passphrase: string | undefined;
     const passphraseEnv = values['passphrase-env'] as string | undefined;
     if (passphraseEnv !== undefined) {
       passphrase = ctx.env[passphraseEnv];
       if (passphrase === undefined || passphrase === '') {
-        throw new UsageError(`--passphrase-env: environment variable ${passphraseEnv} is not set or empty`);
+        throw new UsageError(`--passphrase-env: environment variable ${quoteEnvName(passphraseEnv)} is not set or empty`);
       }
     }
-    const outArg = (values.out as string | undefined) ?? '.';
+    const outGiven = values.out as string | undefined;
+    if (outGiven === undefined && insideGitWorkTree(resolve(ctx.cwd))) {
+      throw new UsageError(
+        'the current directory is inside a git work tree, where `git add .` would commit the private key. ' +
+          'Pass --out DIR: a directory outside the repository (e.g. --out ~/.iadvize-keys), or one git ignores',
+      );
+    }
+    const outArg = outGiven ?? '.';
     if (outArg === '') throw new UsageError('--out needs a directory');
+    if (!mayEcho(outArg)) throw new UsageError(`--out: ${redact(outArg)} is not a directory path (give a short path, e.g. --out keys)`);
     const dir = resolve(ctx.cwd, outArg);
     const privatePath = join(outArg, `${name}-private-key.pem`);
     const publicPath = join(outArg, `${name}-public-key.pem`);
@@ -145,6 +175,12 @@ export const keygenCommand: CliCommand = {
     }
 
     ctx.out(await report({ bits, privatePath, publicPath, publicKey, publicPem, encrypted: passphrase !== undefined, passphraseEnv }));
+    if (insideGitWorkTree(dir) && gitIgnores(privateFile) !== true) {
+      ctx.err(
+        'iadvize-auth keygen: warning: the private key is inside a git work tree and git does not ignore it. ' +
+          'Add it to .gitignore (e.g. a line `*.pem`) before `git add`, or move it to your secret store and delete it here.\n',
+      );
+    }
     return ExitCode.Ok;
   },
 };
@@ -183,7 +219,7 @@ async function report(r: {
     `  2. Store the private key in your secret store and point the module at it, e.g.`,
     `       IADVIZE_SIGNING_KEY_FILE=/run/secrets/${r.privatePath.split(/[\\/]/).pop()}`,
     `       IADVIZE_SIGNING_PUBLIC_KEY_FILE=<path of ${r.publicPath.split(/[\\/]/).pop()}>  (optional: catches key mix-ups)`,
-    ...(r.encrypted ? [`       IADVIZE_SIGNING_KEY_PASSPHRASE=<the value of ${r.passphraseEnv}>`] : []),
+    ...(r.encrypted ? [`       IADVIZE_SIGNING_KEY_PASSPHRASE=<the value of ${redact(r.passphraseEnv)}>`] : []),
     '  3. Check the configuration: npx iadvize-auth doctor',
     '',
   ];

@@ -1,6 +1,8 @@
 import { InvalidKeyError } from '../errors.js';
 import type { KeyText } from '../keys/key-material.js';
+import { quoteValue, redact } from '../redaction.js';
 import { LocalKeyProvider, readKeyFile } from '../keys/local-key.provider.js';
+import { markLibraryLocalSigner } from '../keys/sign-with-deadline.js';
 
 /** Where {@link EnvConfiguredKeyProvider} found the key: a variable holding it, or one naming a file. */
 export type EnvKeySource =
@@ -30,25 +32,30 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
   readonly #value?: string;
   readonly #passphrase?: string;
   readonly #passphraseVariable: string;
+  readonly #watch?: { intervalMs?: number };
 
   /**
    * @param source the variable and what it held
    * @param passphrase the passphrase of an encrypted PEM, if any
    * @param passphraseVariable the variable the passphrase comes from, for messages
+   * @param watch reload a key file when it changes (`IADVIZE_SIGNING_KEY_WATCH`); `'file'` kind only
    */
-  constructor(source: EnvKeySource, passphrase: string | undefined, passphraseVariable: string) {
+  constructor(source: EnvKeySource, passphrase: string | undefined, passphraseVariable: string, watch?: { intervalMs?: number }) {
     super();
+    this.#watch = source.kind === 'file' ? watch : undefined;
     this.kind = source.kind;
     this.variable = source.variable;
     if (source.kind === 'file') this.file = source.file;
     else this.#value = source.value;
     this.#passphrase = passphrase;
     this.#passphraseVariable = passphraseVariable;
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === EnvConfiguredKeyProvider) markLibraryLocalSigner(this);
   }
 
   /** E.g. `environment variable IADVIZE_SIGNING_KEY` or `file "keys/brand.pem" (IADVIZE_SIGNING_KEY_FILE)`. */
   describe(): string {
-    return this.kind === 'file' ? `file "${this.file}" (${this.variable})` : `environment variable ${this.variable}`;
+    return this.kind === 'file' ? `file ${quoteValue(this.file)} (${redact(this.variable)})` : `environment variable ${redact(this.variable)}`;
   }
 
   /** Loads and checks the key; messages about the passphrase name its variable. */
@@ -57,11 +64,19 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
       await super.init();
     } catch (e) {
       if (e instanceof InvalidKeyError && /passphrase/.test(e.message)) {
-        const hint = this.#passphrase === undefined ? `set ${this.#passphraseVariable}` : `check ${this.#passphraseVariable}`;
+        const hint = `${this.#passphrase === undefined ? 'set' : 'check'} ${redact(this.#passphraseVariable)}`;
         throw new InvalidKeyError(`${e.message} (${hint})`);
       }
       throw e;
     }
+  }
+
+  /**
+   * What a watcher needs to reload the key file: `undefined` unless watching was asked for.
+   * @internal used by the signing key schedule.
+   */
+  watchTarget(): { file: string; passphrase?: string; intervalMs?: number } | undefined {
+    return this.#watch && this.file !== undefined ? { file: this.file, passphrase: this.#passphrase, intervalMs: this.#watch.intervalMs } : undefined;
   }
 
   protected read(): { material: KeyText; passphrase?: string } {

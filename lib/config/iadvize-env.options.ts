@@ -1,7 +1,9 @@
 import { InvalidOptionsError } from '../errors.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS } from '../iadvize.constants.js';
 import type { IAdvizeAuthOptions, SigningKeyOption } from '../iadvize-auth.options.js';
+import type { SigningKeyScheduleOption } from '../keys/key-schedule.js';
 import type { PublicKeyInput } from '../keys/public-key-input.js';
+import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
 
 /** Names of the environment variables the library reads. */
@@ -14,6 +16,16 @@ export const IAdvizeEnv = {
   SigningKeyFile: 'IADVIZE_SIGNING_KEY_FILE',
   /** Passphrase of an encrypted private key. */
   SigningKeyPassphrase: 'IADVIZE_SIGNING_KEY_PASSPHRASE',
+  /**
+   * A planned key rotation, instead of the two above: a JSON array of key
+   * files and the instants they take over, e.g.
+   * `[{"file":"keys/2026.pem"},{"file":"keys/2027.pem","from":"2027-01-15T09:00:00Z"}]`.
+   */
+  SigningKeySchedule: 'IADVIZE_SIGNING_KEY_SCHEDULE',
+  /** `true`: reload key files without a restart when they change (Kubernetes secret, Vault Agent). Default: `false`. */
+  SigningKeyWatch: 'IADVIZE_SIGNING_KEY_WATCH',
+  /** How often watched key files are checked, in ms, 100..3600000. Default: 2000. */
+  SigningKeyWatchMs: 'IADVIZE_SIGNING_KEY_WATCH_MS',
   /** Optional check: the public key registered with iAdvize (PEM or base64 body). */
   SigningPublicKey: 'IADVIZE_SIGNING_PUBLIC_KEY',
   /** Optional check: path of the public key registered with iAdvize. */
@@ -47,6 +59,9 @@ export const IADVIZE_ENV_VARIABLES: readonly IAdvizeEnvVariableInfo[] = [
   { name: IAdvizeEnv.SigningKey, option: 'signingKey', secret: true },
   { name: IAdvizeEnv.SigningKeyFile, option: 'signingKey', secret: false },
   { name: IAdvizeEnv.SigningKeyPassphrase, option: 'signingKey', secret: true },
+  { name: IAdvizeEnv.SigningKeySchedule, option: 'signingKey', secret: false },
+  { name: IAdvizeEnv.SigningKeyWatch, option: 'signingKey', secret: false },
+  { name: IAdvizeEnv.SigningKeyWatchMs, option: 'signingKey', secret: false },
   { name: IAdvizeEnv.SigningPublicKey, option: 'signingPublicKey', secret: false },
   { name: IAdvizeEnv.SigningPublicKeyFile, option: 'signingPublicKey', secret: false },
   { name: IAdvizeEnv.PublicKey, option: 'iadvizePublicKey', secret: false },
@@ -61,11 +76,12 @@ export type EnvRecord = Record<string, string | undefined>;
 /** Options of {@link iadvizeAuthOptionsFromEnv}. */
 export interface IAdvizeEnvOptions {
   /**
-   * The signing key, given in code (e.g. a KMS or HSM provider). When set,
-   * `IADVIZE_SIGNING_KEY` and `IADVIZE_SIGNING_KEY_FILE` must be unset.
+   * The signing key, given in code (e.g. a KMS or HSM provider, or a
+   * `{ schedule }` of them). When set, `IADVIZE_SIGNING_KEY`,
+   * `IADVIZE_SIGNING_KEY_FILE` and `IADVIZE_SIGNING_KEY_SCHEDULE` must be unset.
    * Default: read the key from the environment.
    */
-  signingKey?: SigningKeyOption;
+  signingKey?: SigningKeyOption | SigningKeyScheduleOption;
 }
 
 /** The value of a variable, or `undefined` when unset or blank. */
@@ -74,10 +90,22 @@ function read(env: EnvRecord, name: string): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-/** What a value looks like, for messages (only ever used on non-secret variables). */
-function shown(value: string): string {
-  const v = value.trim();
-  return JSON.stringify(v.length > 24 ? `${v.slice(0, 24)}…` : v);
+/**
+ * A problem when a variable meant to hold a path holds key material instead
+ * (a PEM, a JWK, base64, several lines): the value is described, never shown.
+ */
+function keyInPathVariable(name: string, value: string, keyVariable: string, problems: string[]): boolean {
+  const verdict = redactionVerdict(value.trim());
+  if (verdict === undefined || !['key', 'json', 'multi-line'].includes(verdict.category)) return false;
+  problems.push(`${name}: holds ${redact(value.trim())}, not a file path; put the key itself in ${keyVariable}, or its path here`);
+  return true;
+}
+
+/** A problem when a variable meant to hold a key holds a file path instead (the path is not repeated). */
+function pathInKeyVariable(name: string, value: string, fileVariable: string, problems: string[]): boolean {
+  if (!looksLikePath(value)) return false;
+  problems.push(`${name}: holds what looks like a file path, not a key; set ${fileVariable} to the path instead (and unset ${name})`);
+  return true;
 }
 
 function wholeNumber(
@@ -93,10 +121,66 @@ function wholeNumber(
   if (raw === undefined) return undefined;
   const value = raw.trim();
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    problems.push(`${name}: must be a whole number of ${unit} from ${min} to ${max} (got ${shown(value)})${hint}`);
+    problems.push(`${name}: must be a whole number of ${unit} from ${min} to ${max} (got ${quoteValue(value)})${hint}`);
     return undefined;
   }
   return Number(value);
+}
+
+/** `IADVIZE_SIGNING_KEY_WATCH` (and its interval): watch settings, or `undefined` when off. */
+function watchFromEnv(env: EnvRecord, problems: string[]): { intervalMs?: number } | undefined {
+  const raw = read(env, IAdvizeEnv.SigningKeyWatch)?.trim().toLowerCase();
+  const intervalMs = wholeNumber(env, IAdvizeEnv.SigningKeyWatchMs, 100, 3_600_000, 'milliseconds', '', problems);
+  if (raw === undefined || raw === 'false') return undefined;
+  if (raw !== 'true') {
+    problems.push(`${IAdvizeEnv.SigningKeyWatch}: must be true or false`);
+    return undefined;
+  }
+  return { intervalMs };
+}
+
+const SCHEDULE_EXAMPLE = '[{"file":"keys/brand-2026.pem"},{"file":"keys/brand-2027.pem","from":"2027-01-15T09:00:00Z"}]';
+
+/**
+ * `IADVIZE_SIGNING_KEY_SCHEDULE`: a JSON array of `{ "file", "from"? }`
+ * (key files only: no key material in a variable that is printed). The
+ * instants are checked by `resolveIAdvizeAuthOptions`, like any schedule.
+ */
+function scheduleFromEnv(value: string, passphrase: string | undefined, watch: { intervalMs?: number } | undefined, problems: string[]): SigningKeyScheduleOption | undefined {
+  const name = IAdvizeEnv.SigningKeySchedule;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    problems.push(`${name}: is not valid JSON; give an array of key files and instants, e.g. ${SCHEDULE_EXAMPLE}`);
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    problems.push(`${name}: must be a non-empty JSON array, e.g. ${SCHEDULE_EXAMPLE}`);
+    return undefined;
+  }
+  const schedule: SigningKeyScheduleOption['schedule'] = [];
+  parsed.forEach((entry: unknown, i) => {
+    const where = `${name}[${i}]`;
+    const e = entry as Record<string, unknown>;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || Object.keys(e).some((k) => k !== 'file' && k !== 'from')) {
+      problems.push(`${where}: must be an object with "file" and, except for the first, "from", e.g. {"file":"keys/brand-2027.pem","from":"2027-01-15T09:00:00Z"}`);
+      return;
+    }
+    if (typeof e.file !== 'string' || e.file.trim() === '') {
+      problems.push(`${where}.file: must be the path of a key file`);
+      return;
+    }
+    if (keyInPathVariable(`${where}.file`, e.file, IAdvizeEnv.SigningKey, problems)) return;
+    if (e.from !== undefined && typeof e.from !== 'string') {
+      problems.push(`${where}.from: must be an ISO 8601 date-time string with a time zone, e.g. "2027-01-15T09:00:00Z"`);
+      return;
+    }
+    // The entry's place shows in the option path of any problem (signingKey.schedule[i].key) and in doctor's list.
+    const key = new EnvConfiguredKeyProvider({ kind: 'file', variable: name, file: e.file.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch);
+    schedule.push(e.from === undefined ? { key } : { key, from: e.from });
+  });
+  return { schedule };
 }
 
 /**
@@ -111,7 +195,8 @@ function publicKey(env: EnvRecord, valueName: string, fileName: string, problems
     problems.push(`${valueName} and ${fileName}: both are set; keep only one`);
     return undefined;
   }
-  if (file !== undefined) return { file: file.trim() };
+  if (file !== undefined) return keyInPathVariable(fileName, file, valueName, problems) ? undefined : { file: file.trim() };
+  if (value !== undefined && pathInKeyVariable(valueName, value, fileName, problems)) return undefined;
   if (value !== undefined) return env === process.env ? { env: valueName } : value;
   return undefined;
 }
@@ -124,6 +209,8 @@ function publicKey(env: EnvRecord, valueName: string, fileName: string, problems
  * |---|---|
  * | `IADVIZE_ISSUER` (required) | `issuer` |
  * | `IADVIZE_SIGNING_KEY` or `IADVIZE_SIGNING_KEY_FILE` (one required), `IADVIZE_SIGNING_KEY_PASSPHRASE` | `signingKey` |
+ * | or `IADVIZE_SIGNING_KEY_SCHEDULE` (JSON: `[{"file"}, {"file", "from"}]`) | `signingKey: { schedule }` |
+ * | `IADVIZE_SIGNING_KEY_WATCH` (`true`/`false`), `IADVIZE_SIGNING_KEY_WATCH_MS` | `watch` on the key file(s) |
  * | `IADVIZE_SIGNING_PUBLIC_KEY` or `IADVIZE_SIGNING_PUBLIC_KEY_FILE` | `signingPublicKey` (optional check) |
  * | `IADVIZE_PUBLIC_KEY` or `IADVIZE_PUBLIC_KEY_FILE` | `iadvizePublicKey` (default: iAdvize's production key) |
  * | `IADVIZE_TOKEN_TTL_SECONDS` | `tokenTtlSeconds` (default 60) |
@@ -145,17 +232,30 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
   const issuer = read(env, IAdvizeEnv.Issuer);
   if (issuer === undefined) {
     problems.push(`${IAdvizeEnv.Issuer}: is not set; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
+  } else if (redactionVerdict(issuer.trim()) !== undefined) {
+    // The issuer is public (every token carries it): a value that looks like a key or credential is a mistake.
+    problems.push(`${IAdvizeEnv.Issuer}: holds ${redact(issuer.trim())}, not an issuer; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
   }
 
-  let signingKey: SigningKeyOption | undefined;
+  let signingKey: SigningKeyOption | SigningKeyScheduleOption | undefined;
   const keyValue = read(env, IAdvizeEnv.SigningKey);
   const keyFile = read(env, IAdvizeEnv.SigningKeyFile);
   const passphrase = env[IAdvizeEnv.SigningKeyPassphrase] === '' ? undefined : env[IAdvizeEnv.SigningKeyPassphrase];
+  const scheduleValue = read(env, IAdvizeEnv.SigningKeySchedule);
+  const watch = watchFromEnv(env, problems);
+  if (watch !== undefined && keyFile === undefined && scheduleValue === undefined) {
+    problems.push(`${IAdvizeEnv.SigningKeyWatch}: only key files can be watched; set ${IAdvizeEnv.SigningKeyFile} or ${IAdvizeEnv.SigningKeySchedule}, or unset it`);
+  }
   if (options.signingKey !== undefined) {
-    for (const [name, value] of [[IAdvizeEnv.SigningKey, keyValue], [IAdvizeEnv.SigningKeyFile, keyFile]] as const) {
+    for (const [name, value] of [[IAdvizeEnv.SigningKey, keyValue], [IAdvizeEnv.SigningKeyFile, keyFile], [IAdvizeEnv.SigningKeySchedule, scheduleValue]] as const) {
       if (value !== undefined) problems.push(`${name}: is set, but the signing key is given in code; unset it so only one key is in play`);
     }
     signingKey = options.signingKey;
+  } else if (scheduleValue !== undefined) {
+    for (const [name, value] of [[IAdvizeEnv.SigningKey, keyValue], [IAdvizeEnv.SigningKeyFile, keyFile]] as const) {
+      if (value !== undefined) problems.push(`${name}: is set, but so is ${IAdvizeEnv.SigningKeySchedule}; keep only the schedule (it lists every key file)`);
+    }
+    signingKey = scheduleFromEnv(scheduleValue, passphrase, watch, problems);
   } else if (keyValue !== undefined && keyFile !== undefined) {
     problems.push(`${IAdvizeEnv.SigningKey} and ${IAdvizeEnv.SigningKeyFile}: both are set; keep only one (a file, e.g. a mounted secret, is preferred)`);
   } else if (keyValue === undefined && keyFile === undefined) {
@@ -163,8 +263,10 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
       `${IAdvizeEnv.SigningKeyFile}: is not set (nor ${IAdvizeEnv.SigningKey}); point it at the brand's PEM private key (create one with: npx iadvize-auth keygen)`,
     );
   } else if (keyFile !== undefined) {
-    signingKey = new EnvConfiguredKeyProvider({ kind: 'file', variable: IAdvizeEnv.SigningKeyFile, file: keyFile.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase);
-  } else {
+    if (!keyInPathVariable(IAdvizeEnv.SigningKeyFile, keyFile, IAdvizeEnv.SigningKey, problems)) {
+      signingKey = new EnvConfiguredKeyProvider({ kind: 'file', variable: IAdvizeEnv.SigningKeyFile, file: keyFile.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch);
+    }
+  } else if (!pathInKeyVariable(IAdvizeEnv.SigningKey, keyValue as string, IAdvizeEnv.SigningKeyFile, problems)) {
     signingKey = new EnvConfiguredKeyProvider({ kind: 'env', variable: IAdvizeEnv.SigningKey, value: keyValue as string }, passphrase, IAdvizeEnv.SigningKeyPassphrase);
   }
 
@@ -183,7 +285,7 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
 
   if (problems.length > 0) throw new InvalidOptionsError(problems, 'iAdvize environment configuration');
 
-  const result: IAdvizeAuthOptions = { issuer: (issuer as string).trim(), signingKey: signingKey as SigningKeyOption };
+  const result: IAdvizeAuthOptions = { issuer: (issuer as string).trim(), signingKey: signingKey as SigningKeyOption | SigningKeyScheduleOption };
   if (signingPublicKey !== undefined) result.signingPublicKey = signingPublicKey;
   if (iadvizePublicKey !== undefined) result.iadvizePublicKey = iadvizePublicKey;
   if (tokenTtlSeconds !== undefined) result.tokenTtlSeconds = tokenTtlSeconds;

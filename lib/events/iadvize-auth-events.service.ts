@@ -80,12 +80,40 @@ export interface HealthCheckedEvent {
   code?: SignerFailureCode;
 }
 
+/** `signing.key.switched`: another signing key took over (a scheduled instant passed, or a watched key file was reloaded). */
+export interface SigningKeySwitchedEvent {
+  /** RFC 7638 thumbprint of the key that signed until now. */
+  previousThumbprint: string;
+  /** RFC 7638 thumbprint of the key that signs from now on. */
+  thumbprint: string;
+  /** `'schedule'`: the next `signingKey.schedule` entry took over; `'reload'`: a watched key file changed. */
+  reason: 'schedule' | 'reload';
+  /** The key provider's `kind` of the new key. */
+  signerKind: string;
+  /** The option that holds the new key, e.g. `signingKey.schedule[1].key` (a name, never a key). */
+  source: string;
+  /** When the switch was noticed (milliseconds since the epoch, module `clock`). */
+  at: number;
+}
+
+/** `signing.key.reload.failed`: a watched key file changed but the new content was refused; the current key stays in force. */
+export interface SigningKeyReloadFailedEvent {
+  /** The option that holds the watched key, e.g. `signingKey`. */
+  source: string;
+  /** Why the new content was refused (the library's own message; no key material). */
+  reason: string;
+  /** RFC 7638 thumbprint of the key that stays in use for this option. */
+  thumbprint: string;
+}
+
 /** Every event {@link IAdvizeAuthEvents} emits, by name. */
 export interface IAdvizeAuthEventMap {
   'token.issued': TokenIssuedEvent;
   'token.refused': TokenRefusedEvent;
   'signer.failure': SignerFailureEvent;
   'health.checked': HealthCheckedEvent;
+  'signing.key.switched': SigningKeySwitchedEvent;
+  'signing.key.reload.failed': SigningKeyReloadFailedEvent;
 }
 
 /** Name of an {@link IAdvizeAuthEvents} event. */
@@ -96,7 +124,14 @@ export type IAdvizeAuthEventListener<E extends IAdvizeAuthEventName> = (event: I
 
 type ListenerLists = { [E in IAdvizeAuthEventName]: ReadonlyArray<IAdvizeAuthEventListener<E>> };
 
-const EVENT_NAMES: readonly IAdvizeAuthEventName[] = ['token.issued', 'token.refused', 'signer.failure', 'health.checked'];
+const EVENT_NAMES: readonly IAdvizeAuthEventName[] = [
+  'token.issued',
+  'token.refused',
+  'signer.failure',
+  'health.checked',
+  'signing.key.switched',
+  'signing.key.reload.failed',
+];
 
 /**
  * Hooks for metrics, audit and alerting, with no metrics dependency.
@@ -122,7 +157,14 @@ const EVENT_NAMES: readonly IAdvizeAuthEventName[] = ['token.issued', 'token.ref
 @Injectable()
 export class IAdvizeAuthEvents {
   private readonly logger = new Logger('IAdvizeAuthEvents');
-  private readonly listeners: ListenerLists = { 'token.issued': [], 'token.refused': [], 'signer.failure': [], 'health.checked': [] };
+  private readonly listeners: ListenerLists = {
+    'token.issued': [],
+    'token.refused': [],
+    'signer.failure': [],
+    'health.checked': [],
+    'signing.key.switched': [],
+    'signing.key.reload.failed': [],
+  };
   private readonly hashKey: KeyObject | undefined;
 
   constructor(@Optional() @Inject(IADVIZE_AUTH_EVENTS_OPTIONS) options?: IAdvizeAuthEventsOptions) {

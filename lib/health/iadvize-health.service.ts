@@ -1,10 +1,11 @@
-import { verify as cryptoVerify } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG } from '../iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
+import type { KeyProvider } from '../keys/key-provider.js';
 import { signWithDeadline } from '../keys/sign-with-deadline.js';
 
 /** Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}. */
@@ -87,8 +88,9 @@ export class IAdvizeHealthService {
       throw new TypeError(`IAdvizeHealthService.check: maxAgeSeconds must be a number >= 0 (got ${String(maxAgeSeconds)})`);
     }
     const last = this.last;
-    if (last !== undefined) {
-      const age = this.config.clock() - last.checkedAt;
+    // A result about another key (before a key switch) is not reused.
+    if (last !== undefined && last.signingKeyThumbprint === this.keyInForce(this.now()).thumbprint) {
+      const age = this.now() - last.checkedAt;
       if (age >= 0 && age < maxAgeSeconds * 1000) return { ...last, cached: true };
     }
     if (this.inFlight === undefined) {
@@ -99,9 +101,31 @@ export class IAdvizeHealthService {
     return this.inFlight;
   }
 
+  /** The module clock; the system clock when the module's one fails (tokens fail then, but the check still reports the signer). */
+  private now(): number {
+    try {
+      return this.config.clock();
+    } catch {
+      return Date.now();
+    }
+  }
+
+  /** The signing key in force at `now` (it changes at a scheduled instant or a key file reload). */
+  private keyInForce(now: number): { provider: KeyProvider; publicKey: KeyObject; thumbprint: string } {
+    return (
+      this.config.signingKeys?.currentKey(now) ?? {
+        provider: this.config.keyProvider,
+        publicKey: this.config.signingPublicKey,
+        thumbprint: this.config.signingKeyThumbprint,
+      }
+    );
+  }
+
   private async runCheck(): Promise<IAdvizeHealthResult> {
-    const { keyProvider, signingPublicKey, signingTimeoutMs } = this.config;
-    const checkedAt = this.config.clock();
+    const { signingTimeoutMs } = this.config;
+    const checkedAt = this.now();
+    // The key in force now, read once (it changes at a scheduled instant or a key file reload).
+    const { provider: keyProvider, publicKey: signingPublicKey, thumbprint } = this.keyInForce(checkedAt);
     const started = performance.now();
     let failure: IAdvizeAuthError | undefined;
     const probe = healthProbe(checkedAt);
@@ -126,7 +150,7 @@ export class IAdvizeHealthService {
     const result: IAdvizeHealthResult = {
       healthy: failure === undefined,
       signerKind: keyProvider.kind,
-      signingKeyThumbprint: this.config.signingKeyThumbprint,
+      signingKeyThumbprint: thumbprint,
       checkedAt,
       durationMs,
       cached: false,

@@ -3,6 +3,8 @@ import { Catch, HttpException, HttpStatus, Injectable, Logger, Optional, type Ar
 import { HttpAdapterHost } from '@nestjs/core';
 import { IAdvizeAuthError, IAdvizeErrorCode, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, UnauthenticatedError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
+import { ownValue } from '../token/own-property.js';
+import { boundRetryAfter } from './retry-after.js';
 import { IAdvizeHttpException, REFUSAL_EMITTED, UNAUTHENTICATED_MESSAGE, type IAdvizeErrorBody } from './http-errors.js';
 
 /** Fixed messages for errors raised in front of the endpoint: nothing the app or client wrote is echoed. */
@@ -39,7 +41,7 @@ function reply(status: number, error: string, message: string, code: string, hea
  * | your guard's `ForbiddenException` | 403 | `IADVIZE_FORBIDDEN` |
  * | a rate limiter (`@nestjs/throttler`) | 429 | `IADVIZE_RATE_LIMITED` |
  * | `InvalidIdentityError` (the resolver returned an identity iAdvize would refuse) | 422 | `IADVIZE_INVALID_IDENTITY` |
- * | `SigningUnavailableError`, `SignatureMismatchError`, other library errors | 503 + `Retry-After` | `IADVIZE_SIGNING_UNAVAILABLE` / `IADVIZE_SIGNATURE_MISMATCH` |
+ * | `SigningUnavailableError`, `SignatureMismatchError`, other library errors | 503 + `Retry-After` (1..60 s, see `MAX_RETRY_AFTER_SECONDS`) | `IADVIZE_SIGNING_UNAVAILABLE` / `IADVIZE_SIGNATURE_MISMATCH` |
  * | anything else (e.g. a `UserResolver` that threw) | 500 | `IADVIZE_INTERNAL_ERROR` |
  *
  * The built-in controller uses it. Put it on your own controller around
@@ -61,8 +63,8 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     // GraphQL, RPC, WebSockets: not ours to answer.
     if (host.getType() !== 'http') throw exception;
-    const request = host.switchToHttp().getRequest<Record<symbol, unknown> | undefined>();
-    const { body, headers } = this.toReply(exception, request?.[REFUSAL_EMITTED] === true);
+    const request: unknown = host.switchToHttp().getRequest();
+    const { body, headers } = this.toReply(exception, request !== null && typeof request === 'object' && ownValue(request, REFUSAL_EMITTED) === true);
     const http = this.adapterHost.httpAdapter;
     const response: unknown = host.switchToHttp().getResponse();
     for (const [name, value] of Object.entries(headers)) http.setHeader(response, name, value);
@@ -81,9 +83,15 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
       return reply(HttpStatus.UNPROCESSABLE_ENTITY, 'Unprocessable Entity', e.message, e.code);
     }
     if (e instanceof SigningUnavailableError || e instanceof SignatureMismatchError) {
-      const retryAfter = e instanceof SigningUnavailableError ? e.retryAfterSeconds : 30;
+      let retryAfter: unknown = 30;
+      try {
+        if (e instanceof SigningUnavailableError) retryAfter = e.retryAfterSeconds;
+      } catch {
+        retryAfter = 1; // a subclass whose getter throws
+      }
       this.logger.error(`${e.code}: ${e.message}`);
-      return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, e.code, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfter))) });
+      // Bounded whatever the error carries (a custom provider's error, a backend's Retry-After): 1..MAX_RETRY_AFTER_SECONDS.
+      return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, e.code, { 'Retry-After': String(boundRetryAfter(retryAfter)) });
     }
     if (e instanceof IAdvizeAuthError) {
       // e.g. InvalidKeyError at sign time (access revoked, key disabled): the message names the fix and holds no secret.
@@ -91,7 +99,11 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
       return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, IAdvizeErrorCode.SigningUnavailable, { 'Retry-After': '30' });
     }
     if (e instanceof HttpException) return this.foreign(e.getStatus(), e.getResponse(), refusalEmitted);
-    this.logger.error(`${IAdvizeErrorCode.Internal}: unexpected ${errorName(e)} while serving an iAdvize token (thrown by a UserResolver, a guard or the token pipeline)`);
+    this.logger.error(
+      `${IAdvizeErrorCode.Internal}: unexpected ${errorName(e)} while serving an iAdvize token (thrown by a UserResolver, a guard or the token pipeline); its message and stack are logged at debug level`,
+    );
+    // For the operator only (never in the reply): the app's own error, as it was thrown.
+    this.logger.debug(`${IAdvizeErrorCode.Internal}: ${e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : `thrown value of type ${e === null ? 'null' : typeof e}`}`);
     return reply(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal Server Error', NOT_SERVED, IAdvizeErrorCode.Internal);
   }
 
@@ -106,9 +118,17 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
     if (status === HttpStatus.UNAUTHORIZED && !refusalEmitted && this.events?.listening('token.refused')) {
       this.events.emit('token.refused', { code: IAdvizeErrorCode.Unauthenticated });
     }
-    const own = response as Partial<IAdvizeErrorBody> | undefined;
-    if (own && typeof own === 'object' && typeof own.code === 'string' && typeof own.message === 'string') {
-      return reply(status, typeof own.error === 'string' ? own.error : statusText(status), own.message, own.code);
+    // Own properties only: a `code` or `message` inherited from a polluted prototype is not the app's answer.
+    const field = (name: string): unknown => {
+      try {
+        return response !== null && typeof response === 'object' ? ownValue(response, name) : undefined;
+      } catch {
+        return undefined; // a body whose getter throws is replaced like any other unusable body
+      }
+    };
+    const [code, message, error] = [field('code'), field('message'), field('error')];
+    if (typeof code === 'string' && typeof message === 'string') {
+      return reply(status, typeof error === 'string' ? error : statusText(status), message, code);
     }
     const known = FOREIGN[status];
     if (known) return reply(status, statusText(status), known.message, known.code);

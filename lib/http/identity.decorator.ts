@@ -1,5 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { IAdvizeIdentity as Identity } from '../token/identity.js';
+import { ownValue } from '../token/own-property.js';
 
 /** Property of the request where `IAdvizeIdentityGuard` stores the resolved identity. */
 export const IADVIZE_IDENTITY_REQUEST_KEY = 'iadvizeIdentity';
@@ -18,6 +19,7 @@ export type IAdvizeIdentity = Identity;
  * ```
  */
 export const IAdvizeIdentity = createParamDecorator((_data: unknown, context: ExecutionContext): Identity | undefined => {
-  const request = context.switchToHttp().getRequest<Record<string, unknown>>();
-  return request?.[IADVIZE_IDENTITY_REQUEST_KEY] as Identity | undefined;
+  const request: unknown = context.switchToHttp().getRequest();
+  // Own property only: an identity inherited from a polluted prototype is no identity.
+  return request !== null && typeof request === 'object' ? (ownValue(request, IADVIZE_IDENTITY_REQUEST_KEY) as Identity | undefined) : undefined;
 });

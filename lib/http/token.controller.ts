@@ -11,6 +11,8 @@ import {
   type Type,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { InvalidOptionsError } from '../errors.js';
+import { mayEcho, quoteValue } from '../redaction.js';
 import { TokenService, type IAdvizeToken } from '../token/token.service.js';
 import type { IAdvizeIdentity as Identity } from '../token/identity.js';
 import { IAdvizeIdentity } from './identity.decorator.js';
@@ -42,6 +44,10 @@ export const DEFAULT_TOKEN_PATH = 'iadvize/token';
  */
 export function createTokenController(options: IAdvizeControllerOptions = {}): Type<unknown> {
   const path = options.path ?? DEFAULT_TOKEN_PATH;
+  // Nest logs every route it maps: the path must be one the redaction rule lets through.
+  if (typeof path !== 'string' || !mayEcho(path) || !/^[A-Za-z0-9/_.~:-]*$/.test(path)) {
+    throw new InvalidOptionsError([`controller.path: ${quoteValue(path)} is not a route path; give one such as "${DEFAULT_TOKEN_PATH}"`]);
+  }
   const guards = [...(options.guards ?? []), IAdvizeIdentityGuard];
 
   @Controller(path)

@@ -31,13 +31,18 @@ export const DEFAULT_SIGNING_DURATION_BUCKETS: readonly number[] = [0.001, 0.002
  * - `iadvize_signing_duration_seconds{signer,outcome}`: histogram of the time to
  *   mint one token (claims, signature, encryption), `outcome="issued"|"failed"`;
  * - `iadvize_signer_up{signer}`: 1 or 0, the result of the last fresh health check
- *   (set only when the app runs health checks).
+ *   (set only when the app runs health checks);
+ * - `iadvize_signing_key_switches_total{reason}`: signing key switches,
+ *   `reason="schedule"` (a scheduled instant passed) or `reason="reload"` (a watched key file changed);
+ * - `iadvize_signing_key_reload_failures_total`: changed key files that were refused (the current key stayed).
  */
 export const IADVIZE_METRIC_NAMES = {
   tokensIssued: 'tokens_issued_total',
   tokenErrors: 'token_errors_total',
   signingDuration: 'signing_duration_seconds',
   signerUp: 'signer_up',
+  keySwitches: 'signing_key_switches_total',
+  keyReloadFailures: 'signing_key_reload_failures_total',
 } as const;
 
 const REFUSED_CODES = [IAdvizeErrorCode.Unauthenticated, IAdvizeErrorCode.InvalidIdentity];
@@ -61,6 +66,10 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
   readonly signingDuration: Histogram<'signer' | 'outcome'>;
   /** `iadvize_signer_up{signer}`. */
   readonly signerUp: Gauge<'signer'>;
+  /** `iadvize_signing_key_switches_total{reason}`. */
+  readonly keySwitches: Counter<'reason'>;
+  /** `iadvize_signing_key_reload_failures_total`. */
+  readonly keyReloadFailures: Counter;
   private readonly unsubscribe: Array<() => void>;
 
   constructor(events: IAdvizeAuthEvents, options: IAdvizePrometheusOptions = {}) {
@@ -96,6 +105,13 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
       existing<Gauge<'signer'>>(name('signerUp')) ??
       new Gauge({ name: name('signerUp'), help: 'Last signer health check: 1 healthy, 0 unhealthy', labelNames: ['signer'], registers: [registry] });
 
+    this.keySwitches =
+      existing<Counter<'reason'>>(name('keySwitches')) ??
+      new Counter({ name: name('keySwitches'), help: 'Signing key switches, by reason (schedule, reload)', labelNames: ['reason'], registers: [registry] });
+    this.keyReloadFailures =
+      existing<Counter>(name('keyReloadFailures')) ??
+      new Counter({ name: name('keyReloadFailures'), help: 'Changed key files refused (the current signing key stayed in force)', registers: [registry] });
+
     // Known series start at 0, so rate() and absent-series alerts work from the first scrape.
     for (const code of REFUSED_CODES) this.tokenErrors.inc({ outcome: 'refused', code }, 0);
     for (const code of FAILED_CODES) this.tokenErrors.inc({ outcome: 'failed', code }, 0);
@@ -111,6 +127,8 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
         this.signingDuration.observe({ signer: e.signerKind, outcome: 'failed' }, e.durationMs / 1000);
       }),
       events.on('health.checked', (e) => this.signerUp.set({ signer: e.signerKind }, e.healthy ? 1 : 0)),
+      events.on('signing.key.switched', (e) => this.keySwitches.inc({ reason: e.reason })),
+      events.on('signing.key.reload.failed', () => this.keyReloadFailures.inc()),
     ];
   }
 

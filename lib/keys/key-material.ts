@@ -1,7 +1,7 @@
-import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint } from 'jose';
+import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { InvalidKeyError } from '../errors.js';
 import { MIN_RSA_MODULUS_BITS } from '../iadvize.constants.js';
+import { looksLikePath, quoteEnvName, quoteValue, redact } from '../redaction.js';
 
 /**
  * Key text as found in a file or an environment variable: PEM (with real or
@@ -11,34 +11,16 @@ export type KeyText = string | Buffer;
 
 /**
  * Quotes a name that locates a key (file path, environment variable, option
- * name, JWK `kty`, provider `alg`) for an error message, unless it looks like
- * key material pasted in the wrong place or is too long to be a name: then
- * the message says so without repeating it.
+ * name, JWK `kty`, provider `alg`) for a message, through the redaction rule
+ * ({@link quoteValue}): key material, credentials and long or multi-line
+ * values are described, never repeated.
  */
-export function quoteName(value: unknown): string {
-  const name = safeName(value);
-  return name === NOT_A_NAME ? name : JSON.stringify(name);
-}
+export const quoteName: (value: unknown) => string = quoteValue;
 
-const NOT_A_NAME = '(a value that looks like key material, not a name)';
+/** `value` as text when the redaction rule lets it be echoed, else its description ({@link redact}). */
+export const safeName: (value: unknown) => string = redact;
 
-/** `value` as text when it can be shown as a name; a placeholder when it looks like key material or is too long. */
-export function safeName(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(value);
-  if (text.length > 256 || /-----BEGIN|[\r\n]/.test(text) || /^[A-Za-z0-9+/_=-]{100,}$/.test(text)) return NOT_A_NAME;
-  return text;
-}
-
-/**
- * Quotes an environment variable name for a message; anything that is not a
- * variable name (typically the value pasted instead: a key, a passphrase) is
- * replaced by a hint.
- */
-export function quoteEnvName(value: unknown): string {
-  return typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,255}$/.test(value)
-    ? JSON.stringify(value)
-    : '(not a variable name: give the name of the variable, not its value)';
-}
+export { quoteEnvName };
 
 /** What a key source decodes to before Node parses it. */
 type Decoded = { pem: string } | { der: Buffer } | { jwk: JsonWebKey };
@@ -69,13 +51,20 @@ function decodeKeyText(input: KeyText, source: string): Decoded {
   }
   const compact = text.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(compact)) {
-    throw new InvalidKeyError(`${source} is neither PEM, base64 nor a JWK`);
+    throw new InvalidKeyError(looksLikePath(text) ? pathInsteadOfKey(source) : `${source} is neither PEM, base64 nor a JWK`);
   }
   const bytes = Buffer.from(compact, compact.includes('-') || compact.includes('_') ? 'base64url' : 'base64');
   const decodedText = bytes.toString('utf8');
   if (decodedText.includes('-----BEGIN')) return decodeKeyText(decodedText, source);
-  if (bytes.length === 0 || bytes[0] !== 0x30) throw new InvalidKeyError(`${source} is base64 but not of a PEM or DER key`);
+  if (bytes.length === 0 || bytes[0] !== 0x30) {
+    throw new InvalidKeyError(looksLikePath(text) ? pathInsteadOfKey(source) : `${source} is base64 but not of a PEM or DER key`);
+  }
   return { der: bytes };
+}
+
+/** The message for a file path given where the key itself belongs (the path is not repeated). */
+function pathInsteadOfKey(source: string): string {
+  return `${source} holds what looks like a file path, not a key (neither PEM, base64 nor a JWK); give the path as a key file instead (e.g. the *_FILE variable, or { file })`;
 }
 
 function pemLabel(pem: string): string | undefined {
@@ -93,6 +82,14 @@ function checkRsa(key: KeyObject, source: string): KeyObject {
   if (bits < MIN_RSA_MODULUS_BITS) {
     throw new InvalidKeyError(
       `${source} is an RSA-${bits} key; at least ${MIN_RSA_MODULUS_BITS} bits are required (generate one with: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048)`,
+    );
+  }
+  // An exponent of 1 makes RSA the identity (an "encrypted" CEK is the CEK itself);
+  // an even one is no RSA key at all. iAdvize's key and every generator use 65537.
+  const exponent = key.asymmetricKeyDetails?.publicExponent;
+  if (typeof exponent !== 'bigint' || exponent < 3n || exponent % 2n === 0n) {
+    throw new InvalidKeyError(
+      `${source} has an unsafe RSA public exponent (it must be odd and at least 3; iAdvize's key and standard generators use 65537); use a key made by: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`,
     );
   }
   return key;
@@ -188,6 +185,15 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
       throw new InvalidKeyError(`${source} is not a readable PEM public key`);
     }
   } else {
+    // A private key first: Node would otherwise derive a public key from a PKCS#8 DER and accept it.
+    for (const type of ['pkcs8', 'pkcs1'] as const) {
+      try {
+        createPrivateKey({ key: decoded.der, format: 'der', type });
+      } catch {
+        continue;
+      }
+      throw privateRefused;
+    }
     let parsed: KeyObject | undefined;
     for (const type of ['spki', 'pkcs1'] as const) {
       try {
@@ -197,17 +203,7 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
         // try the next encoding
       }
     }
-    if (!parsed) {
-      for (const type of ['pkcs8', 'pkcs1'] as const) {
-        try {
-          createPrivateKey({ key: decoded.der, format: 'der', type });
-          throw privateRefused;
-        } catch (e) {
-          if (e === privateRefused) throw e;
-        }
-      }
-      throw new InvalidKeyError(`${source} is not a readable DER public key`);
-    }
+    if (!parsed) throw new InvalidKeyError(`${source} is not a readable DER public key`);
     key = parsed;
   }
   return checkRsa(key, source);
@@ -217,7 +213,9 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
 export async function thumbprintOf(key: KeyObject): Promise<string> {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   const { n, e } = pub.export({ format: 'jwk' });
-  return calculateJwkThumbprint({ kty: 'RSA', n: n as string, e: e as string });
+  // RFC 7638 §3.2: the required members of an RSA key, in lexicographic order, no whitespace.
+  // Built here rather than with jose (ESM-only) so the CommonJS build stays free of it.
+  return createHash('sha256').update(JSON.stringify({ e, kty: 'RSA', n })).digest('base64url');
 }
 
 /** True when two keys have the same public half (same modulus and exponent). */

@@ -27,16 +27,23 @@ export interface KeyProvider {
   readonly kind: string;
   /**
    * `true` when the private key lives in this process (file, env, inline).
-   * Signatures of remote backends (KMS, HSM) are verified against the public
-   * key before a token is issued; in-process ones need not be.
-   * Default: `false`.
+   * Informational only: it earns no trust. Every signature of a provider the
+   * library did not build itself (any custom provider, any subclass of a
+   * built-in one, a built-in one whose `sign` was replaced) is held to the
+   * `signingTimeoutMs` deadline and verified against the public key before a
+   * token is issued. Only the library's own file, env and inline providers
+   * skip both, since their signature is made by the library's code with the
+   * key it loaded and checked. Default: `false`.
    */
   readonly inProcess?: boolean;
   /** Loads and validates the key. Called once, at module startup. */
   init?(): Promise<void>;
   /**
    * Returns the RS256 signature (RSASSA-PKCS1-v1_5 over SHA-256) of
-   * `signingInput`: raw bytes, `modulusLength / 8` long.
+   * `signingInput`: raw bytes (a `Uint8Array`, e.g. a `Buffer`), `modulusLength / 8`
+   * long. Anything else (a string, `null`, an `ArrayBuffer`, …), a rejection,
+   * or no answer within the deadline is a `503 IADVIZE_SIGNING_UNAVAILABLE`;
+   * bytes that do not verify are a `503 IADVIZE_SIGNATURE_MISMATCH`.
    */
   sign(signingInput: Uint8Array, options?: SignOptions): Promise<Uint8Array>;
   /** The public half of the signing key (cached by the provider). */

@@ -1,7 +1,9 @@
 import { createPublicKey, sign as cryptoSign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
+import { markLibraryLocalSigner } from './sign-with-deadline.js';
 import { loadPrivateKey, quoteEnvName, quoteName, type KeyText } from './key-material.js';
 
 /**
@@ -71,6 +73,8 @@ export class PemKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: PemKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === PemKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {
@@ -88,10 +92,24 @@ export class PemKeyProvider extends LocalKeyProvider {
 
 /** Options of {@link FileKeyProvider}. */
 export interface FileKeyProviderOptions {
-  /** Path of a PEM or DER private key file (read once, at startup). */
+  /** Path of a PEM or DER private key file (read once, at startup, unless `watch` is on). */
   file: string;
   /** Passphrase of an encrypted PEM. */
   passphrase?: string;
+  /**
+   * Reload the key without a restart when the file changes (a Kubernetes
+   * secret volume, a Vault Agent template). The file's real path, size,
+   * mtime and content hash are polled every `watchIntervalMs`, which follows
+   * Kubernetes' atomic `..data` symlink swap. A new key is loaded, checked
+   * (RSA ≥ 2048 bits) and self-checked (sign, verify, encrypt) before it
+   * replaces the current one; a bad file keeps the current key and is
+   * reported (log + `signing.key.reload.failed` event). A switch is logged and
+   * emitted as `signing.key.switched`, and cached tokens of the old key are no
+   * longer served. Default: `false`.
+   */
+  watch?: boolean;
+  /** How often a watched file is checked, in milliseconds, 100..3600000. Default: 2000. */
+  watchIntervalMs?: number;
 }
 
 /** A private key read from a file at startup (e.g. a mounted Kubernetes secret). */
@@ -100,10 +118,22 @@ export class FileKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: FileKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === FileKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {
     return `file ${quoteName(this.options?.file)}`;
+  }
+
+  /**
+   * What a watcher needs to reload this file: `undefined` unless the provider
+   * was built with `watch: true`.
+   * @internal used by the signing key schedule.
+   */
+  watchTarget(): { file: string; passphrase?: string; intervalMs?: number } | undefined {
+    const { file, passphrase, watch, watchIntervalMs } = this.options ?? {};
+    return watch === true && typeof file === 'string' ? { file, passphrase, intervalMs: watchIntervalMs } : undefined;
   }
 
   protected read() {
@@ -113,15 +143,19 @@ export class FileKeyProvider extends LocalKeyProvider {
   }
 }
 
-/** Reads a key file, turning I/O errors into a message that names the file and the cause. */
-export function readKeyFile(file: string, source: string): Buffer {
+/**
+ * Reads a key file, turning I/O errors into a message that names the file
+ * (as `source` describes it) and the cause; a relative path is resolved from
+ * `cwd`, which the message names when the file is missing.
+ */
+export function readKeyFile(file: string, source: string, cwd: string = process.cwd()): Buffer {
   try {
-    return readFileSync(file);
+    return readFileSync(resolve(cwd, file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
-        ? 'does not exist'
+        ? `does not exist${isAbsolute(file) ? '' : ` (a relative path, resolved from the working directory ${JSON.stringify(cwd)})`}`
         : code === 'EACCES' || code === 'EPERM'
           ? 'is not readable (permission denied)'
           : code === 'EISDIR'
@@ -147,6 +181,8 @@ export class EnvKeyProvider extends LocalKeyProvider {
 
   constructor(private readonly options: EnvKeyProviderOptions) {
     super();
+    // Only this exact class is the library's own signer (a subclass may replace how it signs).
+    if (new.target === EnvKeyProvider) markLibraryLocalSigner(this);
   }
 
   describe(): string {

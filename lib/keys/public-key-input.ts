@@ -32,7 +32,7 @@ export function loadPublicKeyInput(input: PublicKeyInput, option: string): KeyOb
   }
   const keys = Object.keys(input);
   if (keys.length !== 1) {
-    throw new InvalidKeyError(`${option} must have exactly one of "pem", "file", "env", "jwk" (got ${keys.map((k) => `"${k}"`).join(', ') || 'none'})`);
+    throw new InvalidKeyError(`${option} must have exactly one of "pem", "file", "env", "jwk" (got ${keys.map(quoteName).join(', ') || 'none'})`);
   }
   if ('pem' in input) {
     if (typeof input.pem !== 'string') throw new InvalidKeyError(`${option}.pem must be a string`);
@@ -51,5 +51,5 @@ export function loadPublicKeyInput(input: PublicKeyInput, option: string): KeyOb
     return loadPublicKey(value, source);
   }
   if ('jwk' in input) return loadPublicKey(input.jwk, `${option}.jwk`);
-  throw new InvalidKeyError(`${option} must have exactly one of "pem", "file", "env", "jwk" (got "${keys[0]}")`);
+  throw new InvalidKeyError(`${option} must have exactly one of "pem", "file", "env", "jwk" (got ${quoteName(keys[0])})`);
 }

@@ -175,7 +175,7 @@ export class AwsKmsKeyProvider extends RemoteKeyProvider {
       { abortSignal: signal },
     );
     if (res.KeyId !== undefined && res.KeyId !== this.keyArn) {
-      throw new InvalidKeyError(`${this.describe()}: Sign answered for another key (${res.KeyId})`);
+      throw new InvalidKeyError(`${this.describe()}: Sign answered for another key (${quoteName(res.KeyId)})`);
     }
     if (!res.Signature || res.Signature.length === 0) throw new InvalidKeyError(`${this.describe()}: Sign returned no signature`);
     return res.Signature;

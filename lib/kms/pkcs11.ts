@@ -545,7 +545,12 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     this.pin(); // fail early on a missing PIN
 
     const mod = await importOptional(() => import('pkcs11js'), 'pkcs11js', 'Pkcs11KeyProvider (nestjs-iadvize-auth/pkcs11)');
-    const sdk = interopDefault(mod as Pkcs11Js, 'PKCS11');
+    // pkcs11js is CommonJS (`module.exports = { ...constants, PKCS11 }`): under Node's ESM loader the
+    // constants live on `default` only. Refuse a loader that hides them rather than sign with `undefined`.
+    const sdk = interopDefault(mod as Pkcs11Js, 'CKM_SHA256_RSA_PKCS');
+    if (typeof sdk.PKCS11 !== 'function' || typeof sdk.CKM_SHA256_RSA_PKCS !== 'number' || typeof sdk.CKA_MODULUS !== 'number') {
+      throw new InvalidKeyError('Pkcs11KeyProvider: the pkcs11js package loaded without its PKCS11 class or CKM_*/CKA_* constants; reinstall pkcs11js (npm install pkcs11js)');
+    }
     this.sdk = sdk;
     try {
       this.lib = await acquireModule(sdk, o.module);

@@ -9,6 +9,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, MissingDependencyError, SigningUnavailableError } from '../errors.js';
+import { boundRetryAfter } from '../http/retry-after.js';
 import { quoteName } from '../keys/key-material.js';
 import type { KeyProvider, SignOptions } from '../keys/key-provider.js';
 
@@ -141,14 +142,19 @@ export function networkErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Parses a `Retry-After` header value (seconds or HTTP date) into whole seconds. */
+/**
+ * Parses a `Retry-After` header value (seconds or HTTP date) into whole
+ * seconds, bounded to 1..`MAX_RETRY_AFTER_SECONDS` (60; a 400-digit number
+ * or a date in 2099 is the ceiling; a past date is 1). `undefined` when absent
+ * or unreadable.
+ */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value === null || value.trim() === '') return undefined;
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
   const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed));
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return boundRetryAfter(Number(trimmed));
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now) / 1000));
+  return boundRetryAfter((date - now) / 1000);
 }
 
 /** Classifies an HTTP status code; `undefined` when it is not an error status. */
@@ -179,10 +185,21 @@ export async function importOptional<T>(load: () => Promise<T>, packageName: str
   }
 }
 
-/** `import()` of a CommonJS package yields its exports either directly or under `default`. */
+/**
+ * The `module.exports` of a CommonJS package loaded with `import()`.
+ *
+ * Node's ESM loader gives a namespace whose `default` is `module.exports` and
+ * whose named exports are only what its static analysis found (for pkcs11js,
+ * `module.exports = { ...constants, PKCS11 }`, that is `PKCS11` alone: every
+ * `CKM_*` is missing). TypeScript's CommonJS output (`__importStar(require())`)
+ * and Jest copy every property but also set `default`. So `default` wins when
+ * it holds `probe`; the namespace itself is the fallback (an ESM build of the
+ * package, or a loader without `default`).
+ */
 export function interopDefault<T>(mod: T | { default: T }, probe: string): T {
-  if (mod && typeof mod === 'object' && probe in (mod as object)) return mod as T;
-  return (mod as { default: T }).default;
+  const inner = (mod as { default?: unknown } | null | undefined)?.default;
+  if (inner !== null && (typeof inner === 'object' || typeof inner === 'function') && probe in inner) return inner as T;
+  return mod as T;
 }
 
 class AttemptTimeout extends Error {}
@@ -351,7 +368,7 @@ export function failureToError(failure: RemoteFailure, ctx: Pick<CallContext, 't
   if (isTransient(failure.kind)) {
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
     return new SigningUnavailableError(`${what}${tries}${hint ? `; ${hint}` : ''}`, {
-      retryAfterSeconds: Math.max(1, failure.retryAfterSeconds ?? 1),
+      retryAfterSeconds: boundRetryAfter(failure.retryAfterSeconds ?? 1),
     });
   }
   if (failure.kind === 'failed') return new SigningUnavailableError(`${what}${hint ? `; ${hint}` : ''}`);

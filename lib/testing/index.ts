@@ -2,4 +2,5 @@
  * `nestjs-iadvize-auth/testing`: plays iAdvize in your tests.
  * @packageDocumentation
  */
-export { FakeIAdvize, FakeIAdvizeError, type FakeIAdvizeErrorReason, type OpenOptions, type OpenedToken } from './fake-iadvize.js';
+export { FakeIAdvize, FakeIAdvizeError, type FakeIAdvizeErrorReason, type OpenOptions, type OpenedToken, type OpenedTokenClaims } from './fake-iadvize.js';
+export { FakeIAdvizeSetup, type FakeIAdvizeModuleOptions } from './fake-iadvize-setup.js';

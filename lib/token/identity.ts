@@ -1,4 +1,5 @@
 import { InvalidIdentityError } from '../errors.js';
+import { ownValue } from './own-property.js';
 import { USER_ID_MAX_LENGTH, VISITOR_DATA_FIELDS, VISITOR_DATA_VALUE_MAX_LENGTH } from '../iadvize.constants.js';
 
 /** One of the visitor data fields iAdvize documents. */
@@ -52,6 +53,10 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * Checks an identity against iAdvize's rules and returns a clean copy holding
  * only the documented fields. Throws {@link InvalidIdentityError} listing every
  * broken rule; never echoes values (they are personal data).
+ *
+ * Only own properties are read (of the identity and of `visitorData`): a field
+ * inherited from a prototype, e.g. a polluted `Object.prototype`, is ignored.
+ * A getter or Proxy that throws is an invalid identity, never another error.
  */
 export function validateIdentity(identity: unknown): IAdvizeIdentity {
   try {
@@ -70,7 +75,10 @@ function checkIdentity(identity: unknown): IAdvizeIdentity {
   for (const key of Object.keys(identity)) {
     if (key !== 'userId' && key !== 'visitorData') problems.push(`identity: unknown field ${fieldName(key)}`);
   }
-  const { userId, visitorData } = identity;
+  // Own properties only: a `userId` or `visitorData` inherited from a polluted
+  // `Object.prototype` must never reach a token.
+  const userId = ownValue(identity, 'userId');
+  const visitorData = ownValue(identity, 'visitorData');
   if (typeof userId !== 'string') {
     problems.push(`userId: must be a string, got ${describeType(userId)}${typeof userId === 'number' ? ' (convert it with String())' : ''}`);
   } else if (userId.length === 0) {
@@ -89,7 +97,7 @@ function checkIdentity(identity: unknown): IAdvizeIdentity {
     } else {
       cleanVisitorData = {};
       for (const key of Object.keys(visitorData)) {
-        const value = visitorData[key];
+        const value = ownValue(visitorData, key);
         if (!ALLOWED_FIELDS.has(key)) {
           problems.push(`visitorData: unknown field ${fieldName(key)} (allowed: ${VISITOR_DATA_FIELDS.join(', ')})`);
         } else if (value === undefined) {

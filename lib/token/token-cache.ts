@@ -35,9 +35,13 @@ export class TokenCache {
     this.maxEntries = options.maxEntries;
   }
 
-  /** The cache key of an identity: user id and visitor data, unambiguous. */
-  static keyOf(userId: string, visitorData: object | undefined): string {
-    return JSON.stringify([userId, visitorData ?? null]);
+  /**
+   * The cache key of an identity: user id and visitor data, unambiguous, and
+   * the thumbprint of the signing key, so that after a key switch (scheduled
+   * rotation, key file reload) no token signed with the old key is served.
+   */
+  static keyOf(userId: string, visitorData: object | undefined, signingKeyThumbprint: string): string {
+    return JSON.stringify([signingKeyThumbprint, userId, visitorData ?? null]);
   }
 
   /** A cached token for `key`, or `undefined`. Also reports whether one was found. */

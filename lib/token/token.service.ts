@@ -1,4 +1,4 @@
-import { verify as cryptoVerify } from 'node:crypto';
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
@@ -7,8 +7,11 @@ import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM 
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeIdentity } from './identity.js';
+import { ownValue } from './own-property.js';
 import { TokenCache } from './token-cache.js';
-import { signWithDeadline } from '../keys/sign-with-deadline.js';
+import { quoteName } from '../keys/key-material.js';
+import type { SigningKeyInForce } from '../keys/key-schedule.js';
+import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
 
 /** A minted token and when it expires. */
 export interface IAdvizeToken {
@@ -68,13 +71,17 @@ export class TokenService {
       if (this.events.listening('token.refused')) this.emitRefused(identity);
       throw e;
     }
-    if (!this.cache) return this.mint(valid, started);
-    const { cached, token } = this.cache.getOrMint(TokenCache.keyOf(valid.userId, valid.visitorData), () => this.mint(valid, started));
+    // One look at the key in force per token: it signs, and it keys the cache.
+    const now = this.config.clock();
+    const key = this.currentSigningKey(now);
+    if (!this.cache) return this.mint(valid, started, key, now);
+    const cacheKey = TokenCache.keyOf(valid.userId, ownVisitorData(valid), key.thumbprint);
+    const { cached, token } = this.cache.getOrMint(cacheKey, () => this.mint(valid, started, key, now));
     if (cached && this.events.listening('token.issued')) {
       const issued = await token;
       this.events.emit('token.issued', {
         durationMs: performance.now() - started,
-        signerKind: this.config.keyProvider.kind,
+        signerKind: key.provider.kind,
         userIdHash: this.events.hashUserId(valid.userId),
         cached: true,
       });
@@ -83,35 +90,48 @@ export class TokenService {
     return token;
   }
 
-  private async mint(valid: IAdvizeIdentity, started: number): Promise<IAdvizeToken> {
-    const { userId, visitorData } = valid;
-    const iat = Math.floor(this.config.clock() / 1000);
+  /**
+   * The signing key in force at `now` (default: the module clock): its
+   * provider, public half and RFC 7638 thumbprint. It changes at a scheduled
+   * instant (`signingKey.schedule`) or when a watched key file is reloaded;
+   * anything that caches tokens must key them by its `thumbprint`.
+   */
+  currentSigningKey(now: number = this.config.clock()): SigningKeyInForce {
+    const { signingKeys } = this.config;
+    if (signingKeys) return signingKeys.currentKey(now);
+    return { provider: this.config.keyProvider, publicKey: this.config.signingPublicKey, thumbprint: this.config.signingKeyThumbprint };
+  }
+
+  private async mint(valid: IAdvizeIdentity, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {
+    const userId = valid.userId;
+    const visitorData = ownVisitorData(valid);
+    const iat = Math.floor(now / 1000);
     const exp = iat + this.config.tokenTtlSeconds;
     const claims: IAdvizeClaims = { [IADVIZE_USER_ID_CLAIM]: userId, iss: this.config.issuer, iat, exp } as IAdvizeClaims;
     if (visitorData) claims[IADVIZE_VISITOR_DATA_CLAIM] = visitorData as Record<string, string>;
     const signingInput = jwsSigningInput(claims);
     let token: string;
     try {
-      const signature = await this.sign(signingInput);
+      const signature = await this.sign(signingInput, key);
       const jws = `${signingInput}.${b64url(signature)}`;
       token = compactEncrypt(jws, this.config.iadvizePublicKey);
     } catch (e) {
-      if (this.events.listening('signer.failure')) this.emitSignerFailure(e, started, userId);
+      if (this.events.listening('signer.failure')) this.emitSignerFailure(e, started, userId, key.provider.kind);
       throw e;
     }
     if (this.events.listening('token.issued')) {
       this.events.emit('token.issued', {
         durationMs: performance.now() - started,
-        signerKind: this.config.keyProvider.kind,
+        signerKind: key.provider.kind,
         userIdHash: this.events.hashUserId(userId),
       });
     }
     return { token, expiresAt: exp };
   }
 
-  /** The RFC 7638 thumbprint of the signing key (for logs; never the key). */
+  /** The RFC 7638 thumbprint of the signing key in force now (for logs; never the key). */
   get signingKeyThumbprint(): string {
-    return this.config.signingKeyThumbprint;
+    return this.currentSigningKey().thumbprint;
   }
 
   /** The RFC 7638 thumbprint of the iAdvize key tokens are encrypted to. */
@@ -120,48 +140,70 @@ export class TokenService {
   }
 
   private emitRefused(identity: unknown): void {
-    const userId = (identity as { userId?: unknown } | null)?.userId;
+    let userId: unknown;
+    try {
+      userId = identity !== null && typeof identity === 'object' ? ownValue(identity, 'userId') : undefined;
+    } catch {
+      userId = undefined; // a hostile getter: the refusal is reported without a hash
+    }
     this.events.emit('token.refused', {
       code: IAdvizeErrorCode.InvalidIdentity,
       userIdHash: typeof userId === 'string' ? this.events.hashUserId(userId) : undefined,
     });
   }
 
-  private emitSignerFailure(e: unknown, started: number, userId: string): void {
+  private emitSignerFailure(e: unknown, started: number, userId: string, signerKind: string): void {
     const code: SignerFailureCode = e instanceof SignatureMismatchError ? IAdvizeErrorCode.SignatureMismatch : IAdvizeErrorCode.SigningUnavailable;
     this.events.emit('signer.failure', {
       code,
-      signerKind: this.config.keyProvider.kind,
+      signerKind,
       durationMs: performance.now() - started,
       userIdHash: this.events.hashUserId(userId),
     });
   }
 
-  private async sign(signingInput: string): Promise<Uint8Array> {
-    const { keyProvider, signingTimeoutMs } = this.config;
+  private async sign(signingInput: string, key: SigningKeyInForce): Promise<Uint8Array> {
+    const keyProvider = key.provider;
+    const { signingTimeoutMs } = this.config;
     const input = this.textEncoder.encode(signingInput);
-    let signature: Uint8Array;
-    if (keyProvider.inProcess) {
-      signature = await keyProvider.sign(input).catch((e: unknown) => {
+    if (isLibraryLocalSigner(keyProvider)) {
+      // The library's own in-process provider: its code signs with the key it loaded and checked.
+      const signature = await keyProvider.sign(input).catch((e: unknown) => {
         throw toSigningError(e, keyProvider.kind);
       });
-      return signature;
+      return checkSignatureBytes(signature, keyProvider.kind);
     }
+    // Any other provider, whatever it declares (`inProcess` included): deadline, type check, verification.
+    let signature: Uint8Array;
     try {
-      signature = await signWithDeadline(keyProvider, input, signingTimeoutMs, `signing backend "${keyProvider.kind}" did not answer within ${signingTimeoutMs} ms`);
+      signature = await signWithDeadline(keyProvider, input, signingTimeoutMs, `signing backend ${quoteName(keyProvider.kind)} did not answer within ${signingTimeoutMs} ms`);
     } catch (e) {
       throw toSigningError(e, keyProvider.kind);
     }
-    if (!cryptoVerify('sha256', input, this.config.signingPublicKey, signature)) {
+    if (!verifies(input, key.publicKey, signature)) {
       throw new SignatureMismatchError(
-        `signing backend "${keyProvider.kind}" returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
+        `signing backend ${quoteName(keyProvider.kind)} returned a signature that does not verify with its public key (check it signs RSASSA-PKCS1-v1_5 SHA-256 with the pinned key version)`,
       );
     }
     return signature;
   }
 }
 
+/** RSASSA-PKCS1-v1_5 SHA-256 verification that answers `false` rather than throwing on malformed input. */
+function verifies(input: Uint8Array, publicKey: KeyObject, signature: Uint8Array): boolean {
+  try {
+    return cryptoVerify('sha256', input, publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** The clean identity's visitor data, read as an own property (never one inherited from a polluted prototype). */
+function ownVisitorData(valid: IAdvizeIdentity): IAdvizeIdentity['visitorData'] {
+  return Object.hasOwn(valid, 'visitorData') ? valid.visitorData : undefined;
+}
+
 function toSigningError(e: unknown, kind: string): IAdvizeAuthError {
   if (e instanceof IAdvizeAuthError) return e;
-  return new SigningUnavailableError(`signing backend "${kind}" failed`, { cause: e });
+  return new SigningUnavailableError(`signing backend ${quoteName(kind)} failed`, { cause: e });
 }

@@ -99,6 +99,37 @@ async function logoutIAdvize() {
 }
 // #endregion iadvize-integration
 
+// The bridge is for pages that use the boxed tag; this page uses the plain tag (the browser test wires the bridge).
+/* eslint-disable @typescript-eslint/no-unused-vars */
+// #region iadvize-boxed-bridge (docs/operations.md shows this region verbatim)
+/**
+ * The boxed tag (`@iadvize-oss/boxed-tag`: the iAdvize tag in a sandboxed
+ * iframe, with no access to your page), host side: when the iframe asks for a
+ * token (`get-activate-auth-token`, on activation and whenever it needs a
+ * fresh one), fetch one from your endpoint with `fetchIAdvizeToken()` above
+ * and answer `set-activate-auth-token` with the token as `args`. Only the
+ * iAdvize iframe may ask, and only its origin receives the token.
+ *
+ * @param iframe the boxed tag's `<iframe>` element
+ * @param onTokenError called when the token cannot be fetched (e.g. 401);
+ *   the iframe then gets no token (no anonymous fallback)
+ */
+function answerBoxedIAdvizeTokenRequests(iframe, onTokenError) {
+  const iframeOrigin = new URL(iframe.src, window.location.href).origin;
+  window.addEventListener('message', async (event) => {
+    if (event.source !== iframe.contentWindow || event.origin !== iframeOrigin) return;
+    if (event.data?.command !== 'internals' || event.data.method !== 'get-activate-auth-token') return;
+    try {
+      const token = await fetchIAdvizeToken();
+      iframe.contentWindow.postMessage({ command: 'internals', method: 'set-activate-auth-token', args: token }, iframeOrigin);
+    } catch (error) {
+      onTokenError(error);
+    }
+  });
+}
+// #endregion iadvize-boxed-bridge
+/* eslint-enable @typescript-eslint/no-unused-vars */
+
 // ===========================================================================
 // Part 2 — the sample's sign-in form and status display
 // ===========================================================================
@@ -208,8 +239,9 @@ async function init() {
   });
 
   // Already signed in (the session cookie survived a reload)? Then activate right away.
+  // 200 with the profile when signed in, 204 when not (no error in the console).
   const me = await fetch('/auth/me', { credentials: 'same-origin', headers: jsonHeaders });
-  if (me.ok) {
+  if (me.status === 200) {
     showSignedIn(await me.json());
     await startIAdvize();
   } else {

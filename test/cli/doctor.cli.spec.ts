@@ -110,8 +110,8 @@ describe('iadvize-auth doctor (built binary)', () => {
     [
       'a path given in IADVIZE_SIGNING_PUBLIC_KEY instead of _FILE',
       () => ({ ...good, IADVIZE_SIGNING_PUBLIC_KEY_FILE: '', IADVIZE_SIGNING_PUBLIC_KEY: files.otherPub }),
-      'keys and startup self-check',
-      ['signingPublicKey.env "IADVIZE_SIGNING_PUBLIC_KEY" is neither PEM, base64 nor a JWK'],
+      'environment variables',
+      ['IADVIZE_SIGNING_PUBLIC_KEY: holds what looks like a file path, not a key; set IADVIZE_SIGNING_PUBLIC_KEY_FILE to the path instead (and unset IADVIZE_SIGNING_PUBLIC_KEY)'],
     ],
     [
       'a mismatched IADVIZE_SIGNING_PUBLIC_KEY_FILE (another key pair)',
@@ -195,6 +195,10 @@ describe('iadvize-auth doctor (built binary)', () => {
     const missing = await runCli(['doctor', '--dotenv', join(dir, 'none.env')]);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toContain('does not exist');
+    // A relative path: the message says which directory it was resolved from.
+    const relative = await runCli(['doctor', '--dotenv', 'config/app.env'], { cwd: dir });
+    expect(relative.code).toBe(1);
+    expect(relative.stdout).toContain(`--dotenv "config/app.env" does not exist (a relative path, resolved from the working directory ${JSON.stringify(dir)})`);
   });
 
   it('exits 2 on usage errors and prints its help', async () => {

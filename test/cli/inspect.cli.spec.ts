@@ -157,6 +157,9 @@ describe('iadvize-auth inspect (built binary)', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('--iadvize-private-key file');
     expect(missing.stderr).toContain('none.pem" does not exist');
+    const relative = await runCli(['inspect', token, '--iadvize-private-key', 'keys/none.pem'], { cwd: dir });
+    expect(relative.code).toBe(1);
+    expect(relative.stderr).toContain(`--iadvize-private-key file "keys/none.pem" does not exist (a relative path, resolved from the working directory ${JSON.stringify(dir)})`);
     const wrongKind = await runCli(['inspect', token, '--iadvize-private-key', files.brandPub]);
     expect(wrongKind.code).toBe(1);
     expect(wrongKind.stderr).toContain('holds a public key (PUBLIC KEY); a private key is needed here');

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { thumbprintOf } from '../../lib/index.js';
 import { tempDir } from '../helpers/keys.js';
@@ -87,7 +88,7 @@ describe('iadvize-auth keygen (built binary)', () => {
     [['--force'], 'unknown option "--force"'],
     [['extra'], 'unexpected argument "extra"'],
     [['--name', '../escape'], '--name must be'],
-    [['--passphrase-env', 'UNSET_VAR'], '--passphrase-env: environment variable UNSET_VAR is not set'],
+    [['--passphrase-env', 'UNSET_VAR'], '--passphrase-env: environment variable "UNSET_VAR" is not set'],
   ])('exits 2 on usage error %j', async (args, message) => {
     const r = await runCli(['keygen', ...args], { cwd: dir });
     expect(r.code).toBe(2);
@@ -103,5 +104,58 @@ describe('iadvize-auth keygen (built binary)', () => {
     expect(a.stdout).toMatch(/^Usage: iadvize-auth keygen/);
     expect(a.stdout).toContain('openssl genpkey');
     expect(b.stdout).toBe(a.stdout);
+  });
+});
+
+describe('iadvize-auth keygen inside a git work tree', () => {
+  let repo: string;
+  let outside: string;
+  let cleanup: () => void;
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: repo, encoding: 'utf8' });
+  /** Untracked, unignored files `git add .` would commit. */
+  const untracked = () => git('status', '--porcelain', '--untracked-files=all').stdout;
+
+  beforeAll(() => {
+    requireBuiltCli();
+    let base: string;
+    ({ dir: base, cleanup } = tempDir());
+    repo = join(base, 'app');
+    outside = join(base, 'keys-outside');
+    mkdirSync(join(repo, 'src'), { recursive: true });
+    expect(git('init', '-q').status).toBe(0);
+  });
+  afterAll(() => cleanup());
+
+  it('without --out refuses (exit 2), from the root or a subdirectory, and leaves no key in the work tree', async () => {
+    for (const cwd of [repo, join(repo, 'src')]) {
+      const r = await runCli(['keygen'], { cwd });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('inside a git work tree');
+      expect(r.stderr).toContain('Pass --out DIR');
+      expect(r.stdout).toBe('');
+    }
+    expect(untracked()).not.toMatch(/\.pem/);
+    expect(readdirSync(repo).filter((f) => f.endsWith('.pem'))).toEqual([]);
+  });
+
+  it('with --out outside the work tree writes there, silently', async () => {
+    const r = await runCli(['keygen', '--out', outside], { cwd: repo });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(readdirSync(outside).sort()).toEqual(['brand-private-key.pem', 'brand-public-key.pem']);
+    expect(untracked()).toBe('');
+  });
+
+  it('with an explicit --out inside the work tree writes (the user asked), and warns unless git ignores the key', async () => {
+    const warned = await runCli(['keygen', '--out', 'secrets'], { cwd: repo });
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toContain('git does not ignore it');
+    expect(untracked()).toContain('secrets/brand-private-key.pem');
+
+    writeFileSync(join(repo, '.gitignore'), '*.pem\n');
+    const quiet = await runCli(['keygen', '--out', 'ignored', '--name', 'other'], { cwd: repo });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(untracked()).not.toContain('ignored/');
   });
 });

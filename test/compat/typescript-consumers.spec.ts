@@ -1,8 +1,9 @@
 // Type-checks a small consumer against the built package as an app would see
 // it once installed (node_modules/nestjs-iadvize-auth), under the TypeScript
 // settings NestJS apps use: the classic CommonJS tsconfig (`module: commonjs`,
-// node10 resolution, the default before TS 6), `nodenext` (.cts and .mts), and
-// `bundler`. Run `npm run build` first.
+// node10 resolution, the default before TS 6), `nodenext` (.cts and .mts),
+// `node16` and `bundler`; CommonJS files resolve the CommonJS build's typings
+// (dist/cjs, "require" condition), ESM files the ESM build's. Run `npm run build` first.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,9 +81,23 @@ describe('TypeScript consumers of the built package', () => {
     expect(typeCheck(fileName, MAIN_ENTRY + SUBPATHS, options)).toEqual([]);
   });
 
-  it('`module: node16` models Node 16, which cannot require() ESM: TypeScript says so (use nodenext, TS >= 5.8)', () => {
-    const errors = typeCheck('node16.cts', MAIN_ENTRY, { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16 });
-    expect(errors).toEqual([expect.stringContaining("is an ECMAScript module and cannot be imported with 'require'")]);
+  it('`module: node16` (a CommonJS .cts) gets the CommonJS build\'s typings through the "require" condition', () => {
+    expect(typeCheck('node16.cts', MAIN_ENTRY + SUBPATHS, { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16 })).toEqual([]);
+  });
+
+  it.each([
+    ['.cts, nodenext', 'x.cts', ts.ModuleKind.NodeNext, ts.ModuleResolutionKind.NodeNext, 'dist/cjs/'],
+    ['.cts, node16', 'x.cts', ts.ModuleKind.Node16, ts.ModuleResolutionKind.Node16, 'dist/cjs/'],
+    ['.mts, nodenext', 'x.mts', ts.ModuleKind.NodeNext, ts.ModuleResolutionKind.NodeNext, 'dist/'],
+    ['.ts, bundler', 'x.ts', ts.ModuleKind.ESNext, ts.ModuleResolutionKind.Bundler, 'dist/'],
+  ])('%s resolves each entry to the typings of the build Node would load', (_label, fileName, module, moduleResolution, build) => {
+    const host = ts.createCompilerHost({});
+    // How the importing file is read (ESM for .mts, CommonJS for .cts), as the checker does.
+    const mode = fileName.endsWith('.mts') ? ts.ModuleKind.ESNext : fileName.endsWith('.cts') ? ts.ModuleKind.CommonJS : undefined;
+    for (const [specifier, file] of [['nestjs-iadvize-auth', 'index.d.ts'], ['nestjs-iadvize-auth/testing', 'testing/index.d.ts'], ['nestjs-iadvize-auth/pkcs11', 'kms/pkcs11.d.ts']]) {
+      const resolved = ts.resolveModuleName(specifier, join(dir, fileName), { module, moduleResolution }, host, undefined, undefined, mode).resolvedModule?.resolvedFileName;
+      expect({ specifier, resolved }).toEqual({ specifier, resolved: join(dir, 'node_modules', 'nestjs-iadvize-auth', build, file) });
+    }
   });
 
   it('a type error in the consumer is reported (the check is live)', () => {

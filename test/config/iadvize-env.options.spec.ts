@@ -101,9 +101,62 @@ describe('iadvizeAuthOptionsFromEnv', () => {
       expect.stringMatching(/^IADVIZE_SIGNING_KEY and IADVIZE_SIGNING_KEY_FILE: both are set; keep only one/),
       expect.stringMatching(/^IADVIZE_SIGNING_PUBLIC_KEY and IADVIZE_SIGNING_PUBLIC_KEY_FILE: both are set/),
       expect.stringMatching(/^IADVIZE_PUBLIC_KEY and IADVIZE_PUBLIC_KEY_FILE: both are set/),
-      expect.stringMatching(/^IADVIZE_TOKEN_TTL_SECONDS: must be a whole number of seconds from 10 to 3600 \(got "one minute"\)/),
+      expect.stringMatching(/^IADVIZE_TOKEN_TTL_SECONDS: must be a whole number of seconds from 10 to 3600 \(got <redacted: holds spaces \(like a passphrase\), 10 chars>\)/),
       expect.stringMatching(/^IADVIZE_SIGNING_TIMEOUT_MS: must be a whole number of milliseconds from 100 to 60000 \(got "50"\)/),
     ]);
+  });
+
+  // Messages that say more, without the value.
+  it.each([
+    [IAdvizeEnv.SigningKey, IAdvizeEnv.SigningKeyFile],
+    [IAdvizeEnv.SigningPublicKey, IAdvizeEnv.SigningPublicKeyFile],
+    [IAdvizeEnv.PublicKey, IAdvizeEnv.PublicKeyFile],
+  ])('a file path in %s (meant for the key itself) points to %s, without repeating the path', (variable, fileVariable) => {
+    const env: Record<string, string> = { IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY_FILE: '/k.pem', [variable]: 'app/secrets/brand.pem' };
+    if (variable === IAdvizeEnv.SigningKey) delete env.IADVIZE_SIGNING_KEY_FILE;
+    const problems = problemsOf(() => iadvizeAuthOptionsFromEnv(env));
+    expect(problems).toEqual([
+      `${variable}: holds what looks like a file path, not a key; set ${fileVariable} to the path instead (and unset ${variable})`,
+    ]);
+  });
+
+  it.each([
+    [IAdvizeEnv.SigningKeyFile, IAdvizeEnv.SigningKey],
+    [IAdvizeEnv.SigningPublicKeyFile, IAdvizeEnv.SigningPublicKey],
+    [IAdvizeEnv.PublicKeyFile, IAdvizeEnv.PublicKey],
+  ])('a key pasted into %s (meant for a path) is described, never shown, and %s is suggested', async (variable, keyVariable) => {
+    const { privatePem } = await rsaKeyPair('brand');
+    for (const value of [privatePem, privatePem.replace(/\n/g, '\\n'), Buffer.from(privatePem).toString('base64')]) {
+      const env: Record<string, string> = { IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY_FILE: '/k.pem', [variable]: value };
+      const problems = problemsOf(() => iadvizeAuthOptionsFromEnv(env));
+      expect(problems).toEqual([
+        expect.stringMatching(new RegExp(`^${variable}: holds <redacted: [^>]+, \\d+ chars>, not a file path; put the key itself in ${keyVariable}, or its path here$`)),
+      ]);
+      expectNoSecrets(problems.join('\n'));
+    }
+  });
+
+  it('a relative key file that does not exist: the message names the directory it was resolved from', async () => {
+    const options = iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY_FILE: 'secret/brand.pem' });
+    const message = await resolveProblems(options);
+    expect(message).toContain(
+      `signingKey: file "secret/brand.pem" (IADVIZE_SIGNING_KEY_FILE) does not exist (a relative path, resolved from the working directory ${JSON.stringify(process.cwd())})`,
+    );
+    // The same for the module's own { file } and public key files; an absolute path needs no such note.
+    const direct = await resolveProblems({ issuer: ISSUER, signingKey: { file: 'secret/brand.pem' }, iadvizePublicKey: { file: join(dir, 'missing.pem') } });
+    expect(direct).toContain(`signingKey: file "secret/brand.pem" does not exist (a relative path, resolved from the working directory ${JSON.stringify(process.cwd())})`);
+    expect(direct).toContain(`iadvizePublicKey.file ${JSON.stringify(join(dir, 'missing.pem'))} does not exist\n`.trimEnd());
+    expect(direct).not.toMatch(/missing\.pem" does not exist \(a relative path/);
+  });
+
+  it('an issuer that looks like a key or credential is refused, described, never shown (it would be in every token)', async () => {
+    const { privatePem } = await rsaKeyPair('brand');
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    for (const issuer of [privatePem, secret, `hvs.${'CAESIJ'.repeat(8)}`]) {
+      const problems = problemsOf(() => iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: issuer, IADVIZE_SIGNING_KEY_FILE: '/k.pem' }));
+      expect(problems).toEqual([expect.stringMatching(/^IADVIZE_ISSUER: holds <redacted: [^>]+>, not an issuer; set it to the "iss" your tokens carry/)]);
+      expect(problems.join('\n')).not.toContain(issuer.slice(0, 16));
+    }
   });
 
   it('says which variable to set when nothing is configured, and the message starts with the context', () => {

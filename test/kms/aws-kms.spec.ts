@@ -8,7 +8,7 @@ import { InvalidKeyError, resolveIAdvizeAuthOptions, SigningUnavailableError, To
 import { AwsKmsKeyProvider, type AwsKmsKeyProviderOptions } from '../../lib/kms/aws-kms.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, pastedPrivateKeyPem } from './pasted-key.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
 import { AwsKmsStandin } from './standins/aws-kms.standin.js';
 
 const SECRET = 'standin-secret-access-key-9f8e7d6c5b4a';
@@ -200,7 +200,13 @@ describe('AwsKmsKeyProvider', () => {
     const pem = pastedPrivateKeyPem();
     for (const overrides of [{ keyId: pem }, { keyId: pem, maxAttempts: 0 }, { keyId: Buffer.from(pem).toString('base64') }]) {
       const message = await expectStartupHidesKey(provider(overrides), pem);
-      expect(message).toMatch(/^AWS KMS key \(a value that looks like key material, not a name\)/);
+      expect(message).toMatch(/^AWS KMS key <redacted: looks like (?:a PEM private key|base64 key material or a credential), \d+ chars>/);
+    }
+  });
+
+  it('never repeats a credential pasted into "keyId" (an AWS secret access key, a Vault token…) in its errors', async () => {
+    for (const secret of pastedCredentials()) {
+      for (const overrides of [{ keyId: secret.value }, { keyId: secret.value, maxAttempts: 0 }]) await expectStartupHidesSecret(provider(overrides), secret, 'keyId');
     }
   });
 

@@ -7,7 +7,7 @@ import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { AzureKeyVaultKeyProvider, type AzureKeyVaultKeyProviderOptions, type AzureTokenCredential } from '../../lib/kms/azure-key-vault.js';
 import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, pastedPrivateKeyPem } from './pasted-key.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
 import { AzureKeyVaultStandin } from './standins/azure-key-vault.standin.js';
 
 const NAME = 'iadvize-jwt';
@@ -167,6 +167,14 @@ describe('AzureKeyVaultKeyProvider', () => {
     const pem = pastedPrivateKeyPem();
     for (const overrides of [{ keyId: pem }, { keyId: pem, maxAttempts: 0 }, { keyId: `${vault.url}/keys/${encodeURIComponent(pem)}` }]) {
       await expectStartupHidesKey(provider(overrides), pem);
+    }
+  });
+
+  it('never repeats a credential pasted into "keyId" in its errors', async () => {
+    for (const secret of pastedCredentials()) {
+      for (const keyId of [secret.value, `${vault.url}/keys/${encodeURIComponent(secret.value)}`]) {
+        await expectStartupHidesSecret(provider({ keyId }), secret, 'keyId');
+      }
     }
   });
 

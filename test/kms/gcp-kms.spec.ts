@@ -8,7 +8,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { crc32c, GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
 import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, pastedPrivateKeyPem } from './pasted-key.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
 import { crc32cBitwise, GcpKmsStandin } from './standins/gcp-kms.standin.js';
 import { standinKey } from './standins/standin-server.js';
 
@@ -205,6 +205,14 @@ describe('GcpKmsKeyProvider', () => {
     const pem = pastedPrivateKeyPem();
     for (const overrides of [{ keyVersionName: pem }, { keyVersionName: pem, maxAttempts: 0 }, { keyVersionName: pem, timeoutMs: pem as unknown as number }]) {
       await expectStartupHidesKey(provider(overrides), pem);
+    }
+  });
+
+  it('never repeats a credential pasted into "keyVersionName" in its errors', async () => {
+    for (const secret of pastedCredentials()) {
+      for (const overrides of [{ keyVersionName: secret.value }, { keyVersionName: secret.value, maxAttempts: 0 }]) {
+        await expectStartupHidesSecret(provider(overrides), secret, 'keyVersionName');
+      }
     }
   });
 

@@ -4,6 +4,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { InvalidKeyError } from '../../lib/index.js';
+import { pastedSecret, SecretNeedles, type PastedSecret, type SecretKind } from '../security/helpers/pasted-secrets.js';
 
 let cached: string | undefined;
 
@@ -46,6 +47,58 @@ export async function expectStartupHidesKey(
   }
   expectNoKeyMaterial(decoded, pem);
   expectNoKeyMaterial(provider.describe(), pem);
+  await provider.close();
+  return message;
+}
+
+/**
+ * Credentials and other secrets as they get pasted into a key id, key name,
+ * label or mount option: an AWS secret access key, Vault tokens, an Azure
+ * client secret, a passphrase, random hex, a private JWK, an escaped PEM,
+ * base64 DER. Derived from fixed seeds (see pasted-secrets.ts).
+ */
+export function pastedCredentials(): PastedSecret[] {
+  const kinds: SecretKind[] = [
+    'aws-secret-access-key',
+    'vault-token',
+    'vault-legacy-token',
+    'azure-client-secret',
+    'passphrase-words',
+    'random-hex',
+    'random-base64',
+    'jwk-json',
+    'pem-escaped',
+    'der-base64',
+  ];
+  return kinds.map((kind, i) => pastedSecret(kind, 7 + i));
+}
+
+/**
+ * Starts `provider` (configured with `secret` pasted into an option), expects
+ * the startup to fail, and checks that neither the message (also URL-decoded)
+ * nor `describe()` holds any 16-character piece of the secret; then closes it.
+ */
+export async function expectStartupHidesSecret(
+  provider: { init(): Promise<unknown>; describe(): string; close(): Promise<void> },
+  secret: PastedSecret,
+  where: string,
+): Promise<string> {
+  const needles = new SecretNeedles(secret.value);
+  const err = await provider.init().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(Error);
+  const message = (err as Error).message;
+  let decoded = message;
+  try {
+    decoded = decodeURIComponent(message);
+  } catch {
+    // not URL-encoded
+  }
+  needles.expectAbsent(`${where} <- ${secret.kind}: error message`, message);
+  needles.expectAbsent(`${where} <- ${secret.kind}: error message, URL-decoded`, decoded);
+  needles.expectAbsent(`${where} <- ${secret.kind}: describe()`, provider.describe());
   await provider.close();
   return message;
 }

@@ -9,7 +9,7 @@ import { verify as cryptoVerify } from 'node:crypto';
 import { IAdvizeAuthError, InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { Pkcs11KeyProvider, type Pkcs11KeyProviderOptions } from '../../lib/kms/pkcs11.js';
 import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, pastedPrivateKeyPem } from './pasted-key.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
 import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from './retry-budget.js';
 import type { RetryPolicy } from '../../lib/kms/remote-signer.js';
 import { findSoftHsm, SoftHsmStore } from './softhsm.js';
@@ -295,6 +295,21 @@ if ('missing' in found) {
         const message = await expectStartupHidesKey(provider(overrides), pem);
         expect(message).not.toContain(der.toString('hex').slice(0, 48));
         expect(message).not.toContain(PIN);
+      }
+    });
+
+    it('never repeats a credential pasted into "keyLabel", "tokenLabel", "module" or "pinEnv" in its errors', async () => {
+      for (const secret of pastedCredentials()) {
+        const cases: Array<[string, Partial<Pkcs11KeyProviderOptions>]> = [
+          ['keyLabel', { keyId: undefined, keyLabel: secret.value }],
+          ['tokenLabel', { tokenLabel: secret.value }],
+          ['module', { module: secret.value }],
+          ['pinEnv', { pin: undefined, pinEnv: secret.value }],
+        ];
+        for (const [where, overrides] of cases) {
+          const message = await expectStartupHidesSecret(provider(overrides), secret, where);
+          expect(message).not.toContain(PIN);
+        }
       }
     });
 

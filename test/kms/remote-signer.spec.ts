@@ -213,7 +213,7 @@ describe('helpers', () => {
         } catch (e) {
           message = (e as Error).message;
         }
-        expect(message).toMatch(new RegExp(`X: option "${name}" must be a whole number .*\\(got \\(a value that looks like key material, not a name\\)\\)`));
+        expect(message).toMatch(new RegExp(`X: option "${name}" must be a whole number .*\\(got <redacted: looks like (?:a PEM private key|base64 key material or a credential), \\d+ chars>\\)`));
         expectNoKeyMaterial(message, pem);
       }
     }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { VaultTransitKeyProvider, type VaultTransitKeyProviderOptions } from '../../lib/kms/vault-transit.js';
 import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, pastedPrivateKeyPem } from './pasted-key.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
 import { VaultTransitStandin } from './standins/vault-transit.standin.js';
 
 const TOKEN = 'hvs.standin-token-4d3c2b1a0f9e8d7c';
@@ -241,6 +241,18 @@ describe('VaultTransitKeyProvider', () => {
     const oneLine = pem.replace(/-----[A-Z ]+-----|\s+/g, '');
     for (const overrides of [{ keyName: pem }, { keyName: pem, maxAttempts: 0 }, { keyName: oneLine }, { mount: pem }, { mount: oneLine, maxAttempts: 0 }]) {
       await expectStartupHidesKey(provider(overrides), pem);
+    }
+  });
+
+  it('never repeats a credential pasted into "keyName", "mount", "address" or "tokenEnv" in its errors', async () => {
+    for (const secret of pastedCredentials()) {
+      const cases: Array<[string, Partial<VaultTransitKeyProviderOptions>]> = [
+        ['keyName', { keyName: secret.value }],
+        ['mount', { mount: secret.value, maxAttempts: 0 }],
+        ['address', { address: secret.value }],
+        ['tokenEnv', { token: undefined, tokenEnv: secret.value }],
+      ];
+      for (const [where, overrides] of cases) await expectStartupHidesSecret(provider(overrides), secret, where);
     }
   });
 

@@ -56,6 +56,8 @@ if (!HAVE_CHROMIUM && process.env.CI) {
   const pageErrors: string[] = [];
   /** Console errors other than the expected 401s (CSP violations land here). */
   const consoleErrors: string[] = [];
+  /** Every console error, with the URL it is about (failed requests). */
+  const allConsoleErrors: Array<{ text: string; url: string }> = [];
   const tokenRequests: Array<{ method: string; csrf: string | undefined }> = [];
 
   beforeAll(async () => {
@@ -71,6 +73,7 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
+      if (m.type() === 'error') allConsoleErrors.push({ text: m.text(), url: m.location().url });
       if (m.type() === 'error' && !/status of 401/.test(m.text())) consoleErrors.push(m.text());
     });
     page.on('request', (r) => {
@@ -110,6 +113,8 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     expect(await status().getAttribute('data-state')).toBe('idle');
     expect(await page.evaluate(() => (globalThis as any).iAdvizeDemo.state)).toBe('idle');
     expect(tokenRequests).toHaveLength(0);
+    // Being signed out is not an error: the first load logs nothing in the console (GET /auth/me answers 204).
+    expect(allConsoleErrors).toEqual([]);
   });
 
   it('a wrong password shows the error and activates nothing', async () => {
@@ -175,6 +180,48 @@ if (!HAVE_CHROMIUM && process.env.CI) {
     expect(text).toBe(`Authenticated as ${bob.firstName} ${bob.lastName} (userId ${bob.id})`);
     expect(await page.evaluate(() => (globalThis as any).iAdvizeDemo.identity.userId)).toBe(bob.id);
     expect(tokenRequests).toHaveLength(1);
+  });
+
+  it('the boxed tag (sandboxed iframe): the page answers its token request, and iAdvize verifies the signed-in user', async () => {
+    // The boxed tag's iframe (the demo stand-in of @iadvize-oss/boxed-tag's iframe side), sandboxed as iAdvize documents it.
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          const w = globalThis as any;
+          const iframe = w.document.createElement('iframe');
+          iframe.id = 'iadvize-boxed';
+          iframe.setAttribute('sandbox', 'allow-scripts allow-same-origin allow-popups allow-forms');
+          iframe.src = '/demo/boxed-iframe.html';
+          iframe.onload = () => resolve();
+          w.document.body.append(iframe);
+          w.answerBoxedIAdvizeTokenRequests(iframe, (error: Error) => (w.boxedTokenError = error.message));
+        }),
+    );
+    tokenRequests.length = 0;
+    // Something other than the iframe asks for a token: ignored (only the iAdvize iframe may ask).
+    await page.evaluate(() => (globalThis as any).postMessage({ command: 'internals', method: 'get-activate-auth-token' }, '*'));
+    // The host asks the iframe to activate, as iAdvizeBoxedInterface.push({ method: 'activate', … }) does.
+    const activation = await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const w = globalThis as any;
+          const iframe = w.document.getElementById('iadvize-boxed');
+          w.addEventListener('message', (e: any) => {
+            if (e.source === iframe.contentWindow && e.data?.method === 'activate') resolve(e.data.activation);
+          });
+          iframe.contentWindow.postMessage({ command: 'internals', method: 'activate', args: { authenticationOption: { type: 'SECURED_AUTHENTICATION' } } }, w.location.origin);
+        }),
+    );
+    expect(activation).toEqual({ authentication: { status: 'authentication-success' } });
+    const frame = page.frames().find((f) => f.url().endsWith('/demo/boxed-iframe.html'));
+    expect(await frame!.evaluate(() => (globalThis as any).iAdvizeBoxedDemo)).toEqual({
+      identity: { userId: bob.id, visitorData: { firstName: bob.firstName, lastName: bob.lastName, email: bob.email } },
+      tokenRequests: 1,
+    });
+    // One token fetched, for the iframe's request only, with the CSRF header.
+    expect(tokenRequests).toEqual([{ method: 'POST', csrf: 'fetch' }]);
+    expect(await page.evaluate(() => (globalThis as any).boxedTokenError)).toBeUndefined();
+    await page.evaluate(() => (globalThis as any).document.getElementById('iadvize-boxed').remove());
   });
 
   it('when the session is gone, the token call gets 401: the page shows it and does not fall back to anonymous', async () => {

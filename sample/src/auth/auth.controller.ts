@@ -1,15 +1,35 @@
-import { BadRequestException, Body, Controller, Get, Header, HttpCode, HttpStatus, Inject, Post, Req, Res, UnauthorizedException, UseGuards } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  HttpStatus,
+  Inject,
+  Post,
+  Req,
+  Res,
+  UnauthorizedException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { SAMPLE_CONFIG, type SampleConfig } from '../sample.config.js';
 import { UserStore } from '../users/user-store.service.js';
 import { SessionStore } from './session-store.service.js';
 import { clearedSessionCookie, readCookie, sessionCookie, SESSION_COOKIE_NAME } from './session-cookie.util.js';
-import { authenticateRequest, csrfHeaderError, hasCsrfHeader, SessionAuthGuard, type SampleRequest } from './session-auth.guard.js';
+import { authenticateRequest, csrfHeaderError, hasCsrfHeader, type SampleRequest } from './session-auth.guard.js';
 
 /** Body of `POST /auth/login`. */
 interface LoginBody {
   username?: unknown;
   password?: unknown;
+}
+
+/** `true` for `application/json`, with or without parameters (`; charset=utf-8`), in any letter case. */
+function isJsonContentType(header: string | string[] | undefined): boolean {
+  if (typeof header !== 'string') return false;
+  return header.split(';', 1)[0].trim().toLowerCase() === 'application/json';
 }
 
 /** Public profile of the signed-in user, as the page shows it. */
@@ -45,12 +65,22 @@ export class AuthController {
   /**
    * Checks `{ "username", "password" }` (JSON), opens a session, sets the
    * HttpOnly session cookie and returns a bearer token for mobile-style clients.
-   * Wrong credentials: 401, without saying which of the two was wrong.
+   * Only `Content-Type: application/json` is accepted (415 otherwise: a
+   * cross-site HTML form can send urlencoded, multipart or text bodies, never
+   * JSON). Wrong credentials: 401, without saying which of the two was wrong.
    */
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
   async login(@Body() body: LoginBody | undefined, @Req() request: SampleRequest, @Res({ passthrough: true }) response: unknown): Promise<LoginResponse> {
+    if (!isJsonContentType(request.headers['content-type'])) {
+      throw new UnsupportedMediaTypeException({
+        statusCode: 415,
+        error: 'Unsupported Media Type',
+        message: 'Send the credentials as JSON, with Content-Type: application/json',
+        code: 'SAMPLE_UNSUPPORTED_MEDIA_TYPE',
+      });
+    }
     const { username, password } = body ?? {};
     if (typeof username !== 'string' || typeof password !== 'string' || username.length > 200 || password.length > 1024) {
       throw new BadRequestException({
@@ -94,12 +124,22 @@ export class AuthController {
     this.adapterHost.httpAdapter.setHeader(response, 'Set-Cookie', clearedSessionCookie(this.config.secureCookie));
   }
 
-  /** The signed-in user's profile (the page calls it on load), or 401. */
+  /**
+   * The signed-in user's profile, or `204 No Content` when nobody is signed in
+   * (the page calls it on every load: being signed out is not an error, so it
+   * is not a 4xx the browser would log as one). A session whose account no
+   * longer exists: 401. A cookie-authenticated call needs the CSRF header.
+   */
   @Get('me')
-  @UseGuards(SessionAuthGuard)
   @Header('Cache-Control', 'no-store')
-  me(@Req() request: SampleRequest): ProfileResponse {
-    const user = request.user ? this.users.findById(request.user.id) : null;
+  me(@Req() request: SampleRequest, @Res({ passthrough: true }) response: unknown): ProfileResponse | undefined {
+    const auth = authenticateRequest(request, this.sessions);
+    if (!auth) {
+      this.adapterHost.httpAdapter.status(response, HttpStatus.NO_CONTENT);
+      return undefined;
+    }
+    if (auth.via === 'cookie' && !hasCsrfHeader(request)) throw csrfHeaderError();
+    const user = this.users.findById(auth.session.userId);
     if (!user) throw new UnauthorizedException({ statusCode: 401, error: 'Unauthorized', message: 'This account no longer exists', code: 'SAMPLE_UNAUTHENTICATED' });
     return { username: user.username, firstName: user.firstName, lastName: user.lastName };
   }

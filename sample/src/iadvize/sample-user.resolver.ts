@@ -18,7 +18,9 @@ export class SampleUserResolver extends UserResolver {
   }
 
   resolve(context: ExecutionContext): IAdvizeIdentity | null {
-    const principal = context.switchToHttp().getRequest<SampleRequest>().user;
+    const request = context.switchToHttp().getRequest<SampleRequest>();
+    // Own property only: a `user` inherited from a polluted Object.prototype is nobody.
+    const principal = Object.hasOwn(request, 'user') ? request.user : undefined;
     if (!principal) return null; // → 401
     const user = this.users.findById(principal.id);
     if (!user) return null; // deleted since sign-in → 401

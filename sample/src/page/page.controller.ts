@@ -28,6 +28,8 @@ export class PageController {
       'app.js': read('app.js'),
       'style.css': read('style.css'),
       'demo-iadvize-tag.js': read('demo-iadvize-tag.js'),
+      'demo-boxed-iframe.html': read('demo-boxed-iframe.html'),
+      'demo-boxed-iframe.js': read('demo-boxed-iframe.js'),
     };
     this.tagLoader = this.buildTagLoader();
   }
@@ -75,6 +77,27 @@ export class PageController {
   demoTag(): string {
     if (this.config.mode !== 'demo') throw new NotFoundException('The demo iAdvize tag is served in demo mode only (IADVIZE_SID is set)');
     return this.files['demo-iadvize-tag.js'];
+  }
+
+  /**
+   * DEMO ONLY: the stand-in of the boxed tag's iframe (`@iadvize-oss/boxed-tag`),
+   * which asks the host page for a token (404 in real mode).
+   */
+  @Get('demo/boxed-iframe.html')
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  @Header('Cache-Control', 'no-cache')
+  demoBoxedIframe(): string {
+    if (this.config.mode !== 'demo') throw new NotFoundException('The demo boxed iframe is served in demo mode only (IADVIZE_SID is set)');
+    return this.files['demo-boxed-iframe.html'];
+  }
+
+  /** DEMO ONLY: the script of the demo boxed iframe (404 in real mode). */
+  @Get('demo/boxed-iframe.js')
+  @Header('Content-Type', JS)
+  @Header('Cache-Control', 'no-cache')
+  demoBoxedIframeScript(): string {
+    if (this.config.mode !== 'demo') throw new NotFoundException('The demo boxed iframe is served in demo mode only (IADVIZE_SID is set)');
+    return this.files['demo-boxed-iframe.js'];
   }
 
   private buildTagLoader(): string {
