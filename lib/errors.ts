@@ -81,13 +81,6 @@ export class InvalidIdentityError extends IAdvizeAuthError {
   }
 }
 
-/** No authenticated user could be resolved from the request. Maps to HTTP 401. */
-export class UnauthenticatedError extends IAdvizeAuthError {
-  constructor(message = 'No authenticated user') {
-    super(IAdvizeErrorCode.Unauthenticated, message);
-  }
-}
-
 /**
  * The signing backend (KMS, HSM, Vault…) is unavailable, throttled or timed
  * out. Maps to HTTP 503 with `Retry-After`.

@@ -56,7 +56,7 @@ import { TokenService } from './token/token.service.js';
     IAdvizeIdentityGuard,
     IAdvizeExceptionFilter,
   ],
-  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeExceptionFilter, IAdvizeAuthEvents, IAdvizeHealthService, IADVIZE_AUTH_CONFIG],
+  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeExceptionFilter, IAdvizeAuthEvents, IAdvizeHealthService],
 })
 export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleInit, OnModuleDestroy {
   constructor(

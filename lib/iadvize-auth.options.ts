@@ -7,7 +7,7 @@ import {
   MIN_TOKEN_TTL_SECONDS,
 } from './iadvize.constants.js';
 import { isKeyProvider, type KeyProvider } from './keys/key-provider.js';
-import { loadPublicKey, quoteName, safeName, samePublicKey, thumbprintOf } from './keys/key-material.js';
+import { loadPublicKey, samePublicKey, thumbprintOf } from './keys/key-material.js';
 import {
   EnvKeyProvider,
   FileKeyProvider,
@@ -17,7 +17,7 @@ import {
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 import { loadSigningKeys, type SigningKeySchedule, type SigningKeyScheduleOption } from './keys/key-schedule.js';
-import { redact, redactionVerdict } from './redaction.js';
+import { quoteName, redact, redactionVerdict, safeName } from './redaction.js';
 import { checkedClock, describeClockReading, isClockReading } from './token/clock.js';
 import { issuerProblem } from './token/issuer.js';
 import type { TokenCacheOptions } from './token/token-cache.js';

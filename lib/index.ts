@@ -1,22 +1,41 @@
 /**
  * nestjs-iadvize-auth: make a NestJS backend the token provider of iAdvize
  * Authenticated Messaging.
+ *
+ * The main entry holds what an app configures, injects, extends and catches.
+ * Key providers for cloud KMS and HSMs, the testing kit, `@nestjs/config`
+ * support and the Terminus / Prometheus integrations live in subpaths
+ * (`nestjs-iadvize-auth/aws-kms`, `…/testing`, `…/config`, …).
  * @packageDocumentation
  */
-export * from './iadvize.constants.js';
-export * from './errors.js';
+export {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  MIN_TOKEN_TTL_SECONDS,
+  MAX_TOKEN_TTL_SECONDS,
+  IADVIZE_PRODUCTION_PUBLIC_KEY,
+  IADVIZE_PRODUCTION_KEY_THUMBPRINT,
+  IADVIZE_USER_ID_CLAIM,
+  IADVIZE_VISITOR_DATA_CLAIM,
+  VISITOR_DATA_FIELDS,
+  USER_ID_MAX_LENGTH,
+  VISITOR_DATA_VALUE_MAX_LENGTH,
+} from './iadvize.constants.js';
+export {
+  IAdvizeErrorCode,
+  type IAdvizeErrorCodeValue,
+  IAdvizeAuthError,
+  InvalidOptionsError,
+  InvalidKeyError,
+  InvalidIdentityError,
+  SigningUnavailableError,
+  SignatureMismatchError,
+  MissingDependencyError,
+} from './errors.js';
 export { IAdvizeAuthModule } from './iadvize-auth.module.js';
 export { IADVIZE_AUTH_MODULE_OPTIONS, type IAdvizeAuthModuleExtras } from './iadvize-auth.module-definition.js';
+export type { IAdvizeAuthOptions, SigningKeyOption } from './iadvize-auth.options.js';
+export type { KeyProvider, SignOptions } from './keys/key-provider.js';
 export {
-  resolveIAdvizeAuthOptions,
-  keyProviderFromOption,
-  type IAdvizeAuthOptions,
-  type ResolvedIAdvizeAuthConfig,
-  type SigningKeyOption,
-} from './iadvize-auth.options.js';
-export { isKeyProvider, type KeyProvider, type SignOptions } from './keys/key-provider.js';
-export {
-  LocalKeyProvider,
   PemKeyProvider,
   FileKeyProvider,
   EnvKeyProvider,
@@ -24,27 +43,18 @@ export {
   type FileKeyProviderOptions,
   type EnvKeyProviderOptions,
 } from './keys/local-key.provider.js';
-export { loadPrivateKey, loadPublicKey, thumbprintOf, samePublicKey, type KeyText } from './keys/key-material.js';
-export { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
-export {
-  SigningKeySchedule,
-  type SigningKeyScheduleOption,
-  type SigningKeyScheduleEntry,
-  type SigningKeyInForce,
-  type SigningKeyScheduleLine,
-  type SigningKeyCheckContext,
-  type KeyFileCheckOutcome,
-} from './keys/key-schedule.js';
-export { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS } from './keys/key-file-watch.js';
-export { TokenService, type IAdvizeToken, type IAdvizeClaims } from './token/token.service.js';
-export { validateIdentity, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
-export { TokenCache, type TokenCacheOptions } from './token/token-cache.js';
+export { thumbprintOf } from './keys/key-material.js';
+export type { PublicKeyInput } from './keys/public-key-input.js';
+export type { SigningKeyScheduleOption, SigningKeyScheduleEntry } from './keys/key-schedule.js';
+export { TokenService, type IAdvizeToken, type IAdvizeClaims, type SigningKeyInfo } from './token/token.service.js';
+export { validateIdentity, type IAdvizeUser, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
+export type { TokenCacheOptions } from './token/token-cache.js';
 export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';
-export { IAdvizeHttpException, type IAdvizeErrorBody } from './http/http-errors.js';
 export { IAdvizeExceptionFilter, type IAdvizeErrorReply } from './http/iadvize-exception.filter.js';
-export { createTokenController, DEFAULT_TOKEN_PATH, type IAdvizeControllerOptions } from './http/token.controller.js';
+export type { IAdvizeErrorBody } from './http/http-errors.js';
+export { DEFAULT_TOKEN_PATH, type IAdvizeControllerOptions } from './http/token.controller.js';
 export {
   IAdvizeAuthEvents,
   IADVIZE_AUTH_EVENTS_OPTIONS,
@@ -68,10 +78,3 @@ export {
   type IAdvizeHealthCheckOptions,
   type IAdvizeHealthResult,
 } from './health/iadvize-health.service.js';
-export {
-  RemoteKeyProvider,
-  type RemoteSignerOptions,
-  type RemoteFailure,
-  type FailureKind,
-  type LoadedKey,
-} from './kms/remote-signer.js';

@@ -40,7 +40,7 @@ export type SignerFailureCode = typeof IAdvizeErrorCode.SigningUnavailable | typ
 export interface TokenIssuedEvent {
   /** Time to mint the token (claims, signature, encryption), in milliseconds. */
   durationMs: number;
-  /** The key provider's `kind`, e.g. `'pem'`, `'file'`, `'aws-kms'`. */
+  /** The key provider's `kind`, e.g. `'inline'`, `'file'`, `'aws-kms'`. */
   signerKind: string;
   /** HMAC of the user id, only when `userIdHashKey` is configured. */
   userIdHash?: string;

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Catch, HttpException, HttpStatus, Injectable, Logger, Optional, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { IAdvizeAuthError, IAdvizeErrorCode, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, UnauthenticatedError } from '../errors.js';
+import { IAdvizeAuthError, IAdvizeErrorCode, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import { ownValue } from '../token/own-property.js';
 import { boundRetryAfter } from './retry-after.js';
@@ -77,7 +77,6 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
    */
   protected toReply(e: unknown, refusalEmitted = false): IAdvizeErrorReply {
     if (e instanceof IAdvizeHttpException) return { body: e.getResponse() as IAdvizeErrorBody, headers: { ...NO_STORE } };
-    if (e instanceof UnauthenticatedError) return this.foreign(HttpStatus.UNAUTHORIZED, undefined, refusalEmitted);
     if (e instanceof InvalidIdentityError) {
       this.logger.warn(`${e.code}: the user resolver returned an identity iAdvize would refuse: ${e.problems.join('; ')}`);
       return reply(HttpStatus.UNPROCESSABLE_ENTITY, 'Unprocessable Entity', e.message, e.code);

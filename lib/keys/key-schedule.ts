@@ -5,7 +5,8 @@ import type { SigningKeyOption } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from '../token/compact.js';
 import { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS, KeyFileSnapshotProvider, pollKeyFile } from './key-file-watch.js';
 import { isKeyProvider, type KeyProvider } from './key-provider.js';
-import { loadPublicKey, quoteName, safeName, samePublicKey, thumbprintOf } from './key-material.js';
+import { loadPublicKey, samePublicKey, thumbprintOf } from './key-material.js';
+import { quoteName, safeName } from '../redaction.js';
 import { signWithDeadline } from './sign-with-deadline.js';
 
 /** One entry of a {@link SigningKeyScheduleOption}. */

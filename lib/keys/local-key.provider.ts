@@ -4,7 +4,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
 import { markLibraryLocalSigner } from './sign-with-deadline.js';
-import { loadPrivateKey, quoteEnvName, quoteName, type KeyText } from './key-material.js';
+import { loadPrivateKey, type KeyText } from './key-material.js';
+import { quoteEnvName, quoteName } from '../redaction.js';
 
 /**
  * Base of the providers whose private key is loaded into this process.
@@ -69,7 +70,7 @@ export interface PemKeyProviderOptions {
 
 /** A private key given inline, as PEM text or a JWK. Prefer files or env vars in production. */
 export class PemKeyProvider extends LocalKeyProvider {
-  readonly kind = 'pem';
+  readonly kind = 'inline';
 
   constructor(private readonly options: PemKeyProviderOptions) {
     super();

@@ -1,6 +1,7 @@
 import { KeyObject, type JsonWebKey } from 'node:crypto';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteEnvName, quoteName } from './key-material.js';
+import { loadPublicKey } from './key-material.js';
+import { quoteEnvName, quoteName } from '../redaction.js';
 import { readKeyFile } from './local-key.provider.js';
 
 /**

@@ -1,6 +1,6 @@
 import { SigningUnavailableError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
-import { quoteName } from './key-material.js';
+import { quoteName } from '../redaction.js';
 
 /**
  * The library's own in-process providers, each with the `sign` function it was

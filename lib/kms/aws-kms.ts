@@ -5,7 +5,8 @@
  */
 import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteName } from '../keys/key-material.js';
+import { loadPublicKey } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import {
   failureKindOfStatus,
   importOptional,

@@ -6,7 +6,8 @@
  */
 import type { CryptographyClient, KeyClient, KeyClientOptions, KeyVaultKey } from '@azure/keyvault-keys';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteName } from '../keys/key-material.js';
+import { loadPublicKey } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import {
   failureKindOfStatus,
   importOptional,

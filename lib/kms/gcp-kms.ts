@@ -5,7 +5,8 @@
  */
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteName } from '../keys/key-material.js';
+import { loadPublicKey } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import {
   failureKindOfStatus,
   importOptional,

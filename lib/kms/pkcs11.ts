@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PKCS11 } from 'pkcs11js';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteEnvName, quoteName, safeName } from '../keys/key-material.js';
+import { loadPublicKey } from '../keys/key-material.js';
+import { quoteEnvName, quoteName, safeName } from '../redaction.js';
 import {
   importOptional,
   interopDefault,

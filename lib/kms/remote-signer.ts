@@ -10,7 +10,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, MissingDependencyError, SigningUnavailableError } from '../errors.js';
 import { boundRetryAfter } from '../http/retry-after.js';
-import { quoteName } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import type { KeyProvider, SignOptions } from '../keys/key-provider.js';
 
 /** SHA-256 DigestInfo prefix (RFC 8017 §9.2 note 1): prepend it to a digest for raw PKCS#1 v1.5 signing. */

@@ -4,7 +4,8 @@
  * @packageDocumentation
  */
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteEnvName, quoteName, safeName } from '../keys/key-material.js';
+import { loadPublicKey } from '../keys/key-material.js';
+import { quoteEnvName, quoteName, safeName } from '../redaction.js';
 import {
   failureKindOfStatus,
   networkErrorCode,

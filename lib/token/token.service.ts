@@ -6,10 +6,10 @@ import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-aut
 import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
-import { validateIdentity, type IAdvizeIdentity } from './identity.js';
+import { validateIdentity, type IAdvizeUser } from './identity.js';
 import { ownValue } from './own-property.js';
 import { TokenCache } from './token-cache.js';
-import { quoteName } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import type { SigningKeyInForce } from '../keys/key-schedule.js';
 import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
 
@@ -28,6 +28,18 @@ export interface IAdvizeClaims {
   iss: string;
   iat: number;
   exp: number;
+}
+
+/**
+ * The signing key in force, as {@link TokenService.currentSigningKey} shows it:
+ * public information only.
+ * @public
+ */
+export interface SigningKeyInfo {
+  /** The public half of the key (the key to register with iAdvize). */
+  readonly publicKey: KeyObject;
+  /** Its RFC 7638 thumbprint. */
+  readonly thumbprint: string;
 }
 
 /**
@@ -62,9 +74,9 @@ export class TokenService {
    * @throws SigningUnavailableError when the signing backend fails or times out
    * @throws SignatureMismatchError when a remote signer's signature does not verify
    */
-  async createToken(identity: IAdvizeIdentity): Promise<IAdvizeToken> {
+  async createToken(identity: IAdvizeUser): Promise<IAdvizeToken> {
     const started = performance.now();
-    let valid: IAdvizeIdentity;
+    let valid: IAdvizeUser;
     try {
       valid = validateIdentity(identity);
     } catch (e) {
@@ -73,7 +85,7 @@ export class TokenService {
     }
     // One look at the key in force per token: it signs, and it keys the cache.
     const now = this.config.clock();
-    const key = this.currentSigningKey(now);
+    const key = this.keyInForce(now);
     if (!this.cache) return this.mint(valid, started, key, now);
     const cacheKey = TokenCache.keyOf(valid.userId, ownVisitorData(valid), key.thumbprint);
     const { cached, token } = this.cache.getOrMint(cacheKey, () => this.mint(valid, started, key, now));
@@ -92,17 +104,27 @@ export class TokenService {
 
   /**
    * The signing key in force at `now` (default: the module clock): its
-   * provider, public half and RFC 7638 thumbprint. It changes at a scheduled
-   * instant (`signingKey.schedule`) or when a watched key file is reloaded;
-   * anything that caches tokens must key them by its `thumbprint`.
+   * public half and RFC 7638 thumbprint. It changes at a scheduled instant
+   * (`signingKey.schedule`) or when a watched key file is reloaded; anything
+   * that caches tokens must key them by its `thumbprint`.
    */
-  currentSigningKey(now: number = this.config.clock()): SigningKeyInForce {
+  currentSigningKey(now: number = this.config.clock()): SigningKeyInfo {
+    const { publicKey, thumbprint } = this.keyInForce(now);
+    return { publicKey, thumbprint };
+  }
+
+  /** The `iss` claim of every token: the `issuer` option. */
+  get issuer(): string {
+    return this.config.issuer;
+  }
+
+  private keyInForce(now: number): SigningKeyInForce {
     const { signingKeys } = this.config;
     if (signingKeys) return signingKeys.currentKey(now);
     return { provider: this.config.keyProvider, publicKey: this.config.signingPublicKey, thumbprint: this.config.signingKeyThumbprint };
   }
 
-  private async mint(valid: IAdvizeIdentity, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {
+  private async mint(valid: IAdvizeUser, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {
     const userId = valid.userId;
     const visitorData = ownVisitorData(valid);
     const iat = Math.floor(now / 1000);
@@ -199,7 +221,7 @@ function verifies(input: Uint8Array, publicKey: KeyObject, signature: Uint8Array
 }
 
 /** The clean identity's visitor data, read as an own property (never one inherited from a polluted prototype). */
-function ownVisitorData(valid: IAdvizeIdentity): IAdvizeIdentity['visitorData'] {
+function ownVisitorData(valid: IAdvizeUser): IAdvizeUser['visitorData'] {
   return Object.hasOwn(valid, 'visitorData') ? valid.visitorData : undefined;
 }
 

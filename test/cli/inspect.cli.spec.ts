@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDecrypt } from 'jose';
-import { resolveIAdvizeAuthOptions, thumbprintOf, TokenService } from '../../lib/index.js';
+import { thumbprintOf, TokenService } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
 import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from './cli-runner.helper.js';

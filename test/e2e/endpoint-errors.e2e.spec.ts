@@ -35,6 +35,7 @@ import {
   TokenService,
   UserResolver,
   type IAdvizeAuthOptions,
+  type IAdvizeUser,
   type KeyProvider,
 } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
@@ -265,7 +266,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     class ChatController {
       constructor(private readonly tokens: TokenService) {}
       @Post('token')
-      token(@IAdvizeIdentity() identity: IAdvizeIdentity) {
+      token(@IAdvizeIdentity() identity: IAdvizeUser) {
         return this.tokens.createToken(identity);
       }
     }

@@ -14,7 +14,7 @@ import {
   PemKeyProvider,
   UserResolver,
   type IAdvizeAuthOptions,
-  type IAdvizeIdentity,
+  type IAdvizeUser,
   type KeyProvider,
 } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
@@ -63,7 +63,7 @@ class ProfileResolver extends UserResolver {
   constructor(private readonly users: UsersService) {
     super();
   }
-  async resolve(context: ExecutionContext): Promise<IAdvizeIdentity | null> {
+  async resolve(context: ExecutionContext): Promise<IAdvizeUser | null> {
     const user = context.switchToHttp().getRequest<{ user?: { id: string } }>().user;
     if (!user) return null;
     const p = await this.users.profile(String(user.id));

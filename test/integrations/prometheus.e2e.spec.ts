@@ -3,7 +3,7 @@ import { Controller, Get, Header, Inject, Injectable, type CanActivate, type Exe
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { IAdvizeAuthModule, UserResolver, type IAdvizeIdentity } from '../../lib/index.js';
+import { IAdvizeAuthModule, UserResolver, type IAdvizeUser } from '../../lib/index.js';
 import { IAdvizeAuthEvents } from '../../lib/events/iadvize-auth-events.service.js';
 import { IAdvizeHealthService } from '../../lib/health/iadvize-health.service.js';
 import { IAdvizePrometheusMetrics, provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
@@ -37,7 +37,7 @@ class HeaderAuthGuard implements CanActivate {
 
 @Injectable()
 class Resolver extends UserResolver {
-  resolve(context: ExecutionContext): IAdvizeIdentity | null {
+  resolve(context: ExecutionContext): IAdvizeUser | null {
     const user = context.switchToHttp().getRequest<{ user?: { id: string } }>().user;
     if (!user) return null;
     return user.id === 'bad' ? { userId: 'x'.repeat(256) } : { userId: `customer-${user.id}` };

@@ -6,12 +6,12 @@
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import {
   InvalidOptionsError,
-  resolveIAdvizeAuthOptions,
   SignatureMismatchError,
   SigningUnavailableError,
   TokenService,
   type KeyProvider,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets } from '../helpers/keys.js';
 

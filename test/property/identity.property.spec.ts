@@ -17,12 +17,12 @@ import fc from 'fast-check';
 import {
   InvalidIdentityError,
   PemKeyProvider,
-  resolveIAdvizeAuthOptions,
   TokenService,
   validateIdentity,
   VISITOR_DATA_FIELDS,
   type KeyProvider,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
 import {

@@ -20,9 +20,9 @@ import {
   IAdvizeAuthModule,
   InvalidOptionsError,
   PemKeyProvider,
-  resolveIAdvizeAuthOptions,
   type KeyProvider,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
 import { CapturingLogger, describeLeaks, LeakCorpus, scanText, SecretRegistry } from '../security/helpers/leak-scanner.js';

@@ -7,15 +7,14 @@ import {
   IAdvizeAuthEvents,
   IAdvizeAuthModule,
   IAdvizeHealthService,
-  IADVIZE_AUTH_CONFIG,
   InvalidOptionsError,
-  resolveIAdvizeAuthOptions,
   TokenService,
   thumbprintOf,
   type IAdvizeAuthOptions,
-  type ResolvedIAdvizeAuthConfig,
   type SigningKeySwitchedEvent,
 } from '../../lib/index.js';
+import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
+import { resolveIAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from '../../lib/iadvize-auth.options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
 import { PLATFORMS, startApp } from '../helpers/platforms.js';

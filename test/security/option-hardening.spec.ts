@@ -18,11 +18,11 @@ import {
   IAdvizeAuthModule,
   InvalidOptionsError,
   PemKeyProvider,
-  resolveIAdvizeAuthOptions,
   SigningUnavailableError,
   TokenService,
   type KeyProvider,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
 import { PLATFORMS, startApp } from '../helpers/platforms.js';

@@ -1,4 +1,5 @@
-import { InvalidOptionsError, PemKeyProvider, resolveIAdvizeAuthOptions, TokenService, type KeyProvider } from '../../lib/index.js';
+import { InvalidOptionsError, PemKeyProvider, TokenService, type KeyProvider } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
 
