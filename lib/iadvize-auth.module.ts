@@ -26,6 +26,7 @@ import { TokenService } from './token/token.service.js';
  * metrics) and {@link IAdvizeHealthService} (readiness check). Options are validated and keys loaded
  * and self-checked once at startup: a bad configuration fails `app.init()`
  * with one error listing every problem.
+ * @public
  */
 @Module({
   providers: [

@@ -32,6 +32,7 @@ import type { TokenCacheOptions } from './token/token-cache.js';
  * - `{ pem, passphrase? }` or `{ jwk }`: inline (tests and development).
  *
  * PKCS#8, PKCS#1 and encrypted PKCS#8 are accepted; the key must be RSA ≥ 2048 bits.
+ * @public
  */
 export type SigningKeyOption =
   | KeyProvider
@@ -43,6 +44,7 @@ export type SigningKeyOption =
 /**
  * Options of `IAdvizeAuthModule.forRoot()` / the factory of `forRootAsync()`.
  * Every option is checked once at startup; all problems are reported together.
+ * @public
  */
 export interface IAdvizeAuthOptions {
   /**

@@ -4,6 +4,7 @@
 // check, so any change to the public surface shows up in review as a diff
 // of api/*.api.md. Run `npm run api:update` after an intended change.
 import { readFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Extractor, ExtractorConfig, ExtractorLogLevel } from '@microsoft/api-extractor';
@@ -28,7 +29,7 @@ for (const [subpath, target] of entries) {
       apiReport: {
         enabled: true,
         reportFolder: join(root, 'api'),
-        reportTempFolder: join(root, 'dist', '.api-temp'),
+        reportTempFolder: join(tmpdir(), `nestjs-iadvize-auth-api-${process.pid}`),
         reportFileName: `${name}.api.md`,
       },
       docModel: { enabled: false },

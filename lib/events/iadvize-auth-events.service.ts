@@ -2,10 +2,16 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InvalidOptionsError, type IAdvizeErrorCode } from '../errors.js';
 
-/** Injection token of the optional {@link IAdvizeAuthEventsOptions}; provide it through the module's `extraProviders`. */
+/**
+ * Injection token of the optional {@link IAdvizeAuthEventsOptions}; provide it through the module's `extraProviders`.
+ * @public
+ */
 export const IADVIZE_AUTH_EVENTS_OPTIONS = Symbol.for('nestjs-iadvize-auth:events-options');
 
-/** Smallest accepted {@link IAdvizeAuthEventsOptions.userIdHashKey}, in bytes. */
+/**
+ * Smallest accepted {@link IAdvizeAuthEventsOptions.userIdHashKey}, in bytes.
+ * @public
+ */
 export const MIN_USER_ID_HASH_KEY_BYTES = 32;
 
 /**
@@ -17,6 +23,7 @@ export const MIN_USER_ID_HASH_KEY_BYTES = 32;
  *   extraProviders: [{ provide: IADVIZE_AUTH_EVENTS_OPTIONS, useValue: { userIdHashKey: process.env.IADVIZE_EVENTS_HASH_KEY } }],
  * })
  * ```
+ * @public
  */
 export interface IAdvizeAuthEventsOptions {
   /**
@@ -30,13 +37,22 @@ export interface IAdvizeAuthEventsOptions {
   userIdHashKey?: string | Uint8Array;
 }
 
-/** Codes of {@link TokenRefusedEvent}: the request was refused before any signing. */
+/**
+ * Codes of {@link TokenRefusedEvent}: the request was refused before any signing.
+ * @public
+ */
 export type TokenRefusedCode = typeof IAdvizeErrorCode.Unauthenticated | typeof IAdvizeErrorCode.InvalidIdentity;
 
-/** Codes of {@link SignerFailureEvent}: the signing pipeline failed. */
+/**
+ * Codes of {@link SignerFailureEvent}: the signing pipeline failed.
+ * @public
+ */
 export type SignerFailureCode = typeof IAdvizeErrorCode.SigningUnavailable | typeof IAdvizeErrorCode.SignatureMismatch;
 
-/** `token.issued`: `TokenService.createToken` returned a token. */
+/**
+ * `token.issued`: `TokenService.createToken` returned a token.
+ * @public
+ */
 export interface TokenIssuedEvent {
   /** Time to mint the token (claims, signature, encryption), in milliseconds. */
   durationMs: number;
@@ -48,7 +64,10 @@ export interface TokenIssuedEvent {
   cached?: boolean;
 }
 
-/** `token.refused`: nobody was signed in (401), or the resolver returned an identity iAdvize would refuse (422). */
+/**
+ * `token.refused`: nobody was signed in (401), or the resolver returned an identity iAdvize would refuse (422).
+ * @public
+ */
 export interface TokenRefusedEvent {
   /** `IADVIZE_UNAUTHENTICATED` or `IADVIZE_INVALID_IDENTITY`. */
   code: TokenRefusedCode;
@@ -56,7 +75,10 @@ export interface TokenRefusedEvent {
   userIdHash?: string;
 }
 
-/** `signer.failure`: a token could not be minted because signing failed, timed out or did not verify. */
+/**
+ * `signer.failure`: a token could not be minted because signing failed, timed out or did not verify.
+ * @public
+ */
 export interface SignerFailureEvent {
   /** `IADVIZE_SIGNING_UNAVAILABLE` (backend down, throttled, timed out) or `IADVIZE_SIGNATURE_MISMATCH`. */
   code: SignerFailureCode;
@@ -68,7 +90,10 @@ export interface SignerFailureEvent {
   userIdHash?: string;
 }
 
-/** `health.checked`: `IAdvizeHealthService` ran a fresh signer self-check (cached answers emit nothing). */
+/**
+ * `health.checked`: `IAdvizeHealthService` ran a fresh signer self-check (cached answers emit nothing).
+ * @public
+ */
 export interface HealthCheckedEvent {
   /** `true` when the probe was signed and verified. */
   healthy: boolean;
@@ -80,7 +105,10 @@ export interface HealthCheckedEvent {
   code?: SignerFailureCode;
 }
 
-/** `signing.key.switched`: another signing key took over (a scheduled instant passed, or a watched key file was reloaded). */
+/**
+ * `signing.key.switched`: another signing key took over (a scheduled instant passed, or a watched key file was reloaded).
+ * @public
+ */
 export interface SigningKeySwitchedEvent {
   /** RFC 7638 thumbprint of the key that signed until now. */
   previousThumbprint: string;
@@ -96,7 +124,10 @@ export interface SigningKeySwitchedEvent {
   at: number;
 }
 
-/** `signing.key.reload.failed`: a watched key file changed but the new content was refused; the current key stays in force. */
+/**
+ * `signing.key.reload.failed`: a watched key file changed but the new content was refused; the current key stays in force.
+ * @public
+ */
 export interface SigningKeyReloadFailedEvent {
   /** The option that holds the watched key, e.g. `signingKey`. */
   source: string;
@@ -106,7 +137,10 @@ export interface SigningKeyReloadFailedEvent {
   thumbprint: string;
 }
 
-/** Every event {@link IAdvizeAuthEvents} emits, by name. */
+/**
+ * Every event {@link IAdvizeAuthEvents} emits, by name.
+ * @public
+ */
 export interface IAdvizeAuthEventMap {
   'token.issued': TokenIssuedEvent;
   'token.refused': TokenRefusedEvent;
@@ -116,10 +150,16 @@ export interface IAdvizeAuthEventMap {
   'signing.key.reload.failed': SigningKeyReloadFailedEvent;
 }
 
-/** Name of an {@link IAdvizeAuthEvents} event. */
+/**
+ * Name of an {@link IAdvizeAuthEvents} event.
+ * @public
+ */
 export type IAdvizeAuthEventName = keyof IAdvizeAuthEventMap;
 
-/** A listener of event `E`. Called synchronously; its return value is ignored. */
+/**
+ * A listener of event `E`. Called synchronously; its return value is ignored.
+ * @public
+ */
 export type IAdvizeAuthEventListener<E extends IAdvizeAuthEventName> = (event: IAdvizeAuthEventMap[E]) => unknown;
 
 type ListenerLists = { [E in IAdvizeAuthEventName]: ReadonlyArray<IAdvizeAuthEventListener<E>> };
@@ -153,6 +193,7 @@ const EVENT_NAMES: readonly IAdvizeAuthEventName[] = [
  * Events carry no token, key or user id; set `userIdHashKey` (see
  * {@link IAdvizeAuthEventsOptions}) to get a keyed hash of the user id.
  * With no listener, emitting costs a length check.
+ * @public
  */
 @Injectable()
 export class IAdvizeAuthEvents {

@@ -8,10 +8,16 @@ import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import type { KeyProvider } from '../keys/key-provider.js';
 import { signWithDeadline } from '../keys/sign-with-deadline.js';
 
-/** Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}. */
+/**
+ * Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}.
+ * @public
+ */
 export const DEFAULT_HEALTH_MAX_AGE_SECONDS = 10;
 
-/** Options of {@link IAdvizeHealthService.check}. */
+/**
+ * Options of {@link IAdvizeHealthService.check}.
+ * @public
+ */
 export interface IAdvizeHealthCheckOptions {
   /**
    * Reuse the last result while it is younger than this, in seconds, so a
@@ -21,7 +27,10 @@ export interface IAdvizeHealthCheckOptions {
   maxAgeSeconds?: number;
 }
 
-/** Result of a signer self-check. Carries no key material. */
+/**
+ * Result of a signer self-check. Carries no key material.
+ * @public
+ */
 export interface IAdvizeHealthResult {
   /** `true` when a probe was signed and verified with the signing key's public half. */
   healthy: boolean;
@@ -62,6 +71,7 @@ export interface IAdvizeHealthResult {
  * ```
  *
  * For `@nestjs/terminus`, use `IAdvizeHealthIndicator` from `nestjs-iadvize-auth/terminus`.
+ * @public
  */
 @Injectable()
 export class IAdvizeHealthService {

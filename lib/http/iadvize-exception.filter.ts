@@ -20,7 +20,10 @@ const NOT_SERVED = 'The iAdvize token could not be served';
 /** Headers of every error reply: like a token, an error must not be cached. */
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
-/** An error response of {@link IAdvizeExceptionFilter}: the body (its `statusCode` is the status) and extra headers. */
+/**
+ * An error response of {@link IAdvizeExceptionFilter}: the body (its `statusCode` is the status) and extra headers.
+ * @public
+ */
 export interface IAdvizeErrorReply {
   body: IAdvizeErrorBody;
   headers: Record<string, string>;
@@ -49,6 +52,7 @@ function reply(status: number, error: string, message: string, code: string, hea
  * provides it). Headers set before the error (e.g. the throttler's
  * `Retry-After`) are kept, and so is an `HttpException` body your own guard
  * built with a string `code` and `message`.
+ * @public
  */
 @Catch()
 @Injectable()

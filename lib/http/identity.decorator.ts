@@ -2,7 +2,10 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { IAdvizeUser } from '../token/identity.js';
 import { ownValue } from '../token/own-property.js';
 
-/** Property of the request where `IAdvizeIdentityGuard` stores the resolved identity. */
+/**
+ * Property of the request where `IAdvizeIdentityGuard` stores the resolved identity.
+ * @public
+ */
 export const IADVIZE_IDENTITY_REQUEST_KEY = 'iadvizeIdentity';
 
 /**
@@ -14,6 +17,7 @@ export const IADVIZE_IDENTITY_REQUEST_KEY = 'iadvizeIdentity';
  * @Post('chat-token')
  * token(@IAdvizeIdentity() identity: IAdvizeUser) { return this.tokens.createToken(identity); }
  * ```
+ * @public
  */
 export const IAdvizeIdentity = createParamDecorator((_data: unknown, context: ExecutionContext): IAdvizeUser | undefined => {
   const request: unknown = context.switchToHttp().getRequest();

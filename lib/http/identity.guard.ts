@@ -15,6 +15,7 @@ import { RequestUserResolver, UserResolver } from './user-resolver.js';
  * Put your authentication guard (passport's `AuthGuard('jwt')`, a session
  * guard) in front of it. Subclass it and override the protected hooks for
  * other contexts (GraphQL, RPC).
+ * @public
  */
 @Injectable()
 export class IAdvizeIdentityGuard implements CanActivate {

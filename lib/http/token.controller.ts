@@ -19,7 +19,10 @@ import { IAdvizeIdentity } from './identity.decorator.js';
 import { IAdvizeIdentityGuard } from './identity.guard.js';
 import { IAdvizeExceptionFilter } from './iadvize-exception.filter.js';
 
-/** Options of the built-in token endpoint. */
+/**
+ * Options of the built-in token endpoint.
+ * @public
+ */
 export interface IAdvizeControllerOptions {
   /** Route of the endpoint, served for GET and POST. Default: `'iadvize/token'`. */
   path?: string;
@@ -32,7 +35,10 @@ export interface IAdvizeControllerOptions {
   guards?: Array<Type<CanActivate> | CanActivate>;
 }
 
-/** Default route of the token endpoint. */
+/**
+ * Default route of the token endpoint.
+ * @public
+ */
 export const DEFAULT_TOKEN_PATH = 'iadvize/token';
 
 /**

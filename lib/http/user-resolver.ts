@@ -25,6 +25,7 @@ import { hasOwnProperty, ownValue } from '../token/own-property.js';
  *   }
  * }
  * ```
+ * @public
  */
 export abstract class UserResolver {
   /** Returns the identity of the authenticated user, or `null`/`undefined` when there is none. */
@@ -48,6 +49,7 @@ const UNREADABLE_USER = 'request.user: could not be read (a getter or proxy thre
  * an `id` that is present but `null`, `undefined` or empty is refused (422),
  * never replaced by `sub`. A `request.user` whose getter or Proxy throws is
  * refused the same way (422), never a 500.
+ * @public
  */
 @Injectable()
 export class RequestUserResolver extends UserResolver {

@@ -196,7 +196,10 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
   return checkRsa(key, source);
 }
 
-/** RFC 7638 JWK thumbprint (SHA-256, base64url) of a key's public half. */
+/**
+ * RFC 7638 JWK thumbprint (SHA-256, base64url) of a key's public half.
+ * @public
+ */
 export async function thumbprintOf(key: KeyObject): Promise<string> {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   const { n, e } = pub.export({ format: 'jwk' });

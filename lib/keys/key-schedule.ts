@@ -9,7 +9,10 @@ import { loadPublicKey, samePublicKey, thumbprintOf } from './key-material.js';
 import { quoteName, safeName } from '../redaction.js';
 import { signWithDeadline } from './sign-with-deadline.js';
 
-/** One entry of a {@link SigningKeyScheduleOption}. */
+/**
+ * One entry of a {@link SigningKeyScheduleOption}.
+ * @public
+ */
 export interface SigningKeyScheduleEntry {
   /** The key: any {@link SigningKeyOption} (a file, an env var, inline, a KMS/HSM provider), except another schedule. */
   key: SigningKeyOption;
@@ -41,6 +44,7 @@ export interface SigningKeyScheduleEntry {
  * At the instant every replica switches by its own clock (the module's
  * `clock`), logs it once and emits `signing.key.switched`; tokens signed
  * with the old key are never served from the token cache afterwards.
+ * @public
  */
 export interface SigningKeyScheduleOption {
   /** The keys in the order they take over (instants strictly increasing); at least one must be in force at startup. */

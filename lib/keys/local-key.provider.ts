@@ -58,7 +58,10 @@ export abstract class LocalKeyProvider implements KeyProvider {
   }
 }
 
-/** Options of {@link PemKeyProvider}: exactly one of `pem` or `jwk`. */
+/**
+ * Options of {@link PemKeyProvider}: exactly one of `pem` or `jwk`.
+ * @public
+ */
 export interface PemKeyProviderOptions {
   /** PEM text (PKCS#8, PKCS#1 or encrypted PKCS#8), base64 of PEM, or base64 DER. */
   pem?: string;
@@ -68,7 +71,10 @@ export interface PemKeyProviderOptions {
   passphrase?: string;
 }
 
-/** A private key given inline, as PEM text or a JWK. Prefer files or env vars in production. */
+/**
+ * A private key given inline, as PEM text or a JWK. Prefer files or env vars in production.
+ * @public
+ */
 export class PemKeyProvider extends LocalKeyProvider {
   readonly kind = 'inline';
 
@@ -91,7 +97,10 @@ export class PemKeyProvider extends LocalKeyProvider {
   }
 }
 
-/** Options of {@link FileKeyProvider}. */
+/**
+ * Options of {@link FileKeyProvider}.
+ * @public
+ */
 export interface FileKeyProviderOptions {
   /** Path of a PEM or DER private key file (read once, at startup, unless `watch` is on). */
   file: string;
@@ -113,7 +122,10 @@ export interface FileKeyProviderOptions {
   watchIntervalMs?: number;
 }
 
-/** A private key read from a file at startup (e.g. a mounted Kubernetes secret). */
+/**
+ * A private key read from a file at startup (e.g. a mounted Kubernetes secret).
+ * @public
+ */
 export class FileKeyProvider extends LocalKeyProvider {
   readonly kind = 'file';
 
@@ -166,7 +178,10 @@ export function readKeyFile(file: string, source: string, cwd: string = process.
   }
 }
 
-/** Options of {@link EnvKeyProvider}. */
+/**
+ * Options of {@link EnvKeyProvider}.
+ * @public
+ */
 export interface EnvKeyProviderOptions {
   /** Name of the environment variable holding the key (PEM with real or literal `\n`, base64 of PEM or DER). */
   env: string;
@@ -176,7 +191,10 @@ export interface EnvKeyProviderOptions {
   passphraseEnv?: string;
 }
 
-/** A private key read from an environment variable at startup. */
+/**
+ * A private key read from an environment variable at startup.
+ * @public
+ */
 export class EnvKeyProvider extends LocalKeyProvider {
   readonly kind = 'env';
 

@@ -9,6 +9,7 @@ import { readKeyFile } from './local-key.provider.js';
  * - a string: PEM, or the bare base64 SPKI body as iAdvize publishes it;
  * - `{ pem }`, `{ file }` (path), `{ env }` (variable name), `{ jwk }`;
  * - a Node `KeyObject` (public).
+ * @public
  */
 export type PublicKeyInput =
   | string

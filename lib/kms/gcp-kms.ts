@@ -25,10 +25,16 @@ export type { RemoteSignerOptions } from './remote-signer.js';
 
 const PACKAGE = '@google-cloud/kms';
 
-/** Constructor options of `KeyManagementServiceClient` (from `@google-cloud/kms`). */
+/**
+ * Constructor options of `KeyManagementServiceClient` (from `@google-cloud/kms`).
+ * @public
+ */
 export type GcpKmsClientOptions = NonNullable<ConstructorParameters<typeof KeyManagementServiceClient>[0]>;
 
-/** Options of {@link GcpKmsKeyProvider}. */
+/**
+ * Options of {@link GcpKmsKeyProvider}.
+ * @public
+ */
 export interface GcpKmsKeyProviderOptions extends RemoteSignerOptions {
   /**
    * Required. Full name of the key **version** to sign with:
@@ -65,7 +71,10 @@ const PKCS1_SHA256 = new Map<string | number, string>([
 
 let crcTable: Uint32Array | undefined;
 
-/** CRC32C (Castagnoli), as Cloud KMS uses for its integrity fields. */
+/**
+ * CRC32C (Castagnoli), as Cloud KMS uses for its integrity fields.
+ * @internal
+ */
 export function crc32c(data: Uint8Array): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
@@ -159,6 +168,7 @@ type CancellablePromise<T> = Promise<T> & { cancel?: () => void };
  *   keyVersionName: 'projects/p/locations/europe-west1/keyRings/r/cryptoKeys/iadvize-jwt/cryptoKeyVersions/1',
  * })
  * ```
+ * @public
  */
 export class GcpKmsKeyProvider extends RemoteKeyProvider {
   readonly kind = 'gcp-kms';

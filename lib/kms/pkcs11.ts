@@ -26,7 +26,10 @@ export type { RemoteSignerOptions } from './remote-signer.js';
 type Pkcs11Js = typeof import('pkcs11js');
 type Handle = Buffer;
 
-/** Options of {@link Pkcs11KeyProvider}. Give `keyId` or `keyLabel` (or both), and `pinEnv` or `pin`. */
+/**
+ * Options of {@link Pkcs11KeyProvider}. Give `keyId` or `keyLabel` (or both), and `pinEnv` or `pin`.
+ * @public
+ */
 export interface Pkcs11KeyProviderOptions extends RemoteSignerOptions {
   /** Required. Path of the vendor's PKCS#11 library, e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
   module: string;
@@ -352,6 +355,7 @@ function toHex(id: string | Uint8Array): Buffer | undefined {
  *   pinEnv: 'HSM_PIN',
  * })
  * ```
+ * @public
  */
 export class Pkcs11KeyProvider extends RemoteKeyProvider {
   readonly kind = 'pkcs11';

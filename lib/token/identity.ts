@@ -2,10 +2,16 @@ import { InvalidIdentityError } from '../errors.js';
 import { ownValue } from './own-property.js';
 import { USER_ID_MAX_LENGTH, VISITOR_DATA_FIELDS, VISITOR_DATA_VALUE_MAX_LENGTH } from '../iadvize.constants.js';
 
-/** One of the visitor data fields iAdvize documents. */
+/**
+ * One of the visitor data fields iAdvize documents.
+ * @public
+ */
 export type VisitorDataField = (typeof VISITOR_DATA_FIELDS)[number];
 
-/** Visitor data shown to the agent. Every field is optional and a string. */
+/**
+ * Visitor data shown to the agent. Every field is optional and a string.
+ * @public
+ */
 export type IAdvizeVisitorData = Partial<Record<VisitorDataField, string>>;
 
 /**
@@ -61,6 +67,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * Only own properties are read (of the identity and of `visitorData`): a field
  * inherited from a prototype, e.g. a polluted `Object.prototype`, is ignored.
  * A getter or Proxy that throws is an invalid identity, never another error.
+ * @public
  */
 export function validateIdentity(identity: unknown): IAdvizeUser {
   try {

@@ -1,6 +1,9 @@
 import type { IAdvizeToken } from './token.service.js';
 
-/** Options of the optional per-user token cache (`tokenCache` module option). */
+/**
+ * Options of the optional per-user token cache (`tokenCache` module option).
+ * @public
+ */
 export interface TokenCacheOptions {
   /**
    * How long a minted token is handed out again for the same identity, in

@@ -13,7 +13,10 @@ import { quoteName } from '../redaction.js';
 import type { SigningKeyInForce } from '../keys/key-schedule.js';
 import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
 
-/** A minted token and when it expires. */
+/**
+ * A minted token and when it expires.
+ * @public
+ */
 export interface IAdvizeToken {
   /** The compact JWE to hand to the iAdvize web tag or mobile SDK. */
   token: string;
@@ -21,7 +24,10 @@ export interface IAdvizeToken {
   expiresAt: number;
 }
 
-/** Claims of the inner JWT, as iAdvize reads them. */
+/**
+ * Claims of the inner JWT, as iAdvize reads them.
+ * @public
+ */
 export interface IAdvizeClaims {
   'https://iadvize.com/userId': string;
   'https://iadvize.com/visitorData'?: Record<string, string>;
@@ -50,6 +56,7 @@ export interface SigningKeyInfo {
  * Inject it to write your own endpoint, or use the module's built-in one.
  * Every call emits one event on {@link IAdvizeAuthEvents}: `token.issued`,
  * `token.refused` (invalid identity) or `signer.failure`.
+ * @public
  */
 @Injectable()
 export class TokenService {
