@@ -3,6 +3,7 @@
  * result. A missed target is reported as FAIL; it never fails the process.
  */
 import { ENGINE_TARGETS } from './engine.bench.mjs';
+import { FLOOD_TARGETS } from './flood.bench.mjs';
 import { HTTP_REFERENCES, HTTP_TARGETS } from './http.bench.mjs';
 import { round } from './measure.util.mjs';
 
@@ -14,7 +15,7 @@ export const RSS_GROWTH_LIMIT_PERCENT = 10;
  * Each rate is the best of the interleaved rounds; `*Median` ratios use the
  * median rounds instead, as a noise check.
  */
-export function computeRatios(engine, http) {
+export function computeRatios(engine, http, flood) {
   const ratios = {};
   if (engine) {
     const rawBest = Math.max(engine.rawSignCallback.rate, engine.rawSubtleSign.rate);
@@ -42,11 +43,20 @@ export function computeRatios(engine, http) {
     });
     if (engine) ratios.fastifyToRawSign = http.fastify.rate / engine.rawReference.rate;
   }
+  if (flood) {
+    Object.assign(ratios, {
+      floodedToUnloadedP99: flood.engine.p99Ratio,
+      floodedToUnloadedP99Libuv: flood.engineLibuv.p99Ratio,
+    });
+  }
   return ratios;
 }
 
-/** The targets of issue 7 with the measured value and PASS/FAIL. */
-export function evaluateTargets(engine, http, ratios) {
+/** Most a thread-pool flood may multiply the token p99 latency by (issue 13). */
+export const FLOOD_P99_RATIO_LIMIT = 3;
+
+/** The targets of issues 7 and 13 with the measured value and PASS/FAIL. */
+export function evaluateTargets(engine, http, ratios, flood) {
   const targets = [];
   const add = (name, value, op, threshold, unit = '') =>
     targets.push({ name, value: round(value, 3), op, threshold, unit, pass: op === '>=' ? value >= threshold : value <= threshold });
@@ -69,6 +79,9 @@ export function evaluateTargets(engine, http, ratios) {
     add(`HTTP memory: RSS growth over ${http.memory.seconds} s (${http.memory.target})`, http.memory.rssGrowthPercent, '<=', RSS_GROWTH_LIMIT_PERCENT, '%');
     add('HTTP memory run: errors + non-2xx', http.memory.errors + http.memory.non2xx, '<=', 0);
   }
+  if (flood) {
+    add('token p99 under a thread-pool flood / unloaded', ratios.floodedToUnloadedP99, '<=', FLOOD_P99_RATIO_LIMIT, '×');
+  }
   return targets;
 }
 
@@ -87,7 +100,7 @@ export const NOISE_WARNING_CORES = 0.25;
 
 /** Formats a whole result as text tables. */
 export function formatReport(result) {
-  const { machine, engine, http, ratios, targets } = result;
+  const { machine, engine, flood, http, ratios, targets } = result;
   const out = [];
   out.push(`nestjs-iadvize-auth benchmark (${result.mode}), ${result.finishedAt}`);
   out.push(
@@ -123,6 +136,33 @@ export function formatReport(result) {
           `a pool would save ${round(r.savedShareOfTokenPercent, 2)} % of a token's cost (${int(r.tokenCostNs)} ns) and keep future content keys in memory`,
       );
     }
+  }
+  if (flood) {
+    out.push('');
+    out.push(
+      `Thread-pool flood, in process: ${flood.ratePerSecond} tokens/s asked for (open loop, latency from when each was due), median of ${flood.rounds} interleaved rounds of ${flood.durationMs / 1000} s, ` +
+        `without and with a flood keeping libuv's ${flood.uvThreadpoolSize} threads busy (per thread: 2 scrypt N=${flood.scrypt.N} r=${flood.scrypt.r}, 1 gzip of 256 KiB, 1 read of 1 MiB in flight)`,
+    );
+    out.push(
+      table(
+        ['engine', 'p50 ms', 'p99 ms', 'p50 ms flooded', 'p99 ms flooded', 'max ms flooded', 'p99 flooded / unloaded', 'flood jobs/s', 'CPU cores flooded', 'other procs cores'],
+        Object.entries(FLOOD_TARGETS).map(([key, label]) => {
+          const r = flood[key];
+          return [
+            label,
+            ms(r.unloadedLatencyP50Ms),
+            ms(r.unloadedLatencyP99Ms),
+            ms(r.floodedLatencyP50Ms),
+            ms(r.floodedLatencyP99Ms),
+            ms(r.floodedLatencyMaxMs),
+            `${round(r.p99Ratio, 2)} ×`,
+            int(r.floodJobsPerSecond),
+            round(r.floodedCpuCores, 2),
+            cores(r.otherProcessesCores),
+          ];
+        }),
+      ),
+    );
   }
   if (http) {
     out.push('');
@@ -172,7 +212,7 @@ export function formatReport(result) {
   out.push('Ratios (same run)');
   out.push(table(['ratio', 'value'], Object.entries(ratios).map(([k, v]) => [k, round(v, 3)])));
   out.push('');
-  out.push('Targets (issue 7): a miss is reported, not an error');
+  out.push('Targets (issues 7 and 13): a miss is reported, not an error');
   out.push(table(['target', 'measured', 'target', 'result'], targets.map((t) => [t.name, `${t.value}${t.unit ? ` ${t.unit}` : ''}`, `${t.op} ${t.threshold}${t.unit ? ` ${t.unit}` : ''}`, t.pass ? 'PASS' : 'FAIL'])));
   return out.join('\n');
 }

@@ -3,11 +3,11 @@
  * Benchmark of nestjs-iadvize-auth (issue 7): `npm run bench` (build + this).
  *
  *   node bench/run.mjs [--quick] [--json] [--pool N] [--key-size 2048|3072|4096]
- *                      [--skip-engine] [--skip-http] [--soak-target node|fastify|express]
+ *                      [--skip-engine] [--skip-http] [--skip-flood] [--soak-target node|fastify|express]
  *
  * Measures, in one run: raw RSA signing, the token engine, two reference
- * pipelines, and the token endpoint over HTTP on Fastify, Express and bare
- * node:http. Prints a table (or, with --json, one JSON object on stdout;
+ * pipelines, token latency while the app floods libuv's thread pool, and the
+ * token endpoint over HTTP on Fastify, Express and bare node:http. Prints a table (or, with --json, one JSON object on stdout;
  * progress always goes to stderr). Missed targets print FAIL but the exit code
  * stays 0: only errors (a pipeline that mints unopenable tokens, a server that
  * does not start) exit non-zero. Imports the built package: run `npm run build` first.
@@ -27,11 +27,12 @@ const USAGE = `usage: node bench/run.mjs [options]
   --key-size N         RSA modulus of both keys: 2048 (default), 3072 or 4096
   --skip-engine        skip the in-process part
   --skip-http          skip the HTTP part
+  --skip-flood         skip the thread-pool flood part
   --soak-target NAME   server of the memory run: fastify (default), express, node or expressPlain
   --help               this text`;
 
 function parseArgs(argv) {
-  const options = { quick: false, json: false, pool: undefined, keySize: 2048, engine: true, http: true, soakTarget: 'fastify' };
+  const options = { quick: false, json: false, pool: undefined, keySize: 2048, engine: true, http: true, flood: true, soakTarget: 'fastify' };
   const value = (i, name) => {
     if (i + 1 >= argv.length) fail(`${name} needs a value\n${USAGE}`);
     return argv[i + 1];
@@ -42,6 +43,7 @@ function parseArgs(argv) {
     else if (arg === '--json') options.json = true;
     else if (arg === '--skip-engine') options.engine = false;
     else if (arg === '--skip-http') options.http = false;
+    else if (arg === '--skip-flood') options.flood = false;
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -89,12 +91,14 @@ async function main() {
   let FakeIAdvize;
   let runEngineBench;
   let runHttpBench;
+  let runFloodBench;
   let report;
   let measure;
   try {
     ({ FakeIAdvize } = await import('nestjs-iadvize-auth/testing'));
     ({ runEngineBench } = await import('./engine.bench.mjs'));
     ({ runHttpBench } = await import('./http.bench.mjs'));
+    ({ runFloodBench } = await import('./flood.bench.mjs'));
     report = await import('./report.format.mjs');
     measure = await import('./measure.util.mjs');
   } catch (e) {
@@ -107,10 +111,12 @@ async function main() {
   const plan = quick
     ? {
         engine: { rounds: 2, durationMs: 1000, warmupMs: 400, retries: 0 },
+        flood: { rounds: 1, durationMs: 600, warmupMs: 200 },
         http: { rounds: 1, seconds: 2, warmupSeconds: 1, soakSeconds: 6, trendWindowSeconds: 2, retries: 0 },
       }
     : {
         engine: { rounds: 4, durationMs: 3000, warmupMs: 1500, retries: 2 },
+        flood: { rounds: 3, durationMs: 3000, warmupMs: 1000 },
         http: { rounds: 3, seconds: 8, warmupSeconds: 3, soakSeconds: 60, trendWindowSeconds: 10, retries: 2 },
       };
   const startedAt = new Date();
@@ -131,13 +137,18 @@ async function main() {
     log('bench: in-process (raw RSA, engine, reference pipelines)');
     engine = await runEngineBench({ brand, iadvize, concurrency: 64, ...plan.engine, log });
   }
+  let flood;
+  if (options.flood) {
+    log('bench: thread-pool flood (token latency while scrypt, zlib and fs keep libuv\'s pool busy)');
+    flood = await runFloodBench({ brand, iadvize, ratePerSecond: 200, ...plan.flood, log });
+  }
   let http;
   if (options.http) {
     log('bench: HTTP (bare node:http, Nest + Fastify, Nest + Express)');
     http = await runHttpBench({ brand, iadvize, connections: 50, soakTarget: options.soakTarget, ...plan.http, log });
   }
-  const ratios = report.computeRatios(engine, http);
-  const targets = report.evaluateTargets(engine, http, ratios);
+  const ratios = report.computeRatios(engine, http, flood);
+  const targets = report.evaluateTargets(engine, http, ratios, flood);
   const result = {
     benchmark: 'nestjs-iadvize-auth',
     schemaVersion: 1,
@@ -147,6 +158,7 @@ async function main() {
     machine,
     keySize: options.keySize,
     engine,
+    flood,
     http,
     ratios,
     targets,

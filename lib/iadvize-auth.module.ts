@@ -75,8 +75,9 @@ export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModu
     signingKeys.start();
   }
 
-  /** Stops the key schedule and releases the key providers (KMS clients, HSM sessions) on shutdown. */
+  /** Stops the key schedule, releases the key providers (KMS clients, HSM sessions) and the token store's own connections on shutdown. */
   async onModuleDestroy(): Promise<void> {
+    await this.config.tokenStore?.close?.();
     if (this.config.signingKeys) await this.config.signingKeys.close();
     else await this.config.keyProvider.close?.();
   }

@@ -14,6 +14,7 @@ import {
   PemKeyProvider,
   type EnvKeyProviderOptions,
   type FileKeyProviderOptions,
+  type LocalSigningOptions,
 } from './keys/local-key.provider.js';
 import { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
 import { loadSigningKeys, type SigningKeySchedule, type SigningKeyScheduleOption } from './keys/key-schedule.js';
@@ -21,6 +22,7 @@ import { quoteName, redact, redactionVerdict, safeName } from './redaction.js';
 import { checkedClock, describeClockReading, isClockReading } from './token/clock.js';
 import { issuerProblem } from './token/issuer.js';
 import type { TokenCacheOptions } from './token/token-cache.js';
+import { isTokenStore, type TokenStore } from './token/token-store.js';
 
 
 /**
@@ -31,6 +33,9 @@ import type { TokenCacheOptions } from './token/token-cache.js';
  *   real or literal `\n`, or base64 of PEM or DER);
  * - `{ pem, passphrase? }` or `{ jwk }`: inline (tests and development).
  *
+ * The four shorthands take `signingThreads` (dedicated RSA signing threads,
+ * default: the core count, at most 4; `0` signs on libuv's thread pool): see {@link LocalSigningOptions}.
+ *
  * PKCS#8, PKCS#1 and encrypted PKCS#8 are accepted; the key must be RSA ≥ 2048 bits.
  * @public
  */
@@ -38,8 +43,8 @@ export type SigningKeyOption =
   | KeyProvider
   | FileKeyProviderOptions
   | EnvKeyProviderOptions
-  | { pem: string; passphrase?: string }
-  | { jwk: JsonWebKey };
+  | ({ pem: string; passphrase?: string } & LocalSigningOptions)
+  | ({ jwk: JsonWebKey } & LocalSigningOptions);
 
 /**
  * Options of `IAdvizeAuthModule.forRoot()` / the factory of `forRootAsync()`.
@@ -94,6 +99,14 @@ export interface IAdvizeAuthOptions {
    * left. `ttlSeconds` must be at most half of `tokenTtlSeconds`.
    */
   tokenCache?: TokenCacheOptions | false;
+  /**
+   * Optional token store shared by the replicas of a fleet, e.g.
+   * `new RedisTokenStore({ ... })` from `nestjs-iadvize-auth/redis`: tokens
+   * are reused across replicas, concurrent misses cost one signature, and a
+   * fleet-wide signing budget keeps the KMS under its quota. It keeps its own
+   * in-process cache, so do not set `tokenCache` with it. Default: none.
+   */
+  tokenStore?: TokenStore;
 }
 
 /** The validated configuration the module's providers share. */
@@ -119,6 +132,8 @@ export interface ResolvedIAdvizeAuthConfig {
   readonly clock: () => number;
   /** The token cache settings, when enabled. */
   readonly tokenCache?: Required<TokenCacheOptions>;
+  /** The shared token store, when one is given. */
+  readonly tokenStore?: TokenStore;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -131,6 +146,7 @@ const KNOWN_OPTIONS = new Set([
   'selfCheck',
   'clock',
   'tokenCache',
+  'tokenStore',
 ]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -161,10 +177,10 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
       : `${path}: give only one of ${sources.map((s) => `"${s}"`).join(', ')}`;
   }
   const allowed: Record<string, string[]> = {
-    file: ['file', 'passphrase', 'watch', 'watchIntervalMs'],
-    env: ['env', 'passphrase', 'passphraseEnv'],
-    pem: ['pem', 'passphrase'],
-    jwk: ['jwk'],
+    file: ['file', 'passphrase', 'watch', 'watchIntervalMs', 'signingThreads'],
+    env: ['env', 'passphrase', 'passphraseEnv', 'signingThreads'],
+    pem: ['pem', 'passphrase', 'signingThreads'],
+    jwk: ['jwk', 'signingThreads'],
   };
   const source = sources[0];
   const extra = Object.keys(option).filter((k) => !allowed[source].includes(k));
@@ -180,10 +196,10 @@ export function keyProviderFromOption(option: unknown, path = 'signingKey'): Key
       return new EnvKeyProvider(option as unknown as EnvKeyProviderOptions);
     case 'pem':
       if (typeof option.pem !== 'string') return `${path}.pem: must be a string`;
-      return new PemKeyProvider({ pem: option.pem, passphrase: option.passphrase as string | undefined });
+      return new PemKeyProvider({ pem: option.pem, passphrase: option.passphrase as string | undefined, signingThreads: option.signingThreads as number | undefined });
     default:
       if (!isRecord(option.jwk)) return `${path}.jwk: must be a JWK object`;
-      return new PemKeyProvider({ jwk: option.jwk as JsonWebKey });
+      return new PemKeyProvider({ jwk: option.jwk as JsonWebKey, signingThreads: option.signingThreads as number | undefined });
   }
 }
 
@@ -247,6 +263,19 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
         problems.push('tokenCache.maxEntries: must be a whole number from 1 to 1000000');
       }
       tokenCache = { ttlSeconds: cacheTtl as number, maxEntries: maxEntries as number };
+    }
+  }
+
+  let tokenStore: TokenStore | undefined;
+  if (raw.tokenStore !== undefined) {
+    if (!isTokenStore(raw.tokenStore)) {
+      problems.push('tokenStore: must be a token store, e.g. new RedisTokenStore({ client, secret }) from nestjs-iadvize-auth/redis');
+    } else {
+      tokenStore = raw.tokenStore;
+      if (raw.tokenCache !== undefined && raw.tokenCache !== false) {
+        problems.push('tokenCache: remove it when tokenStore is set (the store keeps its own in-process cache, with the same reuse rules)');
+      }
+      if (typeof ttl === 'number') for (const p of tokenStore.checkOptions(ttl)) problems.push(`tokenStore: ${p}`);
     }
   }
 
@@ -324,5 +353,6 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     // Checked on every reading too: a clock that later returns NaN fails the token (503), never signs "iat": null.
     clock: clock === Date.now ? Date.now : checkedClock(clock as () => unknown),
     ...(tokenCache ? { tokenCache } : {}),
+    ...(tokenStore ? { tokenStore } : {}),
   };
 }

@@ -42,6 +42,7 @@ export {
   type PemKeyProviderOptions,
   type FileKeyProviderOptions,
   type EnvKeyProviderOptions,
+  type LocalSigningOptions,
 } from './keys/local-key.provider.js';
 export { thumbprintOf } from './keys/key-material.js';
 export type { PublicKeyInput } from './keys/public-key-input.js';
@@ -49,6 +50,7 @@ export type { SigningKeyScheduleOption, SigningKeyScheduleEntry } from './keys/k
 export { TokenService, type IAdvizeToken, type IAdvizeClaims, type SigningKeyInfo } from './token/token.service.js';
 export { validateIdentity, type IAdvizeUser, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
 export type { TokenCacheOptions } from './token/token-cache.js';
+export type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from './token/token-store.js';
 export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';
@@ -67,6 +69,11 @@ export {
   type TokenRefusedEvent,
   type SignerFailureEvent,
   type HealthCheckedEvent,
+  type StoreHitEvent,
+  type StoreCoalescedEvent,
+  type BudgetRefusedEvent,
+  type StoreErrorEvent,
+  type StoreRecoveredEvent,
   type SigningKeySwitchedEvent,
   type SigningKeyReloadFailedEvent,
   type TokenRefusedCode,

@@ -106,6 +106,65 @@ export interface HealthCheckedEvent {
 }
 
 /**
+ * `store.hit`: the shared `tokenStore` served a token without a signature.
+ * @public
+ */
+export interface StoreHitEvent {
+  /** Where the token came from: this replica's memory (`'local'`) or the shared store (`'shared'`). */
+  source: 'local' | 'shared';
+  /** `true` when served past the reuse window because the signing budget was spent (it still has enough validity left). */
+  stale: boolean;
+}
+
+/**
+ * `store.coalesced`: a request waited for a signature another request (maybe on another replica) was making.
+ * @public
+ */
+export interface StoreCoalescedEvent {
+  /** `'shared'`: the other signature arrived and was served; `'timeout'`: it did not arrive in time and this request signed itself. */
+  outcome: 'shared' | 'timeout';
+  /** Time spent waiting, in milliseconds. */
+  waitedMs: number;
+}
+
+/**
+ * `budget.refused`: the signing budget was spent, so no signature was made for this request.
+ * @public
+ */
+export interface BudgetRefusedEvent {
+  /** `'fleet'`: the shared budget; `'replica'`: this replica's share, used while the store is down. */
+  scope: 'fleet' | 'replica';
+  /** `'cached'`: a still-valid cached token was served instead; `'none'`: the request got `503` + `Retry-After`. */
+  served: 'cached' | 'none';
+  /** The `Retry-After` given (seconds), when nothing was served. */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * `store.error`: a command to the shared token store failed or timed out.
+ * @public
+ */
+export interface StoreErrorEvent {
+  /** The store's kind, e.g. `'redis'`. */
+  store: string;
+  /** What was being done, e.g. `'get'`, `'lock'`, `'budget'`, `'publish'`, `'unavailable'` (not connected). */
+  operation: string;
+  /** What the replica does meanwhile: `'open'` (in-process cache, a share of the budget) or `'closed'` (503). */
+  failurePolicy: 'open' | 'closed';
+}
+
+/**
+ * `store.recovered`: the shared token store answers again after failures.
+ * @public
+ */
+export interface StoreRecoveredEvent {
+  /** The store's kind, e.g. `'redis'`. */
+  store: string;
+  /** How long it was failing, in milliseconds. */
+  downMs: number;
+}
+
+/**
  * `signing.key.switched`: another signing key took over (a scheduled instant passed, or a watched key file was reloaded).
  * @public
  */
@@ -146,6 +205,11 @@ export interface IAdvizeAuthEventMap {
   'token.refused': TokenRefusedEvent;
   'signer.failure': SignerFailureEvent;
   'health.checked': HealthCheckedEvent;
+  'store.hit': StoreHitEvent;
+  'store.coalesced': StoreCoalescedEvent;
+  'budget.refused': BudgetRefusedEvent;
+  'store.error': StoreErrorEvent;
+  'store.recovered': StoreRecoveredEvent;
   'signing.key.switched': SigningKeySwitchedEvent;
   'signing.key.reload.failed': SigningKeyReloadFailedEvent;
 }
@@ -169,6 +233,11 @@ const EVENT_NAMES: readonly IAdvizeAuthEventName[] = [
   'token.refused',
   'signer.failure',
   'health.checked',
+  'store.hit',
+  'store.coalesced',
+  'budget.refused',
+  'store.error',
+  'store.recovered',
   'signing.key.switched',
   'signing.key.reload.failed',
 ];
@@ -203,6 +272,11 @@ export class IAdvizeAuthEvents {
     'token.refused': [],
     'signer.failure': [],
     'health.checked': [],
+    'store.hit': [],
+    'store.coalesced': [],
+    'budget.refused': [],
+    'store.error': [],
+    'store.recovered': [],
     'signing.key.switched': [],
     'signing.key.reload.failed': [],
   };

@@ -7,6 +7,7 @@ import { IADVIZE_AUTH_CONFIG } from '../iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
 import type { KeyProvider } from '../keys/key-provider.js';
 import { signWithDeadline } from '../keys/sign-with-deadline.js';
+import type { TokenStoreStatus } from '../token/token-store.js';
 
 /**
  * Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}.
@@ -48,6 +49,15 @@ export interface IAdvizeHealthResult {
   code?: SignerFailureCode;
   /** When unhealthy: what went wrong, without secrets (the library's own message, never the backend's). */
   message?: string;
+  /**
+   * `true` when the shared `tokenStore` is down: the replica still serves by
+   * the store's failure policy (in-process cache and a share of the signing
+   * budget by default) but no longer as part of the fleet. Checked afresh on
+   * every call. Absent without a `tokenStore`.
+   */
+  degraded?: boolean;
+  /** The shared `tokenStore`'s status (checked afresh on every call), when one is configured. */
+  tokenStore?: TokenStoreStatus;
 }
 
 /**
@@ -97,11 +107,18 @@ export class IAdvizeHealthService {
     if (typeof maxAgeSeconds !== 'number' || !(maxAgeSeconds >= 0)) {
       throw new TypeError(`IAdvizeHealthService.check: maxAgeSeconds must be a number >= 0 (got ${String(maxAgeSeconds)})`);
     }
+    const store = this.config.tokenStore;
+    const [signer, storeStatus] = await Promise.all([this.signerCheck(maxAgeSeconds), store?.status()]);
+    if (storeStatus === undefined) return signer;
+    return { ...signer, degraded: !storeStatus.up, tokenStore: storeStatus };
+  }
+
+  private signerCheck(maxAgeSeconds: number): Promise<IAdvizeHealthResult> {
     const last = this.last;
     // A result about another key (before a key switch) is not reused.
     if (last !== undefined && last.signingKeyThumbprint === this.keyInForce(this.now()).thumbprint) {
       const age = this.now() - last.checkedAt;
-      if (age >= 0 && age < maxAgeSeconds * 1000) return { ...last, cached: true };
+      if (age >= 0 && age < maxAgeSeconds * 1000) return Promise.resolve({ ...last, cached: true });
     }
     if (this.inFlight === undefined) {
       this.inFlight = this.runCheck().finally(() => {

@@ -38,6 +38,14 @@ export const DEFAULT_SIGNING_DURATION_BUCKETS: readonly number[] = [0.001, 0.002
  *   mint one token (claims, signature, encryption), `outcome="issued"|"failed"`;
  * - `iadvize_signer_up{signer}`: 1 or 0, the result of the last fresh health check
  *   (set only when the app runs health checks);
+ * - with a shared `tokenStore` (`nestjs-iadvize-auth/redis`):
+ *   `iadvize_token_store_hits_total{source,stale}` (tokens served without a
+ *   signature, `source="local"|"shared"`, `stale="true"` past the reuse window
+ *   because the budget was spent), `iadvize_token_store_coalesced_waits_total{outcome}`
+ *   (`"shared"`, `"timeout"`), `iadvize_signing_budget_refusals_total{scope,served}`
+ *   (`scope="fleet"|"replica"`, `served="cached"|"none"`),
+ *   `iadvize_token_store_errors_total{store,operation}` and
+ *   `iadvize_token_store_up{store}` (0 from the first error, 1 again on recovery);
  * - `iadvize_signing_key_switches_total{reason}`: signing key switches,
  *   `reason="schedule"` (a scheduled instant passed) or `reason="reload"` (a watched key file changed);
  * - `iadvize_signing_key_reload_failures_total`: changed key files that were refused (the current key stayed).
@@ -48,6 +56,11 @@ export const IADVIZE_METRIC_NAMES = {
   tokenErrors: 'token_errors_total',
   signingDuration: 'signing_duration_seconds',
   signerUp: 'signer_up',
+  storeHits: 'token_store_hits_total',
+  coalescedWaits: 'token_store_coalesced_waits_total',
+  budgetRefusals: 'signing_budget_refusals_total',
+  storeErrors: 'token_store_errors_total',
+  storeUp: 'token_store_up',
   keySwitches: 'signing_key_switches_total',
   keyReloadFailures: 'signing_key_reload_failures_total',
 } as const;
@@ -74,6 +87,16 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
   readonly signingDuration: Histogram<'signer' | 'outcome'>;
   /** `iadvize_signer_up{signer}`. */
   readonly signerUp: Gauge<'signer'>;
+  /** `iadvize_token_store_hits_total{source,stale}`. */
+  readonly storeHits: Counter<'source' | 'stale'>;
+  /** `iadvize_token_store_coalesced_waits_total{outcome}`. */
+  readonly coalescedWaits: Counter<'outcome'>;
+  /** `iadvize_signing_budget_refusals_total{scope,served}`. */
+  readonly budgetRefusals: Counter<'scope' | 'served'>;
+  /** `iadvize_token_store_errors_total{store,operation}`. */
+  readonly storeErrors: Counter<'store' | 'operation'>;
+  /** `iadvize_token_store_up{store}`. */
+  readonly storeUp: Gauge<'store'>;
   /** `iadvize_signing_key_switches_total{reason}`. */
   readonly keySwitches: Counter<'reason'>;
   /** `iadvize_signing_key_reload_failures_total`. */
@@ -113,6 +136,15 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
       existing<Gauge<'signer'>>(name('signerUp')) ??
       new Gauge({ name: name('signerUp'), help: 'Last signer health check: 1 healthy, 0 unhealthy', labelNames: ['signer'], registers: [registry] });
 
+    const counter = <L extends string>(key: keyof typeof IADVIZE_METRIC_NAMES, help: string, labelNames: L[]): Counter<L> =>
+      existing<Counter<L>>(name(key)) ?? new Counter({ name: name(key), help, labelNames, registers: [registry] });
+    this.storeHits = counter('storeHits', 'iAdvize tokens served by the shared token store without a signature, by source (local, shared) and stale', ['source', 'stale']);
+    this.coalescedWaits = counter('coalescedWaits', 'Token requests that waited for another request\'s signature of the same identity, by outcome (shared, timeout)', ['outcome']);
+    this.budgetRefusals = counter('budgetRefusals', 'Signatures refused by the signing budget, by scope (fleet, replica) and what was served (cached, none)', ['scope', 'served']);
+    this.storeErrors = counter('storeErrors', 'Failed or timed-out commands to the shared token store, by store and operation', ['store', 'operation']);
+    this.storeUp =
+      existing<Gauge<'store'>>(name('storeUp')) ??
+      new Gauge({ name: name('storeUp'), help: 'Shared token store: 1 answering, 0 failing (set on the first error and on recovery)', labelNames: ['store'], registers: [registry] });
     this.keySwitches =
       existing<Counter<'reason'>>(name('keySwitches')) ??
       new Counter({ name: name('keySwitches'), help: 'Signing key switches, by reason (schedule, reload)', labelNames: ['reason'], registers: [registry] });
@@ -135,6 +167,14 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
         this.signingDuration.observe({ signer: e.signerKind, outcome: 'failed' }, e.durationMs / 1000);
       }),
       events.on('health.checked', (e) => this.signerUp.set({ signer: e.signerKind }, e.healthy ? 1 : 0)),
+      events.on('store.hit', (e) => this.storeHits.inc({ source: e.source, stale: String(e.stale) })),
+      events.on('store.coalesced', (e) => this.coalescedWaits.inc({ outcome: e.outcome })),
+      events.on('budget.refused', (e) => this.budgetRefusals.inc({ scope: e.scope, served: e.served })),
+      events.on('store.error', (e) => {
+        this.storeErrors.inc({ store: e.store, operation: e.operation });
+        this.storeUp.set({ store: e.store }, 0);
+      }),
+      events.on('store.recovered', (e) => this.storeUp.set({ store: e.store }, 1)),
       events.on('signing.key.switched', (e) => this.keySwitches.inc({ reason: e.reason })),
       events.on('signing.key.reload.failed', () => this.keyReloadFailures.inc()),
     ];

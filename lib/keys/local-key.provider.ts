@@ -6,11 +6,49 @@ import type { KeyProvider } from './key-provider.js';
 import { markLibraryLocalSigner } from './sign-with-deadline.js';
 import { loadPrivateKey, type KeyText } from './key-material.js';
 import { quoteEnvName, quoteName } from '../redaction.js';
+import { defaultSigningThreads, MAX_SIGNING_THREADS, SigningPool } from './signing-pool.js';
+
+/** A provider's key as registered with the shared signing threads. */
+interface Pooled {
+  pool: SigningPool;
+  keyId: number;
+  /** The provider's `describe()`, for messages. */
+  source: string;
+}
+
+/** Gives the key of a provider collected without `close()` back to its signing pool. */
+const unclosed = new FinalizationRegistry<Pooled>(({ pool, keyId }) => {
+  void pool.removeKey(keyId);
+});
+
+/**
+ * Where a local key provider runs its RSA signatures.
+ * @public
+ */
+export interface LocalSigningOptions {
+  /**
+   * Threads dedicated to RSA signing, each holding the private key. They keep
+   * token signing fast while the app saturates libuv's thread pool with its
+   * own work (`crypto.scrypt`/`bcrypt` password hashing, `fs`, `zlib`,
+   * `dns.lookup`): a flood of logins cannot starve chat authentication.
+   * `0` signs on libuv's thread pool instead (`crypto.sign` with a callback),
+   * sharing it with that work. A whole number from 0 to 16.
+   * Every local provider of the process with the same value shares one set
+   * of threads. Default: the number of cores, at most 4 (libuv's default
+   * pool size).
+   */
+  signingThreads?: number;
+}
 
 /**
  * Base of the providers whose private key is loaded into this process.
- * Signing runs on libuv's thread pool (`crypto.sign` with a callback), so RSA
- * work never blocks the event loop.
+ * Signing never blocks the event loop: it runs on a small pool of dedicated
+ * signing threads (see {@link LocalSigningOptions.signingThreads}), or on
+ * libuv's thread pool with `signingThreads: 0`.
+ * The threads are shared by every local provider of the process with the
+ * same `signingThreads`; {@link close} (called on application shutdown)
+ * stops them once no provider uses them. Idle threads never keep the
+ * process alive.
  */
 export abstract class LocalKeyProvider implements KeyProvider {
   readonly alg = 'RS256' as const;
@@ -18,6 +56,20 @@ export abstract class LocalKeyProvider implements KeyProvider {
   abstract readonly kind: string;
   private privateKey?: KeyObject;
   private publicKey?: KeyObject;
+  private readonly signingThreadsOption: unknown;
+  /** The key's registration in the shared signing pool, while open. */
+  private pooled?: Pooled;
+
+  /** @param signing where to run the signatures (default: dedicated signing threads) */
+  protected constructor(signing?: LocalSigningOptions) {
+    this.signingThreadsOption = signing?.signingThreads;
+  }
+
+  /** Number of signing threads this provider uses (see {@link LocalSigningOptions.signingThreads}); `0`: libuv's thread pool. */
+  get signingThreads(): number {
+    const n = this.signingThreadsOption;
+    return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_SIGNING_THREADS ? n : defaultSigningThreads();
+  }
 
   /** Reads the raw key material; throws `InvalidKeyError` naming the source. */
   protected abstract read(): { material: KeyText | JsonWebKey; passphrase?: string };
@@ -25,9 +77,13 @@ export abstract class LocalKeyProvider implements KeyProvider {
   /** Description of the key source for messages, without the key. */
   abstract describe(): string;
 
-  /** Loads and checks the key (RSA, ≥ 2048 bits, private). Idempotent. */
+  /**
+   * Checks `signingThreads`, loads and checks the key (RSA, ≥ 2048 bits,
+   * private) and starts the signing threads, resolving once they run.
+   * Idempotent.
+   */
   async init(): Promise<void> {
-    this.ensureLoaded();
+    await this.signingPool()?.pool.ready();
   }
 
   private ensureLoaded(): KeyObject {
@@ -40,16 +96,56 @@ export abstract class LocalKeyProvider implements KeyProvider {
     return this.privateKey;
   }
 
+  /**
+   * Registers the key with the process's signing threads (starting them) on
+   * first use; `undefined` with `signingThreads: 0`. Loads the key.
+   */
+  private signingPool(): Pooled | undefined {
+    const n = this.signingThreadsOption;
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_SIGNING_THREADS)) {
+      throw new InvalidKeyError(
+        `signingThreads: must be a whole number from 0 (sign on libuv's thread pool) to ${MAX_SIGNING_THREADS}; leave it out for the default (${defaultSigningThreads()})`,
+      );
+    }
+    const key = this.ensureLoaded();
+    if (this.pooled) return this.pooled;
+    const size = this.signingThreads;
+    if (size === 0) return undefined;
+    const pool = SigningPool.shared(size);
+    const pooled = { pool, keyId: pool.addKey(key), source: this.describe() };
+    this.pooled = pooled;
+    // A provider dropped without close() (a test, a script) gives its key back when collected.
+    unclosed.register(this, pooled, pooled);
+    return pooled;
+  }
+
+  /** RS256 signature of `signingInput`, made on a signing thread (or libuv's pool with `signingThreads: 0`). */
   sign(signingInput: Uint8Array): Promise<Uint8Array> {
-    let key: KeyObject;
+    let pooled: Pooled | undefined;
     try {
-      key = this.ensureLoaded();
+      pooled = this.signingPool();
     } catch (e) {
       return Promise.reject(e);
     }
+    if (pooled) return pooled.pool.sign(pooled.keyId, signingInput, pooled.source);
+    const key = this.privateKey as KeyObject;
     return new Promise((resolve, reject) => {
       cryptoSign('sha256', signingInput, key, (err, signature) => (err ? reject(err) : resolve(signature)));
     });
+  }
+
+  /**
+   * Removes the key from the signing threads; they stop when no provider
+   * uses them any more (signatures still owed are then rejected with
+   * `SigningUnavailableError`). Called on application shutdown. The provider
+   * stays usable: a later signature registers the key again.
+   */
+  async close(): Promise<void> {
+    const pooled = this.pooled;
+    if (!pooled) return;
+    this.pooled = undefined;
+    unclosed.unregister(pooled);
+    await pooled.pool.removeKey(pooled.keyId);
   }
 
   async getPublicKey(): Promise<KeyObject> {
@@ -62,7 +158,7 @@ export abstract class LocalKeyProvider implements KeyProvider {
  * Options of {@link PemKeyProvider}: exactly one of `pem` or `jwk`.
  * @public
  */
-export interface PemKeyProviderOptions {
+export interface PemKeyProviderOptions extends LocalSigningOptions {
   /** PEM text (PKCS#8, PKCS#1 or encrypted PKCS#8), base64 of PEM, or base64 DER. */
   pem?: string;
   /** A private RSA JWK. */
@@ -79,7 +175,7 @@ export class PemKeyProvider extends LocalKeyProvider {
   readonly kind = 'inline';
 
   constructor(private readonly options: PemKeyProviderOptions) {
-    super();
+    super(options);
     // Only this exact class is the library's own signer (a subclass may replace how it signs).
     if (new.target === PemKeyProvider) markLibraryLocalSigner(this);
   }
@@ -101,7 +197,7 @@ export class PemKeyProvider extends LocalKeyProvider {
  * Options of {@link FileKeyProvider}.
  * @public
  */
-export interface FileKeyProviderOptions {
+export interface FileKeyProviderOptions extends LocalSigningOptions {
   /** Path of a PEM or DER private key file (read once, at startup, unless `watch` is on). */
   file: string;
   /** Passphrase of an encrypted PEM. */
@@ -130,7 +226,7 @@ export class FileKeyProvider extends LocalKeyProvider {
   readonly kind = 'file';
 
   constructor(private readonly options: FileKeyProviderOptions) {
-    super();
+    super(options);
     // Only this exact class is the library's own signer (a subclass may replace how it signs).
     if (new.target === FileKeyProvider) markLibraryLocalSigner(this);
   }
@@ -182,7 +278,7 @@ export function readKeyFile(file: string, source: string, cwd: string = process.
  * Options of {@link EnvKeyProvider}.
  * @public
  */
-export interface EnvKeyProviderOptions {
+export interface EnvKeyProviderOptions extends LocalSigningOptions {
   /** Name of the environment variable holding the key (PEM with real or literal `\n`, base64 of PEM or DER). */
   env: string;
   /** Passphrase of an encrypted PEM. */
@@ -199,7 +295,7 @@ export class EnvKeyProvider extends LocalKeyProvider {
   readonly kind = 'env';
 
   constructor(private readonly options: EnvKeyProviderOptions) {
-    super();
+    super(options);
     // Only this exact class is the library's own signer (a subclass may replace how it signs).
     if (new.target === EnvKeyProvider) markLibraryLocalSigner(this);
   }

@@ -1,6 +1,6 @@
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
@@ -9,6 +9,7 @@ import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeUser } from './identity.js';
 import { ownValue } from './own-property.js';
 import { TokenCache } from './token-cache.js';
+import type { TokenStore } from './token-store.js';
 import { quoteName } from '../redaction.js';
 import type { SigningKeyInForce } from '../keys/key-schedule.js';
 import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
@@ -59,9 +60,10 @@ export interface SigningKeyInfo {
  * @public
  */
 @Injectable()
-export class TokenService {
+export class TokenService implements OnModuleInit {
   private readonly textEncoder = new TextEncoder();
   private readonly cache?: TokenCache;
+  private readonly store?: TokenStore;
   /** Where the service reports issued tokens and failures (the module's instance; a private one when built by hand). */
   readonly events: IAdvizeAuthEvents;
 
@@ -71,6 +73,20 @@ export class TokenService {
   ) {
     this.events = events ?? new IAdvizeAuthEvents();
     if (config.tokenCache) this.cache = new TokenCache(config.tokenCache, config.clock);
+    if (config.tokenStore) {
+      this.store = config.tokenStore;
+      this.store.attach({
+        tokenTtlSeconds: config.tokenTtlSeconds,
+        signingTimeoutMs: config.signingTimeoutMs,
+        clock: config.clock,
+        events: this.events,
+      });
+    }
+  }
+
+  /** Connects the shared `tokenStore`, if any (bounded: a store that cannot connect follows its failure policy). */
+  async onModuleInit(): Promise<void> {
+    await this.store?.connect?.();
   }
 
   /**
@@ -93,6 +109,27 @@ export class TokenService {
     // One look at the key in force per token: it signs, and it keys the cache.
     const now = this.config.clock();
     const key = this.keyInForce(now);
+    if (this.store) {
+      let ownMintFailed = false;
+      try {
+        // The store keys entries by the thumbprint in force when the request came; a mint after a wait
+        // signs with the key in force then (after a switch, the new key: never an old-key token).
+        const mintNow = () => {
+          const at = this.config.clock();
+          return this.mint(valid, started, this.keyInForce(at), at).catch((e: unknown) => {
+            ownMintFailed = true; // mint() already emitted signer.failure
+            throw e;
+          });
+        };
+        const { token, cached } = await this.store.issue(valid, mintNow, key.thumbprint);
+        if (cached && this.events.listening('token.issued')) this.emitCachedIssue(valid.userId, started, key.provider.kind);
+        return token;
+      } catch (e) {
+        // Budget spent, store down and failing closed, or another request's signature failed: one event per request.
+        if (!ownMintFailed && this.events.listening('signer.failure')) this.emitSignerFailure(e, started, valid.userId, key.provider.kind);
+        throw e;
+      }
+    }
     if (!this.cache) return this.mint(valid, started, key, now);
     const cacheKey = TokenCache.keyOf(valid.userId, ownVisitorData(valid), key.thumbprint);
     const { cached, token } = this.cache.getOrMint(cacheKey, () => this.mint(valid, started, key, now));
@@ -166,6 +203,15 @@ export class TokenService {
   /** The RFC 7638 thumbprint of the iAdvize key tokens are encrypted to. */
   get iadvizeKeyThumbprint(): string {
     return this.config.iadvizeKeyThumbprint;
+  }
+
+  private emitCachedIssue(userId: string, started: number, signerKind: string): void {
+    this.events.emit('token.issued', {
+      durationMs: performance.now() - started,
+      signerKind,
+      userIdHash: this.events.hashUserId(userId),
+      cached: true,
+    });
   }
 
   private emitRefused(identity: unknown): void {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Smoke test of the benchmark (issue 7): `node bench/run.mjs --quick --json`
+ * Smoke test of the benchmark (issues 7 and 13): `node bench/run.mjs --quick --json`
  * runs to completion and prints one JSON object holding every figure. It is
  * NOT a timed assertion: missed performance targets are data, not failures.
  * Needs the built package (`npm test` builds first).
@@ -95,6 +95,13 @@ function positiveFigures(): string[] {
     'ratios.expressPlainToNode',
     'ratios.expressToExpressPlain',
     'ratios.fastifyToRawSign',
+    'flood.ratePerSecond',
+    'flood.uvThreadpoolSize',
+    ...['engine', 'engineLibuv'].flatMap((t) =>
+      ['unloadedLatencyP50Ms', 'unloadedLatencyP99Ms', 'floodedLatencyP50Ms', 'floodedLatencyP99Ms', 'p99Ratio', 'floodJobsPerSecond'].map((f) => `flood.${t}.${f}`),
+    ),
+    'ratios.floodedToUnloadedP99',
+    'ratios.floodedToUnloadedP99Libuv',
   ];
 }
 
@@ -147,10 +154,11 @@ describe('benchmark (bench/run.mjs --quick --json)', () => {
     expect((at(result, 'http.memory.rssSamplesMb') as number[]).length).toBeGreaterThan(0);
   });
 
-  it('evaluates every target of issue 7 with PASS/FAIL', () => {
+  it('evaluates every target of issues 7 and 13 with PASS/FAIL', () => {
     const targets = result.targets as Json[];
     expect(targets.length).toBe(result.targetsTotal);
-    expect(targets.length).toBeGreaterThanOrEqual(14);
+    expect(targets.length).toBeGreaterThanOrEqual(15);
+    expect(targets.map((t) => t.name)).toContain('token p99 under a thread-pool flood / unloaded');
     for (const t of targets) {
       expect(typeof t.name).toBe('string');
       expect(Number.isFinite(t.value)).toBe(true);

@@ -32,6 +32,7 @@ import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
 import { IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthConfig, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import { CLI_COMMANDS, runCli as runCliInProcess } from '../../lib/cli/cli.runner.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
+import { RedisTokenStore } from '../../lib/redis/index.js';
 import { requireBuiltCli, runCli as runBinary } from '../cli/cli-runner.helper.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
 import { PLATFORMS } from '../helpers/platforms.js';
@@ -172,6 +173,14 @@ const MODULE_INJECTIONS: Record<string, Injection[]> = {
     ['tokenCache.ttlSeconds', (s) => ({ options: { tokenCache: { ttlSeconds: s } } })],
     ['tokenCache.maxEntries', (s) => ({ options: { tokenCache: { ttlSeconds: 10, maxEntries: s } } })],
     ['tokenCache unknown member', (s) => ({ options: { tokenCache: { ttlSeconds: 10, [s]: 1 } } })],
+  ],
+  // The shared store's options (each with a URL that is refused, so no app tries to connect).
+  tokenStore: [
+    ['tokenStore', (s) => ({ options: { tokenStore: s } })],
+    ['tokenStore.url', (s) => ({ options: { tokenStore: new RedisTokenStore({ url: s, secret: 'a-store-secret-of-thirty-two-bytes!' }) } })],
+    ['tokenStore.secret', (s) => ({ options: { tokenStore: new RedisTokenStore({ url: 'not-a-redis-url', secret: s }) } })],
+    ['tokenStore.keyPrefix', (s) => ({ options: { tokenStore: new RedisTokenStore({ url: 'not-a-redis-url', secret: 'a-store-secret-of-thirty-two-bytes!', keyPrefix: s }) } })],
+    ['tokenStore unknown member', (s) => ({ options: { tokenStore: new RedisTokenStore({ url: 'not-a-redis-url', secret: 'a-store-secret-of-thirty-two-bytes!', [s]: 1 } as never) } })],
   ],
 };
 /** A secret as the name of an option. */

@@ -26,15 +26,45 @@ export class AwsKmsStandin extends StandinServer {
   /** Key the alias points at (moving it simulates a rotation). */
   aliasTarget: 'primary' | 'rotated' = 'primary';
   readonly rotatedKeyId = 'ffffffff-12ab-34cd-56ef-1234567890ab';
+  /**
+   * Optional `Sign` quota per second, as AWS KMS enforces it (shared by every
+   * caller): the Sign calls past it within one clock second answer
+   * `ThrottlingException`. Default: none.
+   */
+  signQuotaPerSecond: number | undefined;
+  /** `Sign` calls answered with a signature. */
+  signed = 0;
+  /** `Sign` calls refused by {@link signQuotaPerSecond}. */
+  throttled = 0;
+  private quotaWindow = -1;
+  private quotaUsed = 0;
 
   private constructor(key: StandinKey, other: StandinKey, readonly rotatedKey: StandinKey) {
     super(key, other);
   }
 
-  /** Starts a stand-in with fresh keys. */
-  static async create(): Promise<AwsKmsStandin> {
+  /** Starts a stand-in with fresh keys (and, optionally, a per-second `Sign` quota). */
+  static async create(options: { signQuotaPerSecond?: number } = {}): Promise<AwsKmsStandin> {
     const [a, b, c] = await Promise.all([standinKey(), standinKey(), standinKey()]);
-    return new AwsKmsStandin(a, b, c).start();
+    const standin = new AwsKmsStandin(a, b, c);
+    standin.signQuotaPerSecond = options.signQuotaPerSecond;
+    return standin.start();
+  }
+
+  /** True when this `Sign` call is over the per-second quota (and counts it). */
+  private overQuota(): boolean {
+    if (this.signQuotaPerSecond === undefined) return false;
+    const window = Math.floor(Date.now() / 1000);
+    if (window !== this.quotaWindow) {
+      this.quotaWindow = window;
+      this.quotaUsed = 0;
+    }
+    if (this.quotaUsed >= this.signQuotaPerSecond) {
+      this.throttled++;
+      return true;
+    }
+    this.quotaUsed++;
+    return false;
   }
 
   get keyArn(): string {
@@ -115,6 +145,8 @@ export class AwsKmsStandin extends StandinServer {
           return this.error('ValidationException', 'this stand-in only signs digests');
         }
         if (message.length !== 32) return this.error('ValidationException', 'Digest is invalid length for algorithm RSASSA_PKCS1_V1_5_SHA_256');
+        if (this.overQuota()) return this.error('ThrottlingException', 'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.');
+        this.signed++;
         const signature = target.key === this.key ? this.signDigest(message) : signPkcs1Digest(target.key.privateKey, message);
         return { status: 200, headers, body: { KeyId: target.arn, Signature: signature.toString('base64'), SigningAlgorithm: body.SigningAlgorithm } };
       }
