@@ -222,7 +222,7 @@ describe('signingKey schedule: the switch at the agreed instant', () => {
     expect(moduleRef.get<ResolvedIAdvizeAuthConfig>(IADVIZE_AUTH_CONFIG).signingKeyThumbprint).toBe(thumbB);
 
     expect(switched).toEqual([
-      { previousThumbprint: thumbA, thumbprint: thumbB, reason: 'schedule', signerKind: 'pem', source: 'signingKey.schedule[1].key', at: SWITCH_MS },
+      { previousThumbprint: thumbA, thumbprint: thumbB, reason: 'schedule', signerKind: 'inline', source: 'signingKey.schedule[1].key', at: SWITCH_MS },
     ]);
     const lines = logger.matching('Signing key switched');
     expect(lines).toHaveLength(1);
