@@ -60,6 +60,7 @@ import { TokenService } from './token/token.service.js';
   exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeExceptionFilter, IAdvizeAuthEvents, IAdvizeHealthService],
 })
 export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleInit, OnModuleDestroy {
+  /** Built by Nest's injector from the module's resolved configuration. @internal */
   constructor(
     @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
     @Optional() private readonly events?: IAdvizeAuthEvents,

@@ -90,6 +90,7 @@ export class IAdvizeHealthService {
   private inFlight: Promise<IAdvizeHealthResult> | undefined;
   private readonly events: IAdvizeAuthEvents;
 
+  /** Built by Nest's injector from the module's resolved configuration. @internal */
   constructor(
     @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
     @Optional() events?: IAdvizeAuthEvents,

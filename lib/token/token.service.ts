@@ -67,6 +67,7 @@ export class TokenService implements OnModuleInit {
   /** Where the service reports issued tokens and failures (the module's instance; a private one when built by hand). */
   readonly events: IAdvizeAuthEvents;
 
+  /** Built by Nest's injector from the module's resolved configuration. @internal */
   constructor(
     @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
     @Optional() events?: IAdvizeAuthEvents,
