@@ -6,11 +6,11 @@ export default {
   roots: ['<rootDir>/test'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
-  setupFiles: ['<rootDir>/test/setup.ts'],
+  setupFiles: ['<rootDir>/test/jest/setup.ts'],
   // Suite-wide secrets check: every test process's output is captured, then scanned at the end.
-  globalSetup: '<rootDir>/test/global-setup.mjs',
-  globalTeardown: '<rootDir>/test/global-teardown.mjs',
-  reporters: ['default', '<rootDir>/test/output-reporter.mjs'],
+  globalSetup: '<rootDir>/test/jest/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/jest/global-teardown.mjs',
+  reporters: ['default', '<rootDir>/test/jest/output-reporter.mjs'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

@@ -158,7 +158,7 @@ function redisVersion() {
 async function startAwsStandin(dir, signQuotaPerSecond) {
   const ts = (await import('typescript')).default;
   for (const name of ['standin-server', 'aws-kms.standin']) {
-    const source = readFileSync(join(ROOT, 'test/kms/standins', `${name}.ts`), 'utf8');
+    const source = readFileSync(join(ROOT, 'test/support/standins', `${name}.ts`), 'utf8');
     const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
     writeFileSync(join(dir, `${name}.js`), outputText);
   }

@@ -2,7 +2,7 @@
  * The AWS KMS stand-in of the fleet benchmark, in its own process so that its
  * per-second `Sign` quota is counted on arrival, not after the load
  * generator's event loop lets it run. The parent transpiles the test
- * stand-ins (test/kms/standins) into `dir` and talks over IPC.
+ * stand-ins (test/support/standins) into `dir` and talks over IPC.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -1,7 +1,8 @@
 import { Inject, Logger, Module, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_PRODUCTION_KEY_THUMBPRINT } from './iadvize.constants.js';
 import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './iadvize-auth.module-definition.js';
-import { resolveIAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from './iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from './startup/resolve-options.js';
+import type { ResolvedIAdvizeAuthConfig } from './startup/resolved-config.js';
 import { IAdvizeAuthEvents } from './events/iadvize-auth-events.service.js';
 import { formatInstant } from './keys/key-schedule.js';
 import { IAdvizeHealthService } from './health/iadvize-health.service.js';

@@ -33,7 +33,7 @@ export {
 } from './errors.js';
 export { IAdvizeAuthModule } from './iadvize-auth.module.js';
 export { IADVIZE_AUTH_MODULE_OPTIONS, type IAdvizeAuthModuleExtras } from './iadvize-auth.module-definition.js';
-export type { IAdvizeAuthOptions, SigningKeyOption } from './iadvize-auth.options.js';
+export type { IAdvizeAuthOptions, SigningKeyOption, SigningKeyScheduleOption, SigningKeyScheduleEntry, TokenCacheOptions } from './options/iadvize-auth.options.js';
 export type { KeyProvider, SignOptions } from './keys/key-provider.js';
 export {
   PemKeyProvider,
@@ -46,10 +46,8 @@ export {
 } from './keys/local-key.provider.js';
 export { thumbprintOf } from './keys/key-material.js';
 export type { PublicKeyInput } from './keys/public-key-input.js';
-export type { SigningKeyScheduleOption, SigningKeyScheduleEntry } from './keys/key-schedule.js';
 export { TokenService, type IAdvizeToken, type IAdvizeClaims, type SigningKeyInfo } from './token/token.service.js';
 export { validateIdentity, type IAdvizeUser, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
-export type { TokenCacheOptions } from './token/token-cache.js';
 export type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from './token/token-store.js';
 export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';

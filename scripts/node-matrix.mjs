@@ -1,5 +1,5 @@
 // Node matrix: runs the suites that exercise the packed package (the artifact
-// suite, test/artifact, and the consumer apps, test/consumers) on other Node
+// suite, test/package/artifact.spec.ts, and the consumer apps, test/package/*.consumer.spec.ts) on other Node
 // lines. `npm test` covers the Node you run it with; this covers the rest.
 //
 //   npm run test:matrix                    # Node 22 and 24 (the versions below)
@@ -20,7 +20,12 @@ import { fileURLToPath } from 'node:url';
 /** The Node versions of the matrix (one per line above the machine's): bump with the releases. */
 const DEFAULT_VERSIONS = ['22.23.5', '24.22.3'];
 /** The spec folders that run on every Node of the matrix (the ones that exist in this checkout). */
-const SUITES = ['test/artifact', 'test/consumers'];
+const SUITES = [
+  'test/package/artifact.spec.ts',
+  'test/package/nest11-cjs-jest.consumer.spec.ts',
+  'test/package/nest12-esm-jest.consumer.spec.ts',
+  'test/package/nest12-esm-vitest.consumer.spec.ts',
+];
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const versions = process.argv.slice(2).length > 0 ? process.argv.slice(2) : DEFAULT_VERSIONS;

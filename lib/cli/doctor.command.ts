@@ -5,7 +5,9 @@ import { IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthOptionsFromEnv, type EnvR
 import { EnvConfiguredKeyProvider } from '../config/env-key.provider.js';
 import { IAdvizeAuthError, InvalidOptionsError } from '../errors.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, IADVIZE_PRODUCTION_KEY_THUMBPRINT, JWE_ALGORITHM, JWE_CONTENT_TYPE, JWE_ENCRYPTION } from '../iadvize.constants.js';
-import { resolveIAdvizeAuthOptions, type IAdvizeAuthOptions, type ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
+import type { IAdvizeAuthOptions } from '../options/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../startup/resolve-options.js';
+import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
 import { thumbprintOf } from '../keys/key-material.js';
 import { formatInstant } from '../keys/key-schedule.js';
 import { quoteValue, redact } from '../redaction.js';

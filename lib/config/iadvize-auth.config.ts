@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import type { IAdvizeAuthOptions } from '../iadvize-auth.options.js';
+import type { IAdvizeAuthOptions } from '../options/iadvize-auth.options.js';
 import { iadvizeAuthOptionsFromEnv } from './iadvize-env.options.js';
 
 /**

@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '../errors.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, MIN_TOKEN_TTL_SECONDS } from '../iadvize.constants.js';
-import type { IAdvizeAuthOptions, SigningKeyOption } from '../iadvize-auth.options.js';
-import type { SigningKeyScheduleOption } from '../keys/key-schedule.js';
+import type { IAdvizeAuthOptions, SigningKeyOption, SigningKeyScheduleOption } from '../options/iadvize-auth.options.js';
+import { MAX_SIGNING_TIMEOUT_MS, MIN_SIGNING_TIMEOUT_MS } from '../options/option.defaults.js';
 import type { PublicKeyInput } from '../keys/public-key-input.js';
 import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
@@ -300,7 +300,7 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
     `; iAdvize recommends ${DEFAULT_TOKEN_TTL_SECONDS}`,
     problems,
   );
-  const signingTimeoutMs = wholeNumber(env, IAdvizeEnv.SigningTimeoutMs, 100, 60_000, 'milliseconds', '', problems);
+  const signingTimeoutMs = wholeNumber(env, IAdvizeEnv.SigningTimeoutMs, MIN_SIGNING_TIMEOUT_MS, MAX_SIGNING_TIMEOUT_MS, 'milliseconds', '', problems);
 
   if (problems.length > 0) throw new InvalidOptionsError(problems, 'iAdvize environment configuration');
 

@@ -1,12 +1,13 @@
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
+import { IAdvizeAuthError, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
-import { IADVIZE_AUTH_CONFIG } from '../iadvize.constants.js';
-import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
+import { IADVIZE_AUTH_CONFIG, JWS_ALGORITHM } from '../iadvize.constants.js';
+import { b64url, jwsSigningInput } from '../token/compact.js';
+import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
 import type { KeyProvider } from '../keys/key-provider.js';
-import { signWithDeadline } from '../keys/sign-with-deadline.js';
+import { signerFailureCodeOf, signWithDeadline } from '../keys/sign-with-deadline.js';
 import type { TokenStoreStatus } from '../token/token-store.js';
 
 /**
@@ -174,7 +175,7 @@ export class IAdvizeHealthService {
     }
     const durationMs = performance.now() - started;
     const code: SignerFailureCode | undefined =
-      failure === undefined ? undefined : failure instanceof SignatureMismatchError ? IAdvizeErrorCode.SignatureMismatch : IAdvizeErrorCode.SigningUnavailable;
+      failure === undefined ? undefined : signerFailureCodeOf(failure);
     const result: IAdvizeHealthResult = {
       healthy: failure === undefined,
       signerKind: keyProvider.kind,
@@ -195,7 +196,8 @@ export class IAdvizeHealthService {
 
 /** The bytes signed by a health check: a JWS signing input no iAdvize token could be mistaken for. */
 function healthProbe(nowMs: number): Uint8Array {
-  const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'nestjs-iadvize-auth-health-probe' })).toString('base64url');
-  const payload = Buffer.from(JSON.stringify({ iss: 'nestjs-iadvize-auth health check', iat: Math.floor(nowMs / 1000) })).toString('base64url');
-  return new TextEncoder().encode(`${header}.${payload}`);
+  return new TextEncoder().encode(jwsSigningInput({ iss: 'nestjs-iadvize-auth health check', iat: Math.floor(nowMs / 1000) }, HEALTH_PROBE_HEADER_B64));
 }
+
+/** The probe's JWS header: its own `typ`, so a probe signature is never an iAdvize token's. */
+const HEALTH_PROBE_HEADER_B64 = b64url(JSON.stringify({ alg: JWS_ALGORITHM, typ: 'nestjs-iadvize-auth-health-probe' }));

@@ -3,6 +3,7 @@ import { InvalidKeyError } from '../errors.js';
 import { loadPublicKey } from './key-material.js';
 import { quoteEnvName, quoteName } from '../redaction.js';
 import { readKeyFile } from './local-key.provider.js';
+import { keySourceOf } from '../options/key-source.rules.js';
 
 /**
  * Where a public RSA key comes from:
@@ -32,26 +33,25 @@ export function loadPublicKeyInput(input: PublicKeyInput, option: string): KeyOb
   if (input === null || typeof input !== 'object') {
     throw new InvalidKeyError(`${option} must be a PEM/base64 string or one of { pem }, { file }, { env }, { jwk }`);
   }
-  const keys = Object.keys(input);
-  if (keys.length !== 1) {
-    throw new InvalidKeyError(`${option} must have exactly one of "pem", "file", "env", "jwk" (got ${keys.map(quoteName).join(', ') || 'none'})`);
+  const source = keySourceOf(input as Record<string, unknown>, option, {}, 'a PEM string or a KeyObject');
+  switch (source) {
+    case 'pem':
+      return loadPublicKey((input as { pem: string }).pem, `${option}.pem`);
+    case 'file': {
+      const file = (input as { file: string }).file;
+      const described = `${option}.file ${quoteName(file)}`;
+      return loadPublicKey(readKeyFile(file, described), described);
+    }
+    case 'env': {
+      const env = (input as { env: string }).env;
+      const described = `${option}.env ${quoteEnvName(env)}`;
+      const value = process.env[env];
+      if (value === undefined || value.trim() === '') throw new InvalidKeyError(`${described} is not set`);
+      return loadPublicKey(value, described);
+    }
+    case 'jwk':
+      return loadPublicKey((input as { jwk: JsonWebKey }).jwk, `${option}.jwk`);
+    default:
+      throw new InvalidKeyError(source);
   }
-  if ('pem' in input) {
-    if (typeof input.pem !== 'string') throw new InvalidKeyError(`${option}.pem must be a string`);
-    return loadPublicKey(input.pem, `${option}.pem`);
-  }
-  if ('file' in input) {
-    if (typeof input.file !== 'string' || !input.file) throw new InvalidKeyError(`${option}.file must be a non-empty path`);
-    const source = `${option}.file ${quoteName(input.file)}`;
-    return loadPublicKey(readKeyFile(input.file, source), source);
-  }
-  if ('env' in input) {
-    if (typeof input.env !== 'string' || !input.env) throw new InvalidKeyError(`${option}.env must be an environment variable name`);
-    const source = `${option}.env ${quoteEnvName(input.env)}`;
-    const value = process.env[input.env];
-    if (value === undefined || value.trim() === '') throw new InvalidKeyError(`${source} is not set`);
-    return loadPublicKey(value, source);
-  }
-  if ('jwk' in input) return loadPublicKey(input.jwk, `${option}.jwk`);
-  throw new InvalidKeyError(`${option} must have exactly one of "pem", "file", "env", "jwk" (got ${quoteName(keys[0])})`);
 }

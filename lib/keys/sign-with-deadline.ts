@@ -1,4 +1,5 @@
-import { SigningUnavailableError } from '../errors.js';
+import { IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
+import type { SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import type { KeyProvider } from './key-provider.js';
 import { quoteName } from '../redaction.js';
 
@@ -76,4 +77,13 @@ export async function signWithDeadline(provider: KeyProvider, input: Uint8Array,
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The error code a signer failure is reported with (events, metrics, health):
+ * a signature that does not verify, or a signer that is unavailable.
+ * @internal shared by the token service and the health check.
+ */
+export function signerFailureCodeOf(e: unknown): SignerFailureCode {
+  return e instanceof SignatureMismatchError ? IAdvizeErrorCode.SignatureMismatch : IAdvizeErrorCode.SigningUnavailable;
 }

@@ -4,10 +4,10 @@
  * @packageDocumentation
  */
 import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
-import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
-import { quoteName } from '../redaction.js';
 import {
+  InvalidKeyError,
+  loadPublicKey,
+  quoteName,
   failureKindOfStatus,
   importOptional,
   networkErrorCode,
@@ -17,9 +17,9 @@ import {
   type LoadedKey,
   type RemoteFailure,
   type RemoteSignerOptions,
-} from './remote-signer.js';
+} from './remote-key.provider.js';
 
-export type { RemoteSignerOptions } from './remote-signer.js';
+export type { RemoteSignerOptions } from './remote-key.provider.js';
 
 const SIGNING_ALGORITHM = 'RSASSA_PKCS1_V1_5_SHA_256';
 const PACKAGE = '@aws-sdk/client-kms';
@@ -117,7 +117,7 @@ export class AwsKmsKeyProvider extends RemoteKeyProvider {
   private sdk?: typeof import('@aws-sdk/client-kms');
 
   constructor(private readonly options: AwsKmsKeyProviderOptions) {
-    super(options);
+    super(options, classifyAwsError);
   }
 
   describe(): string {
@@ -186,9 +186,6 @@ export class AwsKmsKeyProvider extends RemoteKeyProvider {
     return res.Signature;
   }
 
-  protected classify(error: unknown): RemoteFailure {
-    return classifyAwsError(error);
-  }
 
   protected override async release(): Promise<void> {
     if (this.ownsClient) this.client?.destroy();

@@ -5,10 +5,10 @@
  * @packageDocumentation
  */
 import type { CryptographyClient, KeyClient, KeyClientOptions, KeyVaultKey } from '@azure/keyvault-keys';
-import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
-import { quoteName } from '../redaction.js';
 import {
+  InvalidKeyError,
+  loadPublicKey,
+  quoteName,
   failureKindOfStatus,
   importOptional,
   networkErrorCode,
@@ -18,9 +18,9 @@ import {
   type LoadedKey,
   type RemoteFailure,
   type RemoteSignerOptions,
-} from './remote-signer.js';
+} from './remote-key.provider.js';
 
-export type { RemoteSignerOptions } from './remote-signer.js';
+export type { RemoteSignerOptions } from './remote-key.provider.js';
 
 const PACKAGE = '@azure/keyvault-keys';
 
@@ -135,7 +135,7 @@ export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
   private versionedId?: string;
 
   constructor(private readonly options: AzureKeyVaultKeyProviderOptions) {
-    super(options);
+    super(options, classifyAzureError);
   }
 
   describe(): string {
@@ -243,7 +243,4 @@ export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
     return res.result;
   }
 
-  protected classify(error: unknown): RemoteFailure {
-    return classifyAzureError(error);
-  }
 }

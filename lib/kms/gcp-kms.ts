@@ -4,11 +4,11 @@
  * @packageDocumentation
  */
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
-import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
-import { quoteName } from '../redaction.js';
 import { crc32c } from './crc32c.js';
 import {
+  InvalidKeyError,
+  loadPublicKey,
+  quoteName,
   failureKindOfStatus,
   importOptional,
   interopDefault,
@@ -20,9 +20,9 @@ import {
   type LoadedKey,
   type RemoteFailure,
   type RemoteSignerOptions,
-} from './remote-signer.js';
+} from './remote-key.provider.js';
 
-export type { RemoteSignerOptions } from './remote-signer.js';
+export type { RemoteSignerOptions } from './remote-key.provider.js';
 
 const PACKAGE = '@google-cloud/kms';
 
@@ -158,7 +158,7 @@ export class GcpKmsKeyProvider extends RemoteKeyProvider {
   private mode: 'digest' | 'raw' = 'digest';
 
   constructor(private readonly options: GcpKmsKeyProviderOptions) {
-    super(options);
+    super(options, classifyGcpError);
   }
 
   describe(): string {
@@ -264,9 +264,6 @@ export class GcpKmsKeyProvider extends RemoteKeyProvider {
     return signature;
   }
 
-  protected classify(error: unknown): RemoteFailure {
-    return classifyGcpError(error);
-  }
 
   protected override async release(): Promise<void> {
     if (this.ownsClient) await this.client?.close().catch(() => undefined);

@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { PKCS11 } from 'pkcs11js';
-import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
-import { quoteEnvName, quoteName, safeName } from '../redaction.js';
 import {
+  InvalidKeyError,
+  loadPublicKey,
+  quoteEnvName,
+  quoteName,
+  safeName,
   importOptional,
   interopDefault,
   RemoteKeyProvider,
@@ -19,11 +20,13 @@ import {
   type LoadedKey,
   type RemoteFailure,
   type RemoteSignerOptions,
-} from './remote-signer.js';
+} from './remote-key.provider.js';
+import { acquireModule, releaseModule, type LoadedModule, type Pkcs11Js } from './pkcs11-library.registry.js';
+import { classifyPkcs11Error, KIND_OF_CODE, pkcs11Code, SESSION_BREAKING } from './pkcs11-return-codes.js';
+import { SessionPool } from './pkcs11-session.pool.js';
 
-export type { RemoteSignerOptions } from './remote-signer.js';
+export type { RemoteSignerOptions } from './remote-key.provider.js';
 
-type Pkcs11Js = typeof import('pkcs11js');
 type Handle = Buffer;
 
 /**
@@ -50,274 +53,6 @@ export interface Pkcs11KeyProviderOptions extends RemoteSignerOptions {
    * process hashes and sends DigestInfo ‖ digest, for tokens limiting input size).
    */
   mechanism?: 'CKM_SHA256_RSA_PKCS' | 'CKM_RSA_PKCS';
-}
-
-/** A loaded PKCS#11 library, shared by every provider of the process that uses it. */
-interface LoadedModule {
-  p11: PKCS11;
-  refs: number;
-  /** False when someone else in the process had already called C_Initialize. */
-  finalize: boolean;
-  /** Providers logged in, per slot (hex): the last one out logs out. `pin` is a SHA-256 of the PIN used, never the PIN. */
-  logins: Map<string, { count: number; pin: string }>;
-}
-
-/** C_Initialize / C_Finalize once per process and library. */
-const modules = new Map<string, Promise<LoadedModule>>();
-
-async function acquireModule(sdk: Pkcs11Js, path: string): Promise<LoadedModule> {
-  let entry = modules.get(path);
-  if (!entry) {
-    entry = (async () => {
-      const p11 = new sdk.PKCS11();
-      p11.load(path);
-      let finalize = true;
-      try {
-        // Signatures run on libuv's thread pool: the library must lock itself.
-        p11.C_Initialize({ flags: sdk.CKF_OS_LOCKING_OK });
-      } catch (e) {
-        if (pkcs11Code(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
-          p11.close();
-          throw e;
-        }
-        finalize = false;
-      }
-      return { p11, refs: 0, finalize, logins: new Map() };
-    })();
-    modules.set(path, entry);
-    entry.catch(() => modules.delete(path));
-  }
-  const loaded = await entry;
-  loaded.refs++;
-  return loaded;
-}
-
-function releaseModule(path: string, loaded: LoadedModule): void {
-  loaded.refs--;
-  if (loaded.refs > 0) return;
-  modules.delete(path);
-  try {
-    if (loaded.finalize) loaded.p11.C_Finalize();
-  } catch {
-    // already finalized
-  }
-  try {
-    loaded.p11.close();
-  } catch {
-    // already closed
-  }
-}
-
-/** The `CKR_*` name of a pkcs11js error, if it is one. */
-function pkcs11Code(e: unknown): string | undefined {
-  const message = (e as { message?: unknown })?.message;
-  return typeof message === 'string' ? /\b(CKR_[A-Z0-9_]+)\b/.exec(message)?.[1] : undefined;
-}
-
-const TRANSIENT_CODES = new Set([
-  'CKR_DEVICE_ERROR',
-  'CKR_DEVICE_MEMORY',
-  'CKR_HOST_MEMORY',
-  'CKR_FUNCTION_FAILED',
-  'CKR_GENERAL_ERROR',
-  'CKR_SESSION_HANDLE_INVALID',
-  'CKR_SESSION_CLOSED',
-  'CKR_SESSION_COUNT',
-  'CKR_USER_NOT_LOGGED_IN',
-  'CKR_OPERATION_ACTIVE',
-  'CKR_DEVICE_REMOVED',
-  'CKR_TOKEN_NOT_PRESENT',
-  'CKR_KEY_HANDLE_INVALID',
-  'CKR_OBJECT_HANDLE_INVALID',
-]);
-/** Codes after which the session is dropped and a new one opened. */
-const SESSION_BREAKING = new Set([
-  'CKR_SESSION_HANDLE_INVALID',
-  'CKR_SESSION_CLOSED',
-  'CKR_OPERATION_ACTIVE',
-  'CKR_DEVICE_REMOVED',
-  'CKR_TOKEN_NOT_PRESENT',
-  'CKR_DEVICE_ERROR',
-  'CKR_USER_NOT_LOGGED_IN',
-]);
-const KIND_OF_CODE: Record<string, FailureKind> = {
-  CKR_PIN_INCORRECT: 'denied',
-  CKR_PIN_INVALID: 'denied',
-  CKR_PIN_LEN_RANGE: 'denied',
-  CKR_PIN_EXPIRED: 'denied',
-  CKR_PIN_LOCKED: 'denied',
-  CKR_USER_PIN_NOT_INITIALIZED: 'denied',
-  CKR_KEY_FUNCTION_NOT_PERMITTED: 'rejected',
-  CKR_KEY_TYPE_INCONSISTENT: 'rejected',
-  CKR_MECHANISM_INVALID: 'rejected',
-  CKR_MECHANISM_PARAM_INVALID: 'rejected',
-  CKR_DATA_LEN_RANGE: 'rejected',
-  CKR_KEY_SIZE_RANGE: 'rejected',
-};
-
-/**
- * A fixed set of sessions, all opened (and logged in) at startup by
- * {@link fill}, so that signing never opens one: `C_OpenSession` and `C_Login`
- * are synchronous native calls that block the event loop. A session returned
- * broken is closed; its replacement is opened lazily by the next
- * {@link acquire} that finds no idle session (so only after a failure does a
- * request open a session). A session goes back to the pool only once its
- * operation has ended.
- */
-class SessionPool {
-  private readonly idle: Handle[] = [];
-  private readonly open = new Set<Handle>();
-  /** Waiting callers, woken with a session or with `null` (a broken session left room for a new one). */
-  private readonly waiters: Array<{ resolve: (s: Handle | null) => void; reject: (e: unknown) => void }> = [];
-  private busy = 0;
-  private closed = false;
-  private onDrained?: () => void;
-
-  constructor(
-    private readonly size: number,
-    /** Opens a session; `reopen` is true for the lazy replacement of a broken one. */
-    private readonly openSession: (reopen: boolean) => Handle,
-    private readonly closeSession: (s: Handle) => void,
-    /** Whether an idle session still exists on the token (`C_GetSessionInfo`); checked only after a session broke. */
-    private readonly isAlive?: (s: Handle) => boolean,
-  ) {}
-
-  /** Opens every session of the pool (at startup). Throws the first `C_OpenSession` / `C_Login` error. */
-  fill(): void {
-    while (!this.closed && this.open.size < this.size) {
-      const s = this.openSession(false);
-      this.open.add(s);
-      this.idle.push(s);
-    }
-  }
-
-  /** A session for the caller's exclusive use; give it back with {@link release}. Waiting ends when `signal` aborts. */
-  async acquire(signal?: AbortSignal): Promise<Handle> {
-    for (;;) {
-      if (this.closed) throw new Error('session pool closed');
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      const ready = this.idle.pop();
-      if (ready) {
-        this.busy++;
-        return ready;
-      }
-      if (this.open.size < this.size) {
-        // Only after a broken session was closed: reopen it lazily, here (a synchronous native call).
-        let s: Handle;
-        try {
-          s = this.openSession(true);
-        } catch (e) {
-          this.waiters.shift()?.resolve(null); // the free slot passes to the next waiter, which tries again
-          throw e;
-        }
-        this.open.add(s);
-        this.busy++;
-        return s;
-      }
-      const handed = await new Promise<Handle | null>((resolve, reject) => {
-        const waiter = {
-          resolve: (s: Handle | null) => {
-            signal?.removeEventListener('abort', onAbort);
-            if (s) this.busy++;
-            resolve(s);
-          },
-          reject: (e: unknown) => {
-            signal?.removeEventListener('abort', onAbort);
-            reject(e);
-          },
-        };
-        const onAbort = () => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(signal?.reason ?? new Error('aborted'));
-        };
-        this.waiters.push(waiter);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-      if (handed) return handed;
-    }
-  }
-
-  /** Returns a session; a `broken` one is closed, and replaced by the next {@link acquire} that needs it. */
-  release(session: Handle, broken = false): void {
-    this.busy--;
-    if (this.closed && this.busy === 0) this.onDrained?.();
-    if (broken || this.closed) {
-      this.open.delete(session);
-      try {
-        this.closeSession(session);
-      } catch {
-        // already gone
-      }
-      if (!this.closed) {
-        this.waiters.shift()?.resolve(null);
-        this.sweep();
-      }
-      return;
-    }
-    const next = this.waiters.shift();
-    if (next) next.resolve(session);
-    else this.idle.push(session);
-  }
-
-  /**
-   * After a session broke, drops the idle sessions that died with it (a token
-   * reset or removal closes them all), so the retry opens a fresh one instead
-   * of picking another dead handle.
-   */
-  private sweep(): void {
-    if (!this.isAlive) return;
-    for (let i = this.idle.length - 1; i >= 0; i--) {
-      const s = this.idle[i];
-      let alive = false;
-      try {
-        alive = this.isAlive(s);
-      } catch {
-        // a failing check is a dead session
-      }
-      if (alive) continue;
-      this.idle.splice(i, 1);
-      this.open.delete(s);
-      try {
-        this.closeSession(s);
-      } catch {
-        // already gone
-      }
-      this.waiters.shift()?.resolve(null);
-    }
-  }
-
-  /** True once {@link close} was called. */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /**
-   * Closes idle sessions now and busy ones when released; resolves once no
-   * session is in use any more.
-   */
-  close(): Promise<void> {
-    const drained = new Promise<void>((resolve) => {
-      this.onDrained = resolve;
-    });
-    if (this.busy === 0) this.onDrained?.();
-    this.closed = true;
-    for (const w of this.waiters.splice(0)) w.reject(new Error('session pool closed'));
-    for (const s of this.idle.splice(0)) {
-      this.open.delete(s);
-      try {
-        this.closeSession(s);
-      } catch {
-        // already gone
-      }
-    }
-    return drained;
-  }
-
-  /** Sessions currently open (idle or busy). */
-  get openCount(): number {
-    return this.open.size;
-  }
 }
 
 /** A CK_ULONG attribute value (native byte order; little-endian on x64 and arm64). */
@@ -364,7 +99,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
   private slot?: Handle;
   private slotKey = '';
   private key?: Handle;
-  private pool?: SessionPool;
+  private pool?: SessionPool<Handle>;
   private mechanism = 0;
   private signatureLength = 256;
   private loggedIn = false;
@@ -373,7 +108,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
   constructor(private readonly options: Pkcs11KeyProviderOptions) {
     // An abandoned PKCS#11 attempt keeps its session until the token answers: fewer, longer
     // attempts. Worst case 2000 × 2 + 100 = 4100 ms, within the default signingTimeoutMs (5000).
-    super({ timeoutMs: 2000, maxAttempts: 2, ...options });
+    super({ timeoutMs: 2000, maxAttempts: 2, ...options }, classifyPkcs11Error);
   }
 
   describe(): string {
@@ -437,7 +172,6 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     }
   }
 
-  /** Logs the token in with the user PIN; true if this call logged in (false: it already was). */
   /** True when `session` already runs as the logged-in user (CKS_RO_USER_FUNCTIONS or CKS_RW_USER_FUNCTIONS). */
   private userLoggedIn(session: Handle): boolean {
     try {
@@ -448,6 +182,7 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
     }
   }
 
+  /** Logs the token in with the user PIN; true if this call logged in (false: it already was). */
   private login(session: Handle): boolean {
     const sdk = this.sdk as Pkcs11Js;
     const p11 = (this.lib as LoadedModule).p11;
@@ -686,14 +421,6 @@ export class Pkcs11KeyProvider extends RemoteKeyProvider {
         throw e;
       }
     }
-  }
-
-  protected classify(error: unknown): RemoteFailure {
-    const code = pkcs11Code(error);
-    if (code && TRANSIENT_CODES.has(code)) return { kind: 'unavailable', detail: code };
-    if (code) return { kind: KIND_OF_CODE[code] ?? 'failed', detail: code };
-    if (/session pool closed/.test(String((error as Error)?.message))) return { kind: 'failed', detail: 'the provider is closing' };
-    return { kind: 'failed', detail: (error as Error)?.name ?? 'error' };
   }
 
   protected override async release(): Promise<void> {

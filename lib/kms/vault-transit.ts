@@ -3,10 +3,12 @@
  * Talks to Vault's HTTP API with the global `fetch`; no dependency.
  * @packageDocumentation
  */
-import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey } from '../keys/key-material.js';
-import { quoteEnvName, quoteName, safeName } from '../redaction.js';
 import {
+  InvalidKeyError,
+  loadPublicKey,
+  quoteEnvName,
+  quoteName,
+  safeName,
   failureKindOfStatus,
   networkErrorCode,
   parseRetryAfter,
@@ -15,9 +17,9 @@ import {
   type LoadedKey,
   type RemoteFailure,
   type RemoteSignerOptions,
-} from './remote-signer.js';
+} from './remote-key.provider.js';
 
-export type { RemoteSignerOptions } from './remote-signer.js';
+export type { RemoteSignerOptions } from './remote-key.provider.js';
 
 /**
  * Options of {@link VaultTransitKeyProvider}.
@@ -104,6 +106,21 @@ function classifyFetchError(error: unknown): RemoteFailure {
   return { kind: 'failed', detail: `fetch failed: ${code ?? causeName ?? 'no cause given'}` };
 }
 
+/** Classifies a Vault HTTP error (a sealed or standby Vault is unavailable), else a network error. */
+function classifyVaultError(error: unknown): RemoteFailure {
+  if (error instanceof VaultHttpError) {
+    const kind = failureKindOfStatus(error.status) ?? 'failed';
+    // A sealed or standby Vault answers 503; 412 means a performance standby has not caught up yet.
+    const effective = error.status === 412 ? 'unavailable' : kind;
+    return {
+      kind: effective,
+      detail: `HTTP ${error.status}${error.vaultMessage ? `: ${error.vaultMessage}` : ''}`,
+      retryAfterSeconds: parseRetryAfter(error.retryAfter),
+    };
+  }
+  return classifyFetchError(error);
+}
+
 /**
  * Signs with a Vault Transit RSA key: `POST /v1/{mount}/sign/{name}` with the
  * SHA-256 digest (`prehashed: true`, `hash_algorithm: sha2-256`) and
@@ -127,7 +144,7 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
   private readonly doFetch: typeof fetch;
 
   constructor(private readonly options: VaultTransitKeyProviderOptions) {
-    super(options);
+    super(options, classifyVaultError);
     this.doFetch = options?.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
   }
 
@@ -279,19 +296,5 @@ export class VaultTransitKeyProvider extends RemoteKeyProvider {
       throw new InvalidKeyError(`${this.describe()}: Vault signed with version ${match[1]}, not the pinned version ${this.version}`);
     }
     return Buffer.from(match[2], 'base64');
-  }
-
-  protected classify(error: unknown): RemoteFailure {
-    if (error instanceof VaultHttpError) {
-      const kind = failureKindOfStatus(error.status) ?? 'failed';
-      // A sealed or standby Vault answers 503; 412 means a performance standby has not caught up yet.
-      const effective = error.status === 412 ? 'unavailable' : kind;
-      return {
-        kind: effective,
-        detail: `HTTP ${error.status}${error.vaultMessage ? `: ${error.vaultMessage}` : ''}`,
-        retryAfterSeconds: parseRetryAfter(error.retryAfter),
-      };
-    }
-    return classifyFetchError(error);
   }
 }

@@ -5,7 +5,7 @@ import { InvalidOptionsError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import { quoteName } from '../redaction.js';
 import { MAX_RETRY_AFTER_SECONDS } from '../http/retry-after.js';
-import { importOptional } from '../kms/remote-signer.js';
+import { importOptional } from '../kms/optional-import.js';
 import type { IAdvizeUser } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/token.service.js';
 import type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from '../token/token-store.js';

@@ -192,7 +192,7 @@ export class FakeIAdvize {
 // Opening a token with node:crypto alone (no jose: it is ESM-only, and this
 // entry also ships as CommonJS). The checks and their order follow jose 6's
 // compactDecrypt + jwtVerify with the options this class used to pass them
-// (test/unit/fake-iadvize.spec.ts and the property tests compare with jose and
+// (test/testing/fake-iadvize.spec.ts and the property tests compare with jose and
 // node-jose): every refusal maps to the same FakeIAdvizeError reason.
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

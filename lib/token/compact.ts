@@ -24,9 +24,8 @@ const RANDOM_BYTES_PER_TOKEN = 32 + 12;
 /**
  * Draws this token's 44 random bytes (CEK + IV) from OpenSSL's CSPRNG into a
  * fresh buffer; the caller wipes it after use. Nothing is drawn ahead: no
- * future token's content key ever sits in process memory. (A pool refilled
- * every 64 tokens saved about one `randomFillSync` call per token, which
- * `npm run bench` measures at under 1 % of a token's cost.)
+ * future token's content key ever sits in process memory (a pool of random
+ * bytes refilled ahead would save only one `randomFillSync` call per token).
  */
 function freshRandom(): Buffer {
   // Buffer.alloc never hands out a slice of Node's shared allocation pool.
@@ -41,10 +40,9 @@ function freshRandom(): Buffer {
  * a fresh 256-bit CEK and 96-bit IV per token, the protected header's ASCII
  * as additional authenticated data, no compression.
  *
- * Both steps are public-key / symmetric operations costing microseconds
- * (≈ 17 µs for the RSA public operation, ≈ 3 µs for AES-GCM), so they run
+ * Both steps are cheap public-key / symmetric operations, so they run
  * synchronously: the expensive RSA private operation (the signature) is the
- * only thing that goes to the thread pool. This function is on the hot path
+ * only thing that goes off the event loop. This function is on the hot path
  * of every token: keep it free of per-call key parsing and extra copies.
  */
 export function compactEncrypt(plaintext: string, recipientKey: KeyObject): string {

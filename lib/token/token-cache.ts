@@ -1,19 +1,5 @@
-import type { IAdvizeToken } from './token.service.js';
-
-/**
- * Options of the optional per-user token cache (`tokenCache` module option).
- * @public
- */
-export interface TokenCacheOptions {
-  /**
-   * How long a minted token is handed out again for the same identity, in
-   * seconds: from 1 to half of `tokenTtlSeconds`, so a cached token always has
-   * at least half its lifetime left.
-   */
-  ttlSeconds: number;
-  /** Most identities kept; the oldest entry is evicted first. Default: 10000. */
-  maxEntries?: number;
-}
+import type { IAdvizeToken } from './iadvize-token.js';
+import type { TokenCacheOptions } from '../options/iadvize-auth.options.js';
 
 interface Entry {
   token: IAdvizeToken;
@@ -47,7 +33,7 @@ export class TokenCache {
     return JSON.stringify([signingKeyThumbprint, userId, visitorData ?? null]);
   }
 
-  /** A cached token for `key`, or `undefined`. Also reports whether one was found. */
+  /** The cached token for `key` while it is still served, else `undefined` (an expired entry is dropped). */
   get(key: string): IAdvizeToken | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;

@@ -1,6 +1,6 @@
 import type { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import type { IAdvizeUser } from './identity.js';
-import type { IAdvizeToken } from './token.service.js';
+import type { IAdvizeToken } from './iadvize-token.js';
 
 /**
  * What the token service gives a {@link TokenStore} when it attaches it.

@@ -4,38 +4,18 @@ import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common'
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
-import type { ResolvedIAdvizeAuthConfig } from '../iadvize-auth.options.js';
+import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeUser } from './identity.js';
 import { ownValue } from './own-property.js';
+import type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
 import { TokenCache } from './token-cache.js';
 import type { TokenStore } from './token-store.js';
 import { quoteName } from '../redaction.js';
-import type { SigningKeyInForce } from '../keys/key-schedule.js';
-import { checkSignatureBytes, isLibraryLocalSigner, signWithDeadline } from '../keys/sign-with-deadline.js';
+import type { SigningKeyInForce } from '../keys/signing-key-check.js';
+import { checkSignatureBytes, isLibraryLocalSigner, signerFailureCodeOf, signWithDeadline } from '../keys/sign-with-deadline.js';
 
-/**
- * A minted token and when it expires.
- * @public
- */
-export interface IAdvizeToken {
-  /** The compact JWE to hand to the iAdvize web tag or mobile SDK. */
-  token: string;
-  /** Expiry (`exp` claim), in seconds since the epoch. */
-  expiresAt: number;
-}
-
-/**
- * Claims of the inner JWT, as iAdvize reads them.
- * @public
- */
-export interface IAdvizeClaims {
-  'https://iadvize.com/userId': string;
-  'https://iadvize.com/visitorData'?: Record<string, string>;
-  iss: string;
-  iat: number;
-  exp: number;
-}
+export type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
 
 /**
  * The signing key in force, as {@link TokenService.currentSigningKey} shows it:
@@ -229,7 +209,7 @@ export class TokenService implements OnModuleInit {
   }
 
   private emitSignerFailure(e: unknown, started: number, userId: string, signerKind: string): void {
-    const code: SignerFailureCode = e instanceof SignatureMismatchError ? IAdvizeErrorCode.SignatureMismatch : IAdvizeErrorCode.SigningUnavailable;
+    const code: SignerFailureCode = signerFailureCodeOf(e);
     this.events.emit('signer.failure', {
       code,
       signerKind,

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
  */
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const RUN_TIMEOUT_MS = 85_000;
+// Generous: the quick run takes about a minute on a quiet 2-core machine; this is a
+// smoke test of the output, never a timing assertion.
+const RUN_TIMEOUT_MS = 170_000;
 
 interface BenchRun {
   code: number | null;
@@ -154,7 +156,7 @@ describe('benchmark (bench/run.mjs --quick --json)', () => {
     expect((at(result, 'http.memory.rssSamplesMb') as number[]).length).toBeGreaterThan(0);
   });
 
-  it('evaluates every target of issues 7 and 13 with PASS/FAIL', () => {
+  it('evaluates every performance target with PASS/FAIL', () => {
     const targets = result.targets as Json[];
     expect(targets.length).toBe(result.targetsTotal);
     expect(targets.length).toBeGreaterThanOrEqual(15);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { findRedisServer } from '../helpers/redis-server.js';
+import { findRedisServer } from '../support/redis-server.js';
 
 /**
  * Smoke test of the fleet benchmark: `node bench/fleet.bench.mjs --quick --json`

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IADVIZE_PRODUCTION_KEY_THUMBPRINT, thumbprintOf } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
-import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from './cli-runner.helper.js';
+import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from '../support/cli-runner.js';
 
 const ISSUER = 'https://brand.example';
 /** The shipped docs/operations.md of the package the binary runs from. */

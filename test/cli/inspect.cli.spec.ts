@@ -2,10 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDecrypt } from 'jose';
 import { thumbprintOf, TokenService } from '../../lib/index.js';
-import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
-import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from './cli-runner.helper.js';
+import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from '../support/cli-runner.js';
 
 const ISSUER = 'https://brand.example';
 const VISITOR = { firstName: 'Jane', city: 'Nantes' };

@@ -3,8 +3,8 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { thumbprintOf } from '../../lib/index.js';
-import { tempDir } from '../helpers/keys.js';
-import { openssl, PRIVATE_PEM, requireBuiltCli, runCli } from './cli-runner.helper.js';
+import { tempDir } from '../support/keys.js';
+import { openssl, PRIVATE_PEM, requireBuiltCli, runCli } from '../support/cli-runner.js';
 
 const mode = (file: string) => statSync(file).mode & 0o777;
 

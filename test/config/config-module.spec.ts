@@ -5,7 +5,7 @@ import { Test } from '@nestjs/testing';
 import { IAdvizeAuthModule, InvalidOptionsError, TokenService, type IAdvizeAuthOptions } from '../../lib/index.js';
 import { iadvizeAuthConfig } from '../../lib/config/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
+import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 

@@ -3,10 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { InvalidOptionsError, PemKeyProvider, TokenService } from '../../lib/index.js';
-import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { EnvConfiguredKeyProvider, IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, tempDir } from '../helpers/keys.js';
+import { expectNoSecrets, rsaKeyPair, tempDir } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 

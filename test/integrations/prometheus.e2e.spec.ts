@@ -8,9 +8,10 @@ import { IAdvizeAuthEvents } from '../../lib/events/iadvize-auth-events.service.
 import { IAdvizeHealthService } from '../../lib/health/iadvize-health.service.js';
 import { IAdvizePrometheusMetrics, provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp } from '../helpers/platforms.js';
-import { SwitchableSigner } from './test-signers.js';
+import { rsaKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp } from '../support/platforms.js';
+import type { FakeKeyProvider } from '../../lib/testing/index.js';
+import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
 const REGISTRY = Symbol('test registry');
 
@@ -57,12 +58,12 @@ function parse(text: string): Map<string, number> {
 
 describe.each(PLATFORMS)('Prometheus metrics on %s', (_name, platform) => {
   let app: INestApplication;
-  let signer: SwitchableSigner;
+  let signer: FakeKeyProvider;
   const registry = new Registry();
 
   beforeAll(async () => {
     const brand = await rsaKeyPair('brand');
-    signer = new SwitchableSigner(brand.privatePem, (await rsaKeyPair('other')).privatePem);
+    signer = kmsLikeSigner(brand.privatePem);
     const iadvize = await FakeIAdvize.create();
     const moduleRef = await Test.createTestingModule({
       imports: [
@@ -95,7 +96,7 @@ describe.each(PLATFORMS)('Prometheus metrics on %s', (_name, platform) => {
     await request(server).post('/iadvize/token').set('X-Session', 'bad').expect(422);
     signer.mode = 'fail';
     await request(server).post('/iadvize/token').set('X-Session', 'a').expect(503);
-    signer.mode = 'wrong-key';
+    signer.mode = 'wrong-signature';
     await request(server).post('/iadvize/token').set('X-Session', 'a').expect(503);
     await app.get(IAdvizeHealthService).check();
     signer.mode = 'ok';

@@ -6,9 +6,10 @@ import request from 'supertest';
 import { IAdvizeAuthModule } from '../../lib/index.js';
 import { IAdvizeHealthIndicator } from '../../lib/integrations/terminus.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp } from '../helpers/platforms.js';
-import { SwitchableSigner } from './test-signers.js';
+import { expectNoSecrets, rsaKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp } from '../support/platforms.js';
+import type { FakeKeyProvider } from '../../lib/testing/index.js';
+import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
 @Controller('health')
 class HealthController {
@@ -36,12 +37,12 @@ class HealthModule {}
 
 describe.each(PLATFORMS)('terminus health indicator on %s', (_name, platform) => {
   let app: INestApplication;
-  let signer: SwitchableSigner;
+  let signer: FakeKeyProvider;
   const clock = { now: Date.UTC(2026, 0, 1) };
 
   beforeAll(async () => {
     const brand = await rsaKeyPair('brand');
-    signer = new SwitchableSigner(brand.privatePem, (await rsaKeyPair('other')).privatePem);
+    signer = kmsLikeSigner(brand.privatePem);
     const iadvize = await FakeIAdvize.create();
     const moduleRef = await Test.createTestingModule({
       imports: [
@@ -90,7 +91,7 @@ describe.each(PLATFORMS)('terminus health indicator on %s', (_name, platform) =>
     expect(down.text).not.toMatch(/hunter2|ECONNREFUSED/);
     expectNoSecrets(down.text);
 
-    signer.mode = 'wrong-key';
+    signer.mode = 'wrong-signature';
     const mismatch = await request(server).get('/health/fresh').expect(503);
     expect(mismatch.body.error['token-signer']).toMatchObject({ status: 'down', code: 'IADVIZE_SIGNATURE_MISMATCH' });
 

@@ -5,7 +5,7 @@
  */
 import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { createHash } from 'node:crypto';
-import { AwsKmsStandin } from './standins/aws-kms.standin.js';
+import { AwsKmsStandin } from '../support/standins/aws-kms.standin.js';
 
 describe('AwsKmsStandin signQuotaPerSecond', () => {
   let kms: AwsKmsStandin;

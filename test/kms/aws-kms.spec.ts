@@ -5,12 +5,12 @@
 import { verify as cryptoVerify } from 'node:crypto';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { InvalidKeyError, SigningUnavailableError, TokenService } from '../../lib/index.js';
-import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { AwsKmsKeyProvider, type AwsKmsKeyProviderOptions } from '../../lib/kms/aws-kms.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
-import { AwsKmsStandin } from './standins/aws-kms.standin.js';
+import { describeKeyProviderConformance } from '../support/kms-conformance.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from '../support/pasted-key.js';
+import { AwsKmsStandin } from '../support/standins/aws-kms.standin.js';
 
 const SECRET = 'standin-secret-access-key-9f8e7d6c5b4a';
 let kms: AwsKmsStandin;

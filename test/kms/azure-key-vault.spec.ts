@@ -6,9 +6,9 @@ import { verify as cryptoVerify } from 'node:crypto';
 import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { AzureKeyVaultKeyProvider, type AzureKeyVaultKeyProviderOptions, type AzureTokenCredential } from '../../lib/kms/azure-key-vault.js';
-import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
-import { AzureKeyVaultStandin } from './standins/azure-key-vault.standin.js';
+import { describeKeyProviderConformance } from '../support/kms-conformance.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from '../support/pasted-key.js';
+import { AzureKeyVaultStandin } from '../support/standins/azure-key-vault.standin.js';
 
 const NAME = 'iadvize-jwt';
 const VERSION = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';

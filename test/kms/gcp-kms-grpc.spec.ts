@@ -14,9 +14,9 @@ import * as grpc from '@grpc/grpc-js';
 import { OAuth2Client } from 'google-auth-library';
 import { SigningUnavailableError } from '../../lib/index.js';
 import { GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
-import { describeKeyProviderConformance } from './conformance.js';
-import { GcpKmsGrpcGateway } from './standins/gcp-kms-grpc.gateway.js';
-import { GcpKmsStandin } from './standins/gcp-kms.standin.js';
+import { describeKeyProviderConformance } from '../support/kms-conformance.js';
+import { GcpKmsGrpcGateway } from '../support/standins/gcp-kms-grpc.gateway.js';
+import { GcpKmsStandin } from '../support/standins/gcp-kms.standin.js';
 
 let rest: GcpKmsStandin;
 let gateway: GcpKmsGrpcGateway;

@@ -6,12 +6,12 @@ import { verify as cryptoVerify } from 'node:crypto';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import { OAuth2Client } from 'google-auth-library';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
-import { crc32c } from '../../lib/kms/crc32c.js';
 import { GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
-import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
-import { crc32cBitwise, GcpKmsStandin } from './standins/gcp-kms.standin.js';
-import { standinKey } from './standins/standin-server.js';
+import { describeKeyProviderConformance } from '../support/kms-conformance.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from '../support/pasted-key.js';
+import { crc32c } from '../../lib/kms/crc32c.js';
+import { crc32cBitwise, GcpKmsStandin } from '../support/standins/gcp-kms.standin.js';
+import { standinKey } from '../support/standins/standin-server.js';
 
 let gcp: GcpKmsStandin;
 

@@ -8,11 +8,11 @@
 import { verify as cryptoVerify } from 'node:crypto';
 import { IAdvizeAuthError, InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { Pkcs11KeyProvider, type Pkcs11KeyProviderOptions } from '../../lib/kms/pkcs11.js';
-import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
-import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from './retry-budget.js';
-import type { RetryPolicy } from '../../lib/kms/remote-signer.js';
-import { findSoftHsm, SoftHsmStore } from './softhsm.js';
+import { describeKeyProviderConformance } from '../support/kms-conformance.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from '../support/pasted-key.js';
+import { DEFAULT_SIGNING_TIMEOUT_MS, worstCaseMs } from '../support/retry-budget.js';
+import type { RetryPolicy } from '../../lib/kms/remote-key.provider.js';
+import { findSoftHsm, SoftHsmStore } from '../support/softhsm.js';
 
 const TOKEN = 'iadvize-test';
 const PIN = 'hsm-pin-7f3a9c21';

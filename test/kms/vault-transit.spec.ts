@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
 import { VaultTransitKeyProvider, type VaultTransitKeyProviderOptions } from '../../lib/kms/vault-transit.js';
-import { describeKeyProviderConformance } from './conformance.js';
-import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from './pasted-key.js';
-import { VaultTransitStandin } from './standins/vault-transit.standin.js';
+import { describeKeyProviderConformance } from '../support/kms-conformance.js';
+import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from '../support/pasted-key.js';
+import { VaultTransitStandin } from '../support/standins/vault-transit.standin.js';
 
 const TOKEN = 'hvs.standin-token-4d3c2b1a0f9e8d7c';
 const KEY = 'iadvize-jwt';

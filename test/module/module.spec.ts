@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Injectable, Module, type LoggerService } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import {
@@ -12,20 +12,13 @@ import {
   type KeyProvider,
 } from '../../lib/index.js';
 import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
-import type { ResolvedIAdvizeAuthConfig } from '../../lib/iadvize-auth.options.js';
+import type { ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, tempDir } from '../helpers/keys.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { expectNoSecrets, rsaKeyPair, tempDir } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 
-class CapturingLogger implements LoggerService {
-  lines: string[] = [];
-  log(message: unknown) { this.lines.push(String(message)); }
-  error(message: unknown) { this.lines.push(String(message)); }
-  warn(message: unknown) { this.lines.push(String(message)); }
-  debug() {}
-  verbose() {}
-}
 
 let iadvize: FakeIAdvize;
 let brand: Awaited<ReturnType<typeof rsaKeyPair>>;
@@ -51,11 +44,11 @@ describe('IAdvizeAuthModule registration', () => {
       .compile();
     await expectWorking(moduleRef.get(TokenService));
     const config = moduleRef.get<ResolvedIAdvizeAuthConfig>(IADVIZE_AUTH_CONFIG);
-    const line = logger.lines.find((l) => l.includes('thumbprint'));
+    const line = logger.texts('log', 'warn', 'error').find((l) => l.includes('thumbprint'));
     expect(line).toContain(config.signingKeyThumbprint);
     expect(line).toContain(config.iadvizeKeyThumbprint);
     expect(line).toContain('custom iAdvize key');
-    expectNoSecrets(logger.lines.join('\n'));
+    expectNoSecrets(logger.texts('log', 'warn', 'error').join('\n'));
     await moduleRef.close();
   });
 

@@ -15,7 +15,7 @@
  * - the CommonJS build never loads `jose` (ESM-only) nor uses `import.meta`,
  *   and dist/cjs/package.json says `"type": "commonjs"`;
  * - `prepack` builds both outputs, so a tarball never ships stale code
- *   (test/artifact/artifact.spec.ts packs through it and checks the tarball);
+ *   (test/package/artifact.spec.ts packs through it and checks the tarball);
  * - `npm pack --dry-run` ships dist, docs, README, LICENSE and SECURITY.md
  *   (so the CLI's and the README's references to docs/ resolve in an install)
  *   and no tests, samples, benchmarks, CI files or keys;

@@ -14,9 +14,9 @@ import { IAdvizeAuthModule, IAdvizeHealthService, PemKeyProvider, TokenService, 
 import { provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../lib/redis/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp, type PlatformFactory } from '../helpers/platforms.js';
-import { findRedisServer, RedisServer } from '../helpers/redis-server.js';
+import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp, type PlatformFactory } from '../support/platforms.js';
+import { findRedisServer, RedisServer } from '../support/redis-server.js';
 
 const ISSUER = 'https://brand.example';
 const SECRET = 'a-test-secret-of-at-least-thirty-two-bytes!';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { DEMO_USERS } from '../../sample/src/users/demo-users.js';
-import { startSample, type RunningSample } from './sample-harness.js';
+import { startSample, type RunningSample } from '../support/sample-harness.js';
 
 /**
  * The sample page in a real browser: Debian's chromium driven by

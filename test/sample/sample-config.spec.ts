@@ -6,7 +6,7 @@ import { FakeIAdvize } from 'nestjs-iadvize-auth/testing';
 import request from 'supertest';
 import { createSampleApp } from '../../sample/src/sample-app.js';
 import { loadSampleConfig } from '../../sample/src/sample.config.js';
-import { startSample, tempKeysDir } from './sample-harness.js';
+import { startSample, tempKeysDir } from '../support/sample-harness.js';
 
 describe('sample configuration and development keys', () => {
   const dirs: string[] = [];

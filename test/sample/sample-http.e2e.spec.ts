@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { DEMO_USERS } from '../../sample/src/users/demo-users.js';
-import { brandPublicKeyPem, startSample, type RunningSample } from './sample-harness.js';
+import { brandPublicKeyPem, startSample, type RunningSample } from '../support/sample-harness.js';
 
 const [alice, bob] = DEMO_USERS;
 const CSRF = { 'X-Requested-With': 'fetch' };

@@ -17,11 +17,12 @@ import { compactDecrypt } from 'jose';
 import { IAdvizeAuthModule, PemKeyProvider, SigningUnavailableError, type KeyProvider, type SignOptions } from '../../lib/index.js';
 import { VaultTransitKeyProvider } from '../../lib/kms/vault-transit.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, type PlatformFactory } from '../helpers/platforms.js';
-import { VaultTransitStandin } from '../kms/standins/vault-transit.standin.js';
-import { CapturingLogger, captureProcessOutput, LeakCorpus, SecretRegistry } from './helpers/leak-scanner.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS, type PlatformFactory } from '../support/platforms.js';
+import { VaultTransitStandin } from '../support/standins/vault-transit.standin.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { captureProcessOutput, LeakCorpus, SecretRegistry } from '../support/leak-scanner.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';

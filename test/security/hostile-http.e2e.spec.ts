@@ -18,10 +18,11 @@ import { Test } from '@nestjs/testing';
 import { compactDecrypt } from 'jose';
 import { IAdvizeAuthModule } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS } from '../helpers/platforms.js';
-import { CapturingLogger, captureProcessOutput, LeakCorpus, SecretRegistry } from './helpers/leak-scanner.js';
-import { buildRequest, rawRequest, type RawResponse } from './helpers/raw-http.js';
+import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS } from '../support/platforms.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { captureProcessOutput, LeakCorpus, SecretRegistry } from '../support/leak-scanner.js';
+import { buildRequest, rawRequest, type RawResponse } from '../support/raw-http.js';
 
 const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';

@@ -1,6 +1,6 @@
 /**
- * The suite-wide output check (test/global-output-check.mjs) finds what it
- * claims to find, and test/output-capture.ts really records this process's
+ * The suite-wide output check (test/jest/global-output-check.mjs) finds what it
+ * claims to find, and test/jest/output-capture.ts really records this process's
  * output. The leaks planted here go to a temporary folder, never to stdout.
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { Logger } from '@nestjs/common';
 // @ts-expect-error plain JavaScript module without typings
-import { scanOutput } from '../global-output-check.mjs';
-import { OUTPUT_DIR } from '../output-capture.js';
+import { scanOutput } from '../jest/global-output-check.mjs';
+import { OUTPUT_DIR } from '../jest/output-capture.js';
 
 const scan = scanOutput as (dir: string) => string[];
 
@@ -40,7 +40,7 @@ describe('suite-wide output check', () => {
     ]);
   });
 
-  it("captures Nest's logger output of this process (console output is recorded by test/output-reporter.mjs)", () => {
+  it("captures Nest's logger output of this process (console output is recorded by test/jest/output-reporter.mjs)", () => {
     const marker = `output-capture-marker-${process.pid}-${Date.now()}`;
     new Logger('OutputCheck').log(marker);
     expect(readFileSync(join(OUTPUT_DIR, `${process.pid}.log`), 'utf8')).toContain(marker);

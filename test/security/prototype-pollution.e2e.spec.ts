@@ -20,8 +20,8 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { IAdvizeAuthModule, IAdvizeIdentity, UserResolver, VISITOR_DATA_FIELDS, type IAdvizeAuthOptions } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp } from '../helpers/platforms.js';
+import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp } from '../support/platforms.js';
 
 const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';

@@ -15,7 +15,7 @@
  * - CLI flags: the "Options:" section of each command's `--help`, for every
  *   command of `CLI_COMMANDS`.
  *
- * fast-check's seed is fixed under CI (test/setup.ts).
+ * fast-check's seed is fixed under CI (test/jest/setup.ts).
  */
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,16 +28,17 @@ import {
   TokenService,
   type KeyProvider,
 } from '../../lib/index.js';
-import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthConfig, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import { CLI_COMMANDS, runCli as runCliInProcess } from '../../lib/cli/cli.runner.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { RedisTokenStore } from '../../lib/redis/index.js';
-import { requireBuiltCli, runCli as runBinary } from '../cli/cli-runner.helper.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS } from '../helpers/platforms.js';
-import { captureProcessOutput, CapturingLogger, LeakCorpus } from './helpers/leak-scanner.js';
-import { pastedSecret, secretSeedArb, SECRET_KINDS, SecretNeedles, type PastedSecret } from './helpers/pasted-secrets.js';
+import { requireBuiltCli, runCli as runBinary } from '../support/cli-runner.js';
+import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS } from '../support/platforms.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
+import { captureProcessOutput, LeakCorpus } from '../support/leak-scanner.js';
+import { pastedSecret, secretSeedArb, SECRET_KINDS, SecretNeedles, type PastedSecret } from '../support/pasted-secrets.js';
 
 const ISSUER = 'https://brand.example';
 const PASSPHRASE = 'brand passphrase 42';

@@ -14,9 +14,9 @@ import { IAdvizeAuthModule, PemKeyProvider, SigningUnavailableError, type KeyPro
 import { MAX_RETRY_AFTER_SECONDS } from '../../lib/http/retry-after.js';
 import { VaultTransitKeyProvider } from '../../lib/kms/vault-transit.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp } from '../helpers/platforms.js';
-import { VaultTransitStandin } from '../kms/standins/vault-transit.standin.js';
+import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp } from '../support/platforms.js';
+import { VaultTransitStandin } from '../support/standins/vault-transit.standin.js';
 
 const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';

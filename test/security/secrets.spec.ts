@@ -22,9 +22,9 @@ import { NestFactory } from '@nestjs/core';
 import { compactDecrypt } from 'jose';
 import { IAdvizeAuthEvents, IAdvizeAuthModule, PemKeyProvider, TokenService, UserResolver, type IAdvizeAuthOptions, type IAdvizeUser, type KeyProvider } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS } from '../helpers/platforms.js';
-import { captureProcessOutput, describeLeaks, LeakCorpus, scanText, SecretRegistry } from './helpers/leak-scanner.js';
+import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS } from '../support/platforms.js';
+import { captureProcessOutput, describeLeaks, LeakCorpus, scanText, SecretRegistry } from '../support/leak-scanner.js';
 
 const ISSUER = 'https://brand.example';
 const PASSPHRASE = `pass-${randomBytes(12).toString('hex')}`;
@@ -55,7 +55,7 @@ describe('the leak scanner catches every kind of leak', () => {
     const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const registry = new SecretRegistry().addPrivateKey('k', key.privateKey);
     const jwk = key.privateKey.export({ format: 'jwk' });
-    const service = await import('../../lib/iadvize-auth.options.js').then(async (m) =>
+    const service = await import('../../lib/startup/resolve-options.js').then(async (m) =>
       new TokenService(await m.resolveIAdvizeAuthOptions({ issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem })),
     );
     const { token } = await service.createToken({ userId: 'u' });

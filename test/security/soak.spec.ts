@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeLeaks, scanText } from './helpers/leak-scanner.js';
+import { describeLeaks, scanText } from '../support/leak-scanner.js';
 
 const SOAK = fileURLToPath(new URL('../../bench/soak.mjs', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/testing/index.js', import.meta.url));

@@ -15,8 +15,8 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { IAdvizeAuthModule, PemKeyProvider, type KeyProvider } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../helpers/keys.js';
-import { PLATFORMS, startApp } from '../helpers/platforms.js';
+import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { PLATFORMS, startApp } from '../support/platforms.js';
 
 const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';

@@ -9,9 +9,9 @@ import {
   IADVIZE_PRODUCTION_KEY_THUMBPRINT,
   IADVIZE_PRODUCTION_PUBLIC_KEY,
 } from '../../lib/iadvize.constants.js';
-import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { TokenService } from '../../lib/token/token.service.js';
-import { rsaKeyPair } from '../helpers/keys.js';
+import { rsaKeyPair } from '../support/keys.js';
 
 /** Independently recorded fingerprints of the key iAdvize publishes. */
 const EXPECTED_DER_SHA256 = '20b1ebc3cd86286c9891186a8af48a9979e1f3e2ca460e40af85b0a6bbf7445a';

@@ -10,9 +10,9 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
-import { resolveIAdvizeAuthOptions } from '../../lib/iadvize-auth.options.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { TokenService } from '../../lib/token/token.service.js';
-import { rsaKeyPair } from '../helpers/keys.js';
+import { rsaKeyPair } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 const NOW_MS = 1_767_225_600_123; // 2026-01-01T00:00:00.123Z

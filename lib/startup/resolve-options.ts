@@ -1,0 +1,102 @@
+import type { KeyObject } from 'node:crypto';
+import { IAdvizeAuthError, InvalidOptionsError } from '../errors.js';
+import { IADVIZE_PRODUCTION_PUBLIC_KEY } from '../iadvize.constants.js';
+import { loadPublicKey, samePublicKey, thumbprintOf } from '../keys/key-material.js';
+import type { SigningKeySchedule } from '../keys/key-schedule.js';
+import { loadPublicKeyInput, type PublicKeyInput } from '../keys/public-key-input.js';
+import { isRecord } from '../options/key-source.rules.js';
+import { checkPlainOptions } from '../options/option.rules.js';
+import { checkedClock } from '../token/clock.js';
+import { loadSigningKeys } from './load-signing-keys.js';
+import type { ResolvedIAdvizeAuthConfig } from './resolved-config.js';
+
+/** The library's own message of an error, or `fallback` (never an SDK's or the runtime's message, which may hold a value). */
+function messageOf(e: unknown, fallback: string): string {
+  if (e instanceof IAdvizeAuthError) return e.message;
+  const code = (e as { code?: unknown })?.code;
+  return `${fallback}${typeof code === 'string' ? ` (${code})` : ''}`;
+}
+
+/**
+ * Validates raw options, loads every key, runs the startup self-check and
+ * returns the resolved configuration. Throws one {@link InvalidOptionsError}
+ * listing every problem (option, file or variable, and how to fix it); no
+ * message contains key material.
+ */
+export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedIAdvizeAuthConfig> {
+  if (!isRecord(raw)) throw new InvalidOptionsError(['options: must be an object with at least "issuer" and "signingKey"']);
+  const problems: string[] = [];
+  const plain = checkPlainOptions(raw, problems);
+  const { clock, signingTimeoutMs: timeout } = plain;
+
+  // The signing key, or a schedule of keys (lib/keys/key-schedule.ts): every key in force now or later is loaded.
+  const signing = await loadSigningKeys(raw.signingKey, {
+    clock: typeof clock === 'function' ? (clock as () => number) : Date.now,
+    messageOf,
+  });
+  problems.push(...signing.problems);
+  const signingKeys = signing.schedule;
+  const signingPublicKey: KeyObject | undefined = signingKeys?.currentKey().publicKey;
+
+  let expectedPublicKey: KeyObject | undefined;
+  if (raw.signingPublicKey !== undefined) {
+    try {
+      expectedPublicKey = loadPublicKeyInput(raw.signingPublicKey as PublicKeyInput, 'signingPublicKey');
+    } catch (e) {
+      problems.push(messageOf(e, 'signingPublicKey: could not be loaded'));
+    }
+  }
+
+  let iadvizePublicKey: KeyObject | undefined;
+  try {
+    iadvizePublicKey = loadPublicKeyInput((raw.iadvizePublicKey as PublicKeyInput | undefined) ?? IADVIZE_PRODUCTION_PUBLIC_KEY, 'iadvizePublicKey');
+  } catch (e) {
+    problems.push(messageOf(e, 'iadvizePublicKey: could not be loaded'));
+  }
+
+  if (signingPublicKey && expectedPublicKey && !samePublicKey(signingPublicKey, expectedPublicKey)) {
+    problems.push(
+      `signingPublicKey: is not the public half of signingKey (thumbprints ${await thumbprintOf(expectedPublicKey)} vs ${await thumbprintOf(signingPublicKey)}); give iAdvize the public key of the key you sign with`,
+    );
+  }
+  if (iadvizePublicKey && signingKeys?.loadedKeys().some((k) => samePublicKey(k.publicKey, iadvizePublicKey))) {
+    problems.push('iadvizePublicKey: is the same key as signingKey; tokens must be encrypted to iAdvize\'s key, not to your own');
+  }
+
+  if (problems.length === 0 && plain.selfCheck && signingKeys && iadvizePublicKey) {
+    // Every scheduled key, not only the one in force: a bad future key fails now, not at its instant.
+    problems.push(...(await signingKeys.selfCheck({ timeoutMs: timeout, iadvizePublicKey, messageOf })));
+  }
+
+  if (problems.length > 0) {
+    await signing.close();
+    throw new InvalidOptionsError(problems);
+  }
+
+  const keys = signingKeys as SigningKeySchedule;
+  const iadvizePub = iadvizePublicKey as KeyObject;
+  keys.checkReloadsWith({ timeoutMs: timeout, iadvizePublicKey: iadvizePub, messageOf });
+  const iadvizeKeyThumbprint = await thumbprintOf(iadvizePub);
+  return {
+    issuer: plain.issuer,
+    tokenTtlSeconds: plain.tokenTtlSeconds,
+    signingTimeoutMs: timeout,
+    signingKeys: keys,
+    get keyProvider() {
+      return keys.currentKey().provider;
+    },
+    get signingPublicKey() {
+      return keys.currentKey().publicKey;
+    },
+    get signingKeyThumbprint() {
+      return keys.currentKey().thumbprint;
+    },
+    iadvizePublicKey: iadvizePub,
+    iadvizeKeyThumbprint,
+    usesProductionIAdvizeKey: samePublicKey(iadvizePub, loadPublicKey(IADVIZE_PRODUCTION_PUBLIC_KEY, 'production key')),
+    // Checked on every reading too: a clock that later returns NaN fails the token (503), never signs "iat": null.
+    clock: clock === Date.now ? Date.now : checkedClock(clock as () => unknown),
+    ...(plain.tokenCache ? { tokenCache: plain.tokenCache } : {}),
+    ...(plain.tokenStore ? { tokenStore: plain.tokenStore } : {}),
+  };
+}
