@@ -3,10 +3,10 @@ import { Logger } from '@nestjs/common';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { InvalidOptionsError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
-import { quoteName } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import { MAX_RETRY_AFTER_SECONDS } from '../http/retry-after.js';
 import { importOptional } from '../kms/optional-import.js';
-import type { IAdvizeIdentity } from '../token/identity.js';
+import type { IAdvizeUser } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/token.service.js';
 import type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from '../token/token-store.js';
 import { LocalBucket, RedisBucket, type BudgetAnswer } from './signing-budget.js';
@@ -14,10 +14,16 @@ import { LocalBucket, RedisBucket, type BudgetAnswer } from './signing-budget.js
 /** Clock difference between replicas tolerated when judging a shared entry's age, in ms. */
 const MAX_CLOCK_SKEW_MS = 5000;
 
-/** Smallest accepted {@link RedisTokenStoreOptions.secret}, in bytes. */
+/**
+ * Smallest accepted {@link RedisTokenStoreOptions.secret}, in bytes.
+ * @beta
+ */
 export const MIN_REDIS_KEY_SECRET_BYTES = 32;
 
-/** Options of the fleet-wide signing budget ({@link RedisTokenStoreOptions.budget}). */
+/**
+ * Options of the fleet-wide signing budget ({@link RedisTokenStoreOptions.budget}).
+ * @beta
+ */
 export interface SigningBudgetOptions {
   /**
    * Required. Signatures per second the whole fleet may ask of the KMS/HSM
@@ -46,6 +52,7 @@ export interface SigningBudgetOptions {
 /**
  * Options of {@link RedisTokenStore}. Give `client` (your ioredis `Redis` or
  * `Cluster`, so Sentinel and Cluster work through it) or `url`.
+ * @beta
  */
 export interface RedisTokenStoreOptions {
   /** Your ioredis client (`Redis`, Sentinel-backed `Redis`, or `Cluster`). Not closed by the store. */
@@ -191,6 +198,7 @@ function sleep(ms: number): Promise<void> {
  *   }),
  * });
  * ```
+ * @beta
  */
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis';
@@ -381,7 +389,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** The Redis key base of an identity under the current signing key: an HMAC, no user data. */
-  private keyOf(identity: IAdvizeIdentity, kid: string): string {
+  private keyOf(identity: IAdvizeUser, kid: string): string {
     // Own properties only (the identity was validated, but never read through a prototype).
     const vd = (Object.hasOwn(identity, 'visitorData') ? identity.visitorData : undefined) as Record<string, string> | undefined;
     const canonical = JSON.stringify([identity.userId, vd ? Object.keys(vd).sort().map((k) => [k, vd[k]]) : null]);
@@ -391,7 +399,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** A token for `identity`: reused, shared, or minted by `mint` within the budget. */
-  issue(identity: IAdvizeIdentity, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult> {
+  issue(identity: IAdvizeUser, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult> {
     const ctx = this.ctx;
     const kid = signingKeyThumbprint;
     const hash = this.keyOf(identity, kid);

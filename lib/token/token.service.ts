@@ -6,16 +6,28 @@ import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-aut
 import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
-import { validateIdentity, type IAdvizeIdentity } from './identity.js';
+import { validateIdentity, type IAdvizeUser } from './identity.js';
 import { ownValue } from './own-property.js';
 import type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
 import { TokenCache } from './token-cache.js';
 import type { TokenStore } from './token-store.js';
-import { quoteName } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import type { SigningKeyInForce } from '../keys/signing-key-check.js';
 import { checkSignatureBytes, isLibraryLocalSigner, signerFailureCodeOf, signWithDeadline } from '../keys/sign-with-deadline.js';
 
 export type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
+
+/**
+ * The signing key in force, as {@link TokenService.currentSigningKey} shows it:
+ * public information only.
+ * @public
+ */
+export interface SigningKeyInfo {
+  /** The public half of the key (the key to register with iAdvize). */
+  readonly publicKey: KeyObject;
+  /** Its RFC 7638 thumbprint. */
+  readonly thumbprint: string;
+}
 
 /**
  * Mints iAdvize Authenticated Messaging tokens: an RS256 JWT signed by the
@@ -25,6 +37,7 @@ export type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
  * Inject it to write your own endpoint, or use the module's built-in one.
  * Every call emits one event on {@link IAdvizeAuthEvents}: `token.issued`,
  * `token.refused` (invalid identity) or `signer.failure`.
+ * @public
  */
 @Injectable()
 export class TokenService implements OnModuleInit {
@@ -34,6 +47,7 @@ export class TokenService implements OnModuleInit {
   /** Where the service reports issued tokens and failures (the module's instance; a private one when built by hand). */
   readonly events: IAdvizeAuthEvents;
 
+  /** Built by Nest's injector from the module's resolved configuration. @internal */
   constructor(
     @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
     @Optional() events?: IAdvizeAuthEvents,
@@ -64,9 +78,9 @@ export class TokenService implements OnModuleInit {
    * @throws SigningUnavailableError when the signing backend fails or times out
    * @throws SignatureMismatchError when a remote signer's signature does not verify
    */
-  async createToken(identity: IAdvizeIdentity): Promise<IAdvizeToken> {
+  async createToken(identity: IAdvizeUser): Promise<IAdvizeToken> {
     const started = performance.now();
-    let valid: IAdvizeIdentity;
+    let valid: IAdvizeUser;
     try {
       valid = validateIdentity(identity);
     } catch (e) {
@@ -75,7 +89,7 @@ export class TokenService implements OnModuleInit {
     }
     // One look at the key in force per token: it signs, and it keys the cache.
     const now = this.config.clock();
-    const key = this.currentSigningKey(now);
+    const key = this.keyInForce(now);
     if (this.store) {
       let ownMintFailed = false;
       try {
@@ -83,7 +97,7 @@ export class TokenService implements OnModuleInit {
         // signs with the key in force then (after a switch, the new key: never an old-key token).
         const mintNow = () => {
           const at = this.config.clock();
-          return this.mint(valid, started, this.currentSigningKey(at), at).catch((e: unknown) => {
+          return this.mint(valid, started, this.keyInForce(at), at).catch((e: unknown) => {
             ownMintFailed = true; // mint() already emitted signer.failure
             throw e;
           });
@@ -115,17 +129,27 @@ export class TokenService implements OnModuleInit {
 
   /**
    * The signing key in force at `now` (default: the module clock): its
-   * provider, public half and RFC 7638 thumbprint. It changes at a scheduled
-   * instant (`signingKey.schedule`) or when a watched key file is reloaded;
-   * anything that caches tokens must key them by its `thumbprint`.
+   * public half and RFC 7638 thumbprint. It changes at a scheduled instant
+   * (`signingKey.schedule`) or when a watched key file is reloaded; anything
+   * that caches tokens must key them by its `thumbprint`.
    */
-  currentSigningKey(now: number = this.config.clock()): SigningKeyInForce {
+  currentSigningKey(now: number = this.config.clock()): SigningKeyInfo {
+    const { publicKey, thumbprint } = this.keyInForce(now);
+    return { publicKey, thumbprint };
+  }
+
+  /** The `iss` claim of every token: the `issuer` option. */
+  get issuer(): string {
+    return this.config.issuer;
+  }
+
+  private keyInForce(now: number): SigningKeyInForce {
     const { signingKeys } = this.config;
     if (signingKeys) return signingKeys.currentKey(now);
     return { provider: this.config.keyProvider, publicKey: this.config.signingPublicKey, thumbprint: this.config.signingKeyThumbprint };
   }
 
-  private async mint(valid: IAdvizeIdentity, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {
+  private async mint(valid: IAdvizeUser, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {
     const userId = valid.userId;
     const visitorData = ownVisitorData(valid);
     const iat = Math.floor(now / 1000);
@@ -231,7 +255,7 @@ function verifies(input: Uint8Array, publicKey: KeyObject, signature: Uint8Array
 }
 
 /** The clean identity's visitor data, read as an own property (never one inherited from a polluted prototype). */
-function ownVisitorData(valid: IAdvizeIdentity): IAdvizeIdentity['visitorData'] {
+function ownVisitorData(valid: IAdvizeUser): IAdvizeUser['visitorData'] {
   return Object.hasOwn(valid, 'visitorData') ? valid.visitorData : undefined;
 }
 

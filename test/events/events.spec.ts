@@ -10,7 +10,7 @@ import {
   TokenService,
   UserResolver,
   type IAdvizeAuthOptions,
-  type IAdvizeIdentity,
+  type IAdvizeUser,
 } from '../../lib/index.js';
 import {
   IADVIZE_AUTH_EVENTS_OPTIONS,
@@ -71,7 +71,7 @@ describe('IAdvizeAuthEvents through TokenService', () => {
     expect(seen).toHaveLength(1);
     expect(seen[0].name).toBe('token.issued');
     const e = seen[0].event as IAdvizeAuthEventMap['token.issued'];
-    expect(e.signerKind).toBe('pem');
+    expect(e.signerKind).toBe('inline');
     expect(e.durationMs).toBeGreaterThan(0);
     expect(e.durationMs).toBeLessThan(5000);
     expect(e.userIdHash).toBeUndefined();
@@ -82,7 +82,7 @@ describe('IAdvizeAuthEvents through TokenService', () => {
     const { tokens, events } = await compile();
     const seen = record(events);
     await expect(tokens.createToken({ userId: '' })).rejects.toBeInstanceOf(InvalidIdentityError);
-    await expect(tokens.createToken(null as unknown as IAdvizeIdentity)).rejects.toBeInstanceOf(InvalidIdentityError);
+    await expect(tokens.createToken(null as unknown as IAdvizeUser)).rejects.toBeInstanceOf(InvalidIdentityError);
     expect(seen.map((s) => [s.name, (s.event as { code?: string }).code])).toEqual([
       ['token.refused', 'IADVIZE_INVALID_IDENTITY'],
       ['token.refused', 'IADVIZE_INVALID_IDENTITY'],
@@ -223,7 +223,7 @@ class BearerAuthGuard implements CanActivate {
 
 @Injectable()
 class BadAwareResolver extends UserResolver {
-  resolve(context: ExecutionContext): IAdvizeIdentity | null {
+  resolve(context: ExecutionContext): IAdvizeUser | null {
     const user = context.switchToHttp().getRequest<{ user?: { id: string; bad?: boolean } }>().user;
     if (!user) return null;
     return user.bad ? { userId: '', visitorData: { email: 'leak@example.com' } } : { userId: user.id };

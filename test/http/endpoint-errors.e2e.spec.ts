@@ -33,6 +33,7 @@ import {
   IAdvizeIdentityGuard,
   TokenService,
   UserResolver,
+  type IAdvizeUser,
 } from '../../lib/index.js';
 import { FakeKeyProvider, type FakeIAdvizeSetup } from '../../lib/testing/index.js';
 import { authTestApp, authTestModule, authTestOptions, authTestSetup } from '../support/auth-module.js';
@@ -253,7 +254,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     class ChatController {
       constructor(private readonly tokens: TokenService) {}
       @Post('token')
-      token(@IAdvizeIdentity() identity: IAdvizeIdentity) {
+      token(@IAdvizeIdentity() identity: IAdvizeUser) {
         return this.tokens.createToken(identity);
       }
     }

@@ -11,7 +11,7 @@ import request from 'supertest';
 import {
   IAdvizeAuthModule,
   UserResolver,
-  type IAdvizeIdentity,
+  type IAdvizeUser,
 } from '../../lib/index.js';
 import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
 import { authTestApp, authTestOptions, authTestSetup } from '../support/auth-module.js';
@@ -60,7 +60,7 @@ class ProfileResolver extends UserResolver {
   constructor(private readonly users: UsersService) {
     super();
   }
-  async resolve(context: ExecutionContext): Promise<IAdvizeIdentity | null> {
+  async resolve(context: ExecutionContext): Promise<IAdvizeUser | null> {
     const user = context.switchToHttp().getRequest<{ user?: { id: string } }>().user;
     if (!user) return null;
     const p = await this.users.profile(String(user.id));

@@ -2,7 +2,7 @@
 import { Controller, Get, Header, Inject, Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { UserResolver, type IAdvizeIdentity } from '../../lib/index.js';
+import { UserResolver, type IAdvizeUser } from '../../lib/index.js';
 import { IAdvizeAuthEvents } from '../../lib/events/iadvize-auth-events.service.js';
 import { IAdvizeHealthService } from '../../lib/health/iadvize-health.service.js';
 import { IAdvizePrometheusMetrics, provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
@@ -36,7 +36,7 @@ class HeaderAuthGuard implements CanActivate {
 
 @Injectable()
 class Resolver extends UserResolver {
-  resolve(context: ExecutionContext): IAdvizeIdentity | null {
+  resolve(context: ExecutionContext): IAdvizeUser | null {
     const user = context.switchToHttp().getRequest<{ user?: { id: string } }>().user;
     if (!user) return null;
     return user.id === 'bad' ? { userId: 'x'.repeat(256) } : { userId: `customer-${user.id}` };

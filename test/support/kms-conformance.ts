@@ -6,12 +6,12 @@
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import {
   InvalidOptionsError,
-  resolveIAdvizeAuthOptions,
   SignatureMismatchError,
   SigningUnavailableError,
   TokenService,
   type KeyProvider,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { MAX_SIGNING_TIMEOUT_MS } from '../../lib/options/option.defaults.js';
 import { expectNoSecrets } from './keys.js';
