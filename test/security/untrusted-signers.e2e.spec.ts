@@ -18,7 +18,9 @@ import { authTestApp, authTestSetup } from '../support/auth-module.js';
 import { PLATFORMS } from '../support/platforms.js';
 
 const PATH = '/iadvize/token';
-const SIGNING_TIMEOUT_MS = 200;
+// Short enough that the hanging case answers quickly, long enough that the startup
+// self-check and good signatures never miss it on a loaded CI machine.
+const SIGNING_TIMEOUT_MS = 1500;
 
 type Behaviour = (input: Uint8Array, good: () => Promise<Uint8Array>) => unknown;
 
