@@ -3,7 +3,10 @@
  * message ever contains key material or a token.
  */
 
-/** Stable, machine-readable error codes. */
+/**
+ * Stable, machine-readable error codes.
+ * @public
+ */
 export const IAdvizeErrorCode = {
   InvalidOptions: 'IADVIZE_INVALID_OPTIONS',
   InvalidKey: 'IADVIZE_INVALID_KEY',
@@ -22,10 +25,16 @@ export const IAdvizeErrorCode = {
   Internal: 'IADVIZE_INTERNAL_ERROR',
 } as const;
 
-/** Union of every {@link IAdvizeErrorCode} value. */
+/**
+ * Union of every {@link IAdvizeErrorCode} value.
+ * @public
+ */
 export type IAdvizeErrorCodeValue = (typeof IAdvizeErrorCode)[keyof typeof IAdvizeErrorCode];
 
-/** Base class of every error thrown by the library. */
+/**
+ * Base class of every error thrown by the library.
+ * @public
+ */
 export class IAdvizeAuthError extends Error {
   /** Stable machine-readable code, e.g. `IADVIZE_INVALID_IDENTITY`. */
   readonly code: IAdvizeErrorCodeValue;
@@ -40,6 +49,7 @@ export class IAdvizeAuthError extends Error {
 /**
  * The module options are wrong. Thrown once at startup, listing every
  * problem found as `option: what is wrong and how to fix it`.
+ * @public
  */
 export class InvalidOptionsError extends IAdvizeAuthError {
   /** Each problem, as `path: message`. */
@@ -59,6 +69,7 @@ export class InvalidOptionsError extends IAdvizeAuthError {
  * A key could not be loaded or is unfit (wrong type, too short, public where
  * private is needed, …). The message names the source (option, file path or
  * environment variable name), never the key.
+ * @public
  */
 export class InvalidKeyError extends IAdvizeAuthError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -70,6 +81,7 @@ export class InvalidKeyError extends IAdvizeAuthError {
  * The identity handed to `TokenService.createToken` breaks iAdvize's rules
  * (user id missing, empty, too long, not a string; unknown or non-string
  * visitor data fields). Maps to HTTP 422 at the endpoint.
+ * @public
  */
 export class InvalidIdentityError extends IAdvizeAuthError {
   /** Each rule broken, e.g. `userId: must be at most 255 characters`. */
@@ -81,16 +93,10 @@ export class InvalidIdentityError extends IAdvizeAuthError {
   }
 }
 
-/** No authenticated user could be resolved from the request. Maps to HTTP 401. */
-export class UnauthenticatedError extends IAdvizeAuthError {
-  constructor(message = 'No authenticated user') {
-    super(IAdvizeErrorCode.Unauthenticated, message);
-  }
-}
-
 /**
  * The signing backend (KMS, HSM, Vault…) is unavailable, throttled or timed
  * out. Maps to HTTP 503 with `Retry-After`.
+ * @public
  */
 export class SigningUnavailableError extends IAdvizeAuthError {
   /** Suggested delay before retrying, in seconds. */
@@ -106,6 +112,7 @@ export class SigningUnavailableError extends IAdvizeAuthError {
  * A signature produced by the key provider does not verify with the
  * provider's public key (e.g. a KMS key configured for PSS, or the wrong key
  * version). The token is not issued.
+ * @public
  */
 export class SignatureMismatchError extends IAdvizeAuthError {
   constructor(message: string) {
@@ -113,7 +120,10 @@ export class SignatureMismatchError extends IAdvizeAuthError {
   }
 }
 
-/** An optional peer dependency needed by the configured provider is not installed. */
+/**
+ * An optional peer dependency needed by the configured provider is not installed.
+ * @public
+ */
 export class MissingDependencyError extends IAdvizeAuthError {
   constructor(packageName: string, feature: string) {
     super(

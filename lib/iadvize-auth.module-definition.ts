@@ -8,6 +8,7 @@ import { UnguardedEndpointWarning } from './http/unguarded-endpoint.warning.js';
  * Options that shape the module itself (its providers and controller); they
  * are accepted by both `forRoot()` and `forRootAsync()` and are known before
  * the async options factory runs.
+ * @public
  */
 export interface IAdvizeAuthModuleExtras {
   /** Register the module globally. Default: `false`. */
@@ -56,5 +57,8 @@ export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYN
     })
     .build();
 
-/** Injection token of the raw options given to `forRoot` / returned by the async factory. */
+/**
+ * Injection token of the raw options given to `forRoot` / returned by the async factory.
+ * @public
+ */
 export const IADVIZE_AUTH_MODULE_OPTIONS = MODULE_OPTIONS_TOKEN;

@@ -27,6 +27,7 @@ import { TokenService } from './token/token.service.js';
  * metrics) and {@link IAdvizeHealthService} (readiness check). Options are validated and keys loaded
  * and self-checked once at startup: a bad configuration fails `app.init()`
  * with one error listing every problem.
+ * @public
  */
 @Module({
   providers: [
@@ -57,9 +58,10 @@ import { TokenService } from './token/token.service.js';
     IAdvizeIdentityGuard,
     IAdvizeExceptionFilter,
   ],
-  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeExceptionFilter, IAdvizeAuthEvents, IAdvizeHealthService, IADVIZE_AUTH_CONFIG],
+  exports: [TokenService, UserResolver, IAdvizeIdentityGuard, IAdvizeExceptionFilter, IAdvizeAuthEvents, IAdvizeHealthService],
 })
 export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModuleInit, OnModuleDestroy {
+  /** Built by Nest's injector from the module's resolved configuration. @internal */
   constructor(
     @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
     @Optional() private readonly events?: IAdvizeAuthEvents,

@@ -1,19 +1,41 @@
 /**
  * nestjs-iadvize-auth: make a NestJS backend the token provider of iAdvize
  * Authenticated Messaging.
+ *
+ * The main entry holds what an app configures, injects, extends and catches.
+ * Key providers for cloud KMS and HSMs, the testing kit, `@nestjs/config`
+ * support and the Terminus / Prometheus integrations live in subpaths
+ * (`nestjs-iadvize-auth/aws-kms`, `…/testing`, `…/config`, …).
  * @packageDocumentation
  */
-export * from './iadvize.constants.js';
-export * from './errors.js';
+export {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  MIN_TOKEN_TTL_SECONDS,
+  MAX_TOKEN_TTL_SECONDS,
+  IADVIZE_PRODUCTION_PUBLIC_KEY,
+  IADVIZE_PRODUCTION_KEY_THUMBPRINT,
+  IADVIZE_USER_ID_CLAIM,
+  IADVIZE_VISITOR_DATA_CLAIM,
+  VISITOR_DATA_FIELDS,
+  USER_ID_MAX_LENGTH,
+  VISITOR_DATA_VALUE_MAX_LENGTH,
+} from './iadvize.constants.js';
+export {
+  IAdvizeErrorCode,
+  type IAdvizeErrorCodeValue,
+  IAdvizeAuthError,
+  InvalidOptionsError,
+  InvalidKeyError,
+  InvalidIdentityError,
+  SigningUnavailableError,
+  SignatureMismatchError,
+  MissingDependencyError,
+} from './errors.js';
 export { IAdvizeAuthModule } from './iadvize-auth.module.js';
 export { IADVIZE_AUTH_MODULE_OPTIONS, type IAdvizeAuthModuleExtras } from './iadvize-auth.module-definition.js';
-export { resolveIAdvizeAuthOptions } from './startup/resolve-options.js';
-export { keyProviderFromOption } from './options/signing-key.rules.js';
-export { type IAdvizeAuthOptions, type SigningKeyOption } from './options/iadvize-auth.options.js';
-export { type ResolvedIAdvizeAuthConfig } from './startup/resolved-config.js';
-export { isKeyProvider, type KeyProvider, type SignOptions } from './keys/key-provider.js';
+export type { IAdvizeAuthOptions, SigningKeyOption, SigningKeyScheduleOption, SigningKeyScheduleEntry, TokenCacheOptions } from './options/iadvize-auth.options.js';
+export type { KeyProvider, SignOptions } from './keys/key-provider.js';
 export {
-  LocalKeyProvider,
   PemKeyProvider,
   FileKeyProvider,
   EnvKeyProvider,
@@ -22,23 +44,17 @@ export {
   type EnvKeyProviderOptions,
   type LocalSigningOptions,
 } from './keys/local-key.provider.js';
-export { loadPrivateKey, loadPublicKey, thumbprintOf, samePublicKey, type KeyText } from './keys/key-material.js';
-export { loadPublicKeyInput, type PublicKeyInput } from './keys/public-key-input.js';
-export { SigningKeySchedule, type SigningKeyScheduleLine, type KeyFileCheckOutcome } from './keys/key-schedule.js';
-export { type SigningKeyScheduleOption, type SigningKeyScheduleEntry } from './options/iadvize-auth.options.js';
-export { type SigningKeyInForce, type SigningKeyCheckContext } from './keys/signing-key-check.js';
-export { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS } from './keys/key-file-watch.js';
-export { TokenService, type IAdvizeToken, type IAdvizeClaims } from './token/token.service.js';
-export { validateIdentity, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
-export { TokenCache } from './token/token-cache.js';
-export { type TokenCacheOptions } from './options/iadvize-auth.options.js';
-export { isTokenStore, type TokenStore, type TokenStoreContext, type TokenStoreResult, type TokenStoreStatus } from './token/token-store.js';
+export { thumbprintOf } from './keys/key-material.js';
+export type { PublicKeyInput } from './keys/public-key-input.js';
+export { TokenService, type IAdvizeToken, type IAdvizeClaims, type SigningKeyInfo } from './token/token.service.js';
+export { validateIdentity, type IAdvizeUser, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
+export type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from './token/token-store.js';
 export { UserResolver, RequestUserResolver } from './http/user-resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';
-export { IAdvizeHttpException, type IAdvizeErrorBody } from './http/http-errors.js';
 export { IAdvizeExceptionFilter, type IAdvizeErrorReply } from './http/iadvize-exception.filter.js';
-export { createTokenController, DEFAULT_TOKEN_PATH, type IAdvizeControllerOptions } from './http/token.controller.js';
+export type { IAdvizeErrorBody } from './http/http-errors.js';
+export { DEFAULT_TOKEN_PATH, type IAdvizeControllerOptions } from './http/token.controller.js';
 export {
   IAdvizeAuthEvents,
   IADVIZE_AUTH_EVENTS_OPTIONS,
@@ -67,10 +83,3 @@ export {
   type IAdvizeHealthCheckOptions,
   type IAdvizeHealthResult,
 } from './health/iadvize-health.service.js';
-export {
-  RemoteKeyProvider,
-  type RemoteSignerOptions,
-  type RemoteFailure,
-  type FailureKind,
-  type LoadedKey,
-} from './kms/remote-key.provider.js';

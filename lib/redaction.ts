@@ -180,6 +180,17 @@ export function quoteValue(value: unknown): string {
   return typeof value === 'string' && redactionVerdict(value) === undefined ? JSON.stringify(value) : redact(value);
 }
 
+/**
+ * Quotes a name that locates a key (file path, environment variable, option
+ * name, JWK `kty`, provider `alg`) for a message, through the redaction rule
+ * ({@link quoteValue}): key material, credentials and long or multi-line
+ * values are described, never repeated.
+ */
+export const quoteName: (value: unknown) => string = quoteValue;
+
+/** `value` as text when the redaction rule lets it be echoed, else its description ({@link redact}). */
+export const safeName: (value: unknown) => string = redact;
+
 /** `true` when `value` may be echoed as is. */
 export function mayEcho(value: unknown): boolean {
   return redactionVerdict(value) === undefined;

@@ -4,7 +4,10 @@ import { quoteValue, redact } from '../redaction.js';
 import { LocalKeyProvider, readKeyFile } from '../keys/local-key.provider.js';
 import { markLibraryLocalSigner } from '../keys/sign-with-deadline.js';
 
-/** Where {@link EnvConfiguredKeyProvider} found the key: a variable holding it, or one naming a file. */
+/**
+ * Where {@link EnvConfiguredKeyProvider} found the key: a variable holding it, or one naming a file.
+ * @public
+ */
 export type EnvKeySource =
   | { kind: 'env'; variable: string; value: string }
   | { kind: 'file'; variable: string; file: string };
@@ -21,6 +24,7 @@ export type EnvKeySource =
  *   record given to `iadvizeAuthOptionsFromEnv(env)` is honoured) and kept in
  *   ES private fields, so logging the options never prints a key or a
  *   passphrase.
+ * @public
  */
 export class EnvConfiguredKeyProvider extends LocalKeyProvider {
   /** `'env'` for a key held by the variable itself, `'file'` for a key file. */

@@ -2,7 +2,10 @@ import { registerAs } from '@nestjs/config';
 import type { IAdvizeAuthOptions } from '../options/iadvize-auth.options.js';
 import { iadvizeAuthOptionsFromEnv } from './iadvize-env.options.js';
 
-/** Namespace of {@link iadvizeAuthConfig} in `ConfigService` (`configService.get('iadvize')`). */
+/**
+ * Namespace of {@link iadvizeAuthConfig} in `ConfigService` (`configService.get('iadvize')`).
+ * @public
+ */
 export const IADVIZE_CONFIG_NAMESPACE = 'iadvize';
 
 /**
@@ -22,5 +25,6 @@ export const IADVIZE_CONFIG_NAMESPACE = 'iadvize';
  * // or, the same in one line:
  * IAdvizeAuthModule.forRootAsync(iadvizeAuthConfig.asProvider())
  * ```
+ * @public
  */
 export const iadvizeAuthConfig = registerAs(IADVIZE_CONFIG_NAMESPACE, (): IAdvizeAuthOptions => iadvizeAuthOptionsFromEnv());

@@ -6,7 +6,10 @@ import type { PublicKeyInput } from '../keys/public-key-input.js';
 import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
 
-/** Names of the environment variables the library reads. */
+/**
+ * Names of the environment variables the library reads.
+ * @public
+ */
 export const IAdvizeEnv = {
   /** Required. The `iss` claim, e.g. `https://www.example.com`. */
   Issuer: 'IADVIZE_ISSUER',
@@ -40,10 +43,16 @@ export const IAdvizeEnv = {
   SigningTimeoutMs: 'IADVIZE_SIGNING_TIMEOUT_MS',
 } as const;
 
-/** One of the {@link IAdvizeEnv} variable names. */
+/**
+ * One of the {@link IAdvizeEnv} variable names.
+ * @public
+ */
 export type IAdvizeEnvVariable = (typeof IAdvizeEnv)[keyof typeof IAdvizeEnv];
 
-/** Description of a variable, for tools (`iadvize-auth doctor`) and docs. */
+/**
+ * Description of a variable, for tools (`iadvize-auth doctor`) and docs.
+ * @public
+ */
 export interface IAdvizeEnvVariableInfo {
   /** The variable name. */
   readonly name: IAdvizeEnvVariable;
@@ -53,7 +62,10 @@ export interface IAdvizeEnvVariableInfo {
   readonly secret: boolean;
 }
 
-/** Every variable the library reads, with the option it feeds. */
+/**
+ * Every variable the library reads, with the option it feeds.
+ * @public
+ */
 export const IADVIZE_ENV_VARIABLES: readonly IAdvizeEnvVariableInfo[] = [
   { name: IAdvizeEnv.Issuer, option: 'issuer', secret: false },
   { name: IAdvizeEnv.SigningKey, option: 'signingKey', secret: true },
@@ -70,10 +82,16 @@ export const IADVIZE_ENV_VARIABLES: readonly IAdvizeEnvVariableInfo[] = [
   { name: IAdvizeEnv.SigningTimeoutMs, option: 'signingTimeoutMs', secret: false },
 ];
 
-/** A record of environment variables, like `process.env`. */
+/**
+ * A record of environment variables, like `process.env`.
+ * @public
+ */
 export type EnvRecord = Record<string, string | undefined>;
 
-/** Options of {@link iadvizeAuthOptionsFromEnv}. */
+/**
+ * Options of {@link iadvizeAuthOptionsFromEnv}.
+ * @public
+ */
 export interface IAdvizeEnvOptions {
   /**
    * The signing key, given in code (e.g. a KMS or HSM provider, or a
@@ -225,6 +243,7 @@ function publicKey(env: EnvRecord, valueName: string, fileName: string, problems
  * @param env the variables to read. Default: `process.env`.
  * @param options e.g. a signing key given in code (a KMS provider)
  * @throws InvalidOptionsError listing every problem
+ * @public
  */
 export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options: IAdvizeEnvOptions = {}): IAdvizeAuthOptions {
   const problems: string[] = [];

@@ -2,10 +2,16 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InvalidOptionsError, type IAdvizeErrorCode } from '../errors.js';
 
-/** Injection token of the optional {@link IAdvizeAuthEventsOptions}; provide it through the module's `extraProviders`. */
+/**
+ * Injection token of the optional {@link IAdvizeAuthEventsOptions}; provide it through the module's `extraProviders`.
+ * @public
+ */
 export const IADVIZE_AUTH_EVENTS_OPTIONS = Symbol.for('nestjs-iadvize-auth:events-options');
 
-/** Smallest accepted {@link IAdvizeAuthEventsOptions.userIdHashKey}, in bytes. */
+/**
+ * Smallest accepted {@link IAdvizeAuthEventsOptions.userIdHashKey}, in bytes.
+ * @public
+ */
 export const MIN_USER_ID_HASH_KEY_BYTES = 32;
 
 /**
@@ -17,6 +23,7 @@ export const MIN_USER_ID_HASH_KEY_BYTES = 32;
  *   extraProviders: [{ provide: IADVIZE_AUTH_EVENTS_OPTIONS, useValue: { userIdHashKey: process.env.IADVIZE_EVENTS_HASH_KEY } }],
  * })
  * ```
+ * @public
  */
 export interface IAdvizeAuthEventsOptions {
   /**
@@ -30,17 +37,26 @@ export interface IAdvizeAuthEventsOptions {
   userIdHashKey?: string | Uint8Array;
 }
 
-/** Codes of {@link TokenRefusedEvent}: the request was refused before any signing. */
+/**
+ * Codes of {@link TokenRefusedEvent}: the request was refused before any signing.
+ * @public
+ */
 export type TokenRefusedCode = typeof IAdvizeErrorCode.Unauthenticated | typeof IAdvizeErrorCode.InvalidIdentity;
 
-/** Codes of {@link SignerFailureEvent}: the signing pipeline failed. */
+/**
+ * Codes of {@link SignerFailureEvent}: the signing pipeline failed.
+ * @public
+ */
 export type SignerFailureCode = typeof IAdvizeErrorCode.SigningUnavailable | typeof IAdvizeErrorCode.SignatureMismatch;
 
-/** `token.issued`: `TokenService.createToken` returned a token. */
+/**
+ * `token.issued`: `TokenService.createToken` returned a token.
+ * @public
+ */
 export interface TokenIssuedEvent {
   /** Time to mint the token (claims, signature, encryption), in milliseconds. */
   durationMs: number;
-  /** The key provider's `kind`, e.g. `'pem'`, `'file'`, `'aws-kms'`. */
+  /** The key provider's `kind`, e.g. `'inline'`, `'file'`, `'aws-kms'`. */
   signerKind: string;
   /** HMAC of the user id, only when `userIdHashKey` is configured. */
   userIdHash?: string;
@@ -48,7 +64,10 @@ export interface TokenIssuedEvent {
   cached?: boolean;
 }
 
-/** `token.refused`: nobody was signed in (401), or the resolver returned an identity iAdvize would refuse (422). */
+/**
+ * `token.refused`: nobody was signed in (401), or the resolver returned an identity iAdvize would refuse (422).
+ * @public
+ */
 export interface TokenRefusedEvent {
   /** `IADVIZE_UNAUTHENTICATED` or `IADVIZE_INVALID_IDENTITY`. */
   code: TokenRefusedCode;
@@ -56,7 +75,10 @@ export interface TokenRefusedEvent {
   userIdHash?: string;
 }
 
-/** `signer.failure`: a token could not be minted because signing failed, timed out or did not verify. */
+/**
+ * `signer.failure`: a token could not be minted because signing failed, timed out or did not verify.
+ * @public
+ */
 export interface SignerFailureEvent {
   /** `IADVIZE_SIGNING_UNAVAILABLE` (backend down, throttled, timed out) or `IADVIZE_SIGNATURE_MISMATCH`. */
   code: SignerFailureCode;
@@ -68,7 +90,10 @@ export interface SignerFailureEvent {
   userIdHash?: string;
 }
 
-/** `health.checked`: `IAdvizeHealthService` ran a fresh signer self-check (cached answers emit nothing). */
+/**
+ * `health.checked`: `IAdvizeHealthService` ran a fresh signer self-check (cached answers emit nothing).
+ * @public
+ */
 export interface HealthCheckedEvent {
   /** `true` when the probe was signed and verified. */
   healthy: boolean;
@@ -80,7 +105,10 @@ export interface HealthCheckedEvent {
   code?: SignerFailureCode;
 }
 
-/** `store.hit`: the shared `tokenStore` served a token without a signature. */
+/**
+ * `store.hit`: the shared `tokenStore` served a token without a signature.
+ * @public
+ */
 export interface StoreHitEvent {
   /** Where the token came from: this replica's memory (`'local'`) or the shared store (`'shared'`). */
   source: 'local' | 'shared';
@@ -88,7 +116,10 @@ export interface StoreHitEvent {
   stale: boolean;
 }
 
-/** `store.coalesced`: a request waited for a signature another request (maybe on another replica) was making. */
+/**
+ * `store.coalesced`: a request waited for a signature another request (maybe on another replica) was making.
+ * @public
+ */
 export interface StoreCoalescedEvent {
   /** `'shared'`: the other signature arrived and was served; `'timeout'`: it did not arrive in time and this request signed itself. */
   outcome: 'shared' | 'timeout';
@@ -96,7 +127,10 @@ export interface StoreCoalescedEvent {
   waitedMs: number;
 }
 
-/** `budget.refused`: the signing budget was spent, so no signature was made for this request. */
+/**
+ * `budget.refused`: the signing budget was spent, so no signature was made for this request.
+ * @public
+ */
 export interface BudgetRefusedEvent {
   /** `'fleet'`: the shared budget; `'replica'`: this replica's share, used while the store is down. */
   scope: 'fleet' | 'replica';
@@ -106,7 +140,10 @@ export interface BudgetRefusedEvent {
   retryAfterSeconds?: number;
 }
 
-/** `store.error`: a command to the shared token store failed or timed out. */
+/**
+ * `store.error`: a command to the shared token store failed or timed out.
+ * @public
+ */
 export interface StoreErrorEvent {
   /** The store's kind, e.g. `'redis'`. */
   store: string;
@@ -116,7 +153,10 @@ export interface StoreErrorEvent {
   failurePolicy: 'open' | 'closed';
 }
 
-/** `store.recovered`: the shared token store answers again after failures. */
+/**
+ * `store.recovered`: the shared token store answers again after failures.
+ * @public
+ */
 export interface StoreRecoveredEvent {
   /** The store's kind, e.g. `'redis'`. */
   store: string;
@@ -124,7 +164,10 @@ export interface StoreRecoveredEvent {
   downMs: number;
 }
 
-/** `signing.key.switched`: another signing key took over (a scheduled instant passed, or a watched key file was reloaded). */
+/**
+ * `signing.key.switched`: another signing key took over (a scheduled instant passed, or a watched key file was reloaded).
+ * @public
+ */
 export interface SigningKeySwitchedEvent {
   /** RFC 7638 thumbprint of the key that signed until now. */
   previousThumbprint: string;
@@ -140,7 +183,10 @@ export interface SigningKeySwitchedEvent {
   at: number;
 }
 
-/** `signing.key.reload.failed`: a watched key file changed but the new content was refused; the current key stays in force. */
+/**
+ * `signing.key.reload.failed`: a watched key file changed but the new content was refused; the current key stays in force.
+ * @public
+ */
 export interface SigningKeyReloadFailedEvent {
   /** The option that holds the watched key, e.g. `signingKey`. */
   source: string;
@@ -150,7 +196,10 @@ export interface SigningKeyReloadFailedEvent {
   thumbprint: string;
 }
 
-/** Every event {@link IAdvizeAuthEvents} emits, by name. */
+/**
+ * Every event {@link IAdvizeAuthEvents} emits, by name.
+ * @public
+ */
 export interface IAdvizeAuthEventMap {
   'token.issued': TokenIssuedEvent;
   'token.refused': TokenRefusedEvent;
@@ -165,10 +214,16 @@ export interface IAdvizeAuthEventMap {
   'signing.key.reload.failed': SigningKeyReloadFailedEvent;
 }
 
-/** Name of an {@link IAdvizeAuthEvents} event. */
+/**
+ * Name of an {@link IAdvizeAuthEvents} event.
+ * @public
+ */
 export type IAdvizeAuthEventName = keyof IAdvizeAuthEventMap;
 
-/** A listener of event `E`. Called synchronously; its return value is ignored. */
+/**
+ * A listener of event `E`. Called synchronously; its return value is ignored.
+ * @public
+ */
 export type IAdvizeAuthEventListener<E extends IAdvizeAuthEventName> = (event: IAdvizeAuthEventMap[E]) => unknown;
 
 type ListenerLists = { [E in IAdvizeAuthEventName]: ReadonlyArray<IAdvizeAuthEventListener<E>> };
@@ -207,6 +262,7 @@ const EVENT_NAMES: readonly IAdvizeAuthEventName[] = [
  * Events carry no token, key or user id; set `userIdHashKey` (see
  * {@link IAdvizeAuthEventsOptions}) to get a keyed hash of the user id.
  * With no listener, emitting costs a length check.
+ * @public
  */
 @Injectable()
 export class IAdvizeAuthEvents {

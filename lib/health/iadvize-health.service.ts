@@ -10,10 +10,16 @@ import type { KeyProvider } from '../keys/key-provider.js';
 import { signerFailureCodeOf, signVerified } from '../keys/sign-with-deadline.js';
 import type { TokenStoreStatus } from '../token/token-store.js';
 
-/** Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}. */
+/**
+ * Default of {@link IAdvizeHealthCheckOptions.maxAgeSeconds}.
+ * @public
+ */
 export const DEFAULT_HEALTH_MAX_AGE_SECONDS = 10;
 
-/** Options of {@link IAdvizeHealthService.check}. */
+/**
+ * Options of {@link IAdvizeHealthService.check}.
+ * @public
+ */
 export interface IAdvizeHealthCheckOptions {
   /**
    * Reuse the last result while it is younger than this, in seconds, so a
@@ -23,7 +29,10 @@ export interface IAdvizeHealthCheckOptions {
   maxAgeSeconds?: number;
 }
 
-/** Result of a signer self-check. Carries no key material. */
+/**
+ * Result of a signer self-check. Carries no key material.
+ * @public
+ */
 export interface IAdvizeHealthResult {
   /** `true` when a probe was signed and verified with the signing key's public half. */
   healthy: boolean;
@@ -73,6 +82,7 @@ export interface IAdvizeHealthResult {
  * ```
  *
  * For `@nestjs/terminus`, use `IAdvizeHealthIndicator` from `nestjs-iadvize-auth/terminus`.
+ * @public
  */
 @Injectable()
 export class IAdvizeHealthService {
@@ -81,6 +91,7 @@ export class IAdvizeHealthService {
   private inFlight: Promise<IAdvizeHealthResult> | undefined;
   private readonly events: IAdvizeAuthEvents;
 
+  /** Built by Nest's injector from the module's resolved configuration. @internal */
   constructor(
     @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
     @Optional() events?: IAdvizeAuthEvents,

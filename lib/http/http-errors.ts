@@ -1,7 +1,10 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { IAdvizeErrorCode } from '../errors.js';
 
-/** JSON body of every error the token endpoint returns. */
+/**
+ * JSON body of every error the token endpoint returns.
+ * @public
+ */
 export interface IAdvizeErrorBody {
   statusCode: number;
   error: string;

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Catch, HttpException, HttpStatus, Injectable, Logger, Optional, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { IAdvizeAuthError, IAdvizeErrorCode, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError, UnauthenticatedError } from '../errors.js';
+import { IAdvizeAuthError, IAdvizeErrorCode, InvalidIdentityError, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import { ownValue } from '../token/own-property.js';
 import { boundRetryAfter } from './retry-after.js';
@@ -20,7 +20,10 @@ const NOT_SERVED = 'The iAdvize token could not be served';
 /** Headers of every error reply: like a token, an error must not be cached. */
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
-/** An error response of {@link IAdvizeExceptionFilter}: the body (its `statusCode` is the status) and extra headers. */
+/**
+ * An error response of {@link IAdvizeExceptionFilter}: the body (its `statusCode` is the status) and extra headers.
+ * @public
+ */
 export interface IAdvizeErrorReply {
   body: IAdvizeErrorBody;
   headers: Record<string, string>;
@@ -49,6 +52,7 @@ function reply(status: number, error: string, message: string, code: string, hea
  * provides it). Headers set before the error (e.g. the throttler's
  * `Retry-After`) are kept, and so is an `HttpException` body your own guard
  * built with a string `code` and `message`.
+ * @public
  */
 @Catch()
 @Injectable()
@@ -77,7 +81,6 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
    */
   protected toReply(e: unknown, refusalEmitted = false): IAdvizeErrorReply {
     if (e instanceof IAdvizeHttpException) return { body: e.getResponse() as IAdvizeErrorBody, headers: { ...NO_STORE } };
-    if (e instanceof UnauthenticatedError) return this.foreign(HttpStatus.UNAUTHORIZED, undefined, refusalEmitted);
     if (e instanceof InvalidIdentityError) {
       this.logger.warn(`${e.code}: the user resolver returned an identity iAdvize would refuse: ${e.problems.join('; ')}`);
       return reply(HttpStatus.UNPROCESSABLE_ENTITY, 'Unprocessable Entity', e.message, e.code);

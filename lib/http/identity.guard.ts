@@ -1,7 +1,7 @@
 import { Injectable, Logger, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { IAdvizeErrorCode } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
-import type { IAdvizeIdentity } from '../token/identity.js';
+import type { IAdvizeUser } from '../token/identity.js';
 import { IADVIZE_IDENTITY_REQUEST_KEY } from './identity.decorator.js';
 import { IAdvizeHttpException, REFUSAL_EMITTED } from './http-errors.js';
 import { RequestUserResolver, UserResolver } from './user-resolver.js';
@@ -15,6 +15,7 @@ import { RequestUserResolver, UserResolver } from './user-resolver.js';
  * Put your authentication guard (passport's `AuthGuard('jwt')`, a session
  * guard) in front of it. Subclass it and override the protected hooks for
  * other contexts (GraphQL, RPC).
+ * @public
  */
 @Injectable()
 export class IAdvizeIdentityGuard implements CanActivate {
@@ -50,7 +51,7 @@ export class IAdvizeIdentityGuard implements CanActivate {
   }
 
   /** Runs the resolver. Override to add checks (e.g. a feature flag). */
-  protected async resolveIdentity(context: ExecutionContext): Promise<IAdvizeIdentity | null | undefined> {
+  protected async resolveIdentity(context: ExecutionContext): Promise<IAdvizeUser | null | undefined> {
     return this.userResolver.resolve(context);
   }
 

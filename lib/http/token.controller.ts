@@ -14,12 +14,15 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { InvalidOptionsError } from '../errors.js';
 import { mayEcho, quoteValue } from '../redaction.js';
 import { TokenService, type IAdvizeToken } from '../token/token.service.js';
-import type { IAdvizeIdentity as Identity } from '../token/identity.js';
+import type { IAdvizeUser } from '../token/identity.js';
 import { IAdvizeIdentity } from './identity.decorator.js';
 import { IAdvizeIdentityGuard } from './identity.guard.js';
 import { IAdvizeExceptionFilter } from './iadvize-exception.filter.js';
 
-/** Options of the built-in token endpoint. */
+/**
+ * Options of the built-in token endpoint.
+ * @public
+ */
 export interface IAdvizeControllerOptions {
   /** Route of the endpoint, served for GET and POST. Default: `'iadvize/token'`. */
   path?: string;
@@ -32,7 +35,10 @@ export interface IAdvizeControllerOptions {
   guards?: Array<Type<CanActivate> | CanActivate>;
 }
 
-/** Default route of the token endpoint. */
+/**
+ * Default route of the token endpoint.
+ * @public
+ */
 export const DEFAULT_TOKEN_PATH = 'iadvize/token';
 
 /**
@@ -61,18 +67,18 @@ export function createTokenController(options: IAdvizeControllerOptions = {}): T
 
     /** `GET {path}`: mints a token for the signed-in user (mobile SDKs' JWE provider). */
     @Get()
-    get(@IAdvizeIdentity() identity: Identity, @Res({ passthrough: true }) response: unknown): Promise<IAdvizeToken> {
+    get(@IAdvizeIdentity() identity: IAdvizeUser, @Res({ passthrough: true }) response: unknown): Promise<IAdvizeToken> {
       return this.issue(identity, response);
     }
 
     /** `POST {path}`: mints a token for the signed-in user (the web page). */
     @Post()
     @HttpCode(HttpStatus.OK)
-    post(@IAdvizeIdentity() identity: Identity, @Res({ passthrough: true }) response: unknown): Promise<IAdvizeToken> {
+    post(@IAdvizeIdentity() identity: IAdvizeUser, @Res({ passthrough: true }) response: unknown): Promise<IAdvizeToken> {
       return this.issue(identity, response);
     }
 
-    private issue(identity: Identity, response: unknown): Promise<IAdvizeToken> {
+    private issue(identity: IAdvizeUser, response: unknown): Promise<IAdvizeToken> {
       const http = this.adapterHost.httpAdapter;
       http.setHeader(response, 'Cache-Control', 'no-store');
       http.setHeader(response, 'Pragma', 'no-cache');

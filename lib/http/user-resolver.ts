@@ -1,6 +1,6 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { InvalidIdentityError } from '../errors.js';
-import type { IAdvizeIdentity } from '../token/identity.js';
+import type { IAdvizeUser } from '../token/identity.js';
 import { hasOwnProperty, ownValue } from '../token/own-property.js';
 
 /**
@@ -25,10 +25,11 @@ import { hasOwnProperty, ownValue } from '../token/own-property.js';
  *   }
  * }
  * ```
+ * @public
  */
 export abstract class UserResolver {
   /** Returns the identity of the authenticated user, or `null`/`undefined` when there is none. */
-  abstract resolve(context: ExecutionContext): IAdvizeIdentity | null | undefined | Promise<IAdvizeIdentity | null | undefined>;
+  abstract resolve(context: ExecutionContext): IAdvizeUser | null | undefined | Promise<IAdvizeUser | null | undefined>;
 }
 
 /** Why the default resolver refuses a principal it cannot read. */
@@ -48,10 +49,11 @@ const UNREADABLE_USER = 'request.user: could not be read (a getter or proxy thre
  * an `id` that is present but `null`, `undefined` or empty is refused (422),
  * never replaced by `sub`. A `request.user` whose getter or Proxy throws is
  * refused the same way (422), never a 500.
+ * @public
  */
 @Injectable()
 export class RequestUserResolver extends UserResolver {
-  resolve(context: ExecutionContext): IAdvizeIdentity | null {
+  resolve(context: ExecutionContext): IAdvizeUser | null {
     const request: unknown = context.switchToHttp().getRequest();
     if (request === null || typeof request !== 'object') return null;
     let raw: unknown;
@@ -69,6 +71,6 @@ export class RequestUserResolver extends UserResolver {
     if ((typeof raw === 'number' && Number.isSafeInteger(raw)) || typeof raw === 'bigint') return { userId: String(raw) };
     // Anything else, valid or not, goes to validation: a signed-in user with an
     // unusable id (empty, null, a float, an object) gets a 422 naming the rule, not a silent 401.
-    return { userId: raw } as unknown as IAdvizeIdentity;
+    return { userId: raw } as unknown as IAdvizeUser;
   }
 }

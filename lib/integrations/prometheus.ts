@@ -9,7 +9,10 @@ import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } 
 import { IAdvizeErrorCode } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 
-/** Options of {@link IAdvizePrometheusMetrics}. */
+/**
+ * Options of {@link IAdvizePrometheusMetrics}.
+ * @public
+ */
 export interface IAdvizePrometheusOptions {
   /** Registry the metrics are registered in. Default: prom-client's global `register`. */
   registry?: Registry;
@@ -19,7 +22,10 @@ export interface IAdvizePrometheusOptions {
   buckets?: number[];
 }
 
-/** Default buckets of `iadvize_signing_duration_seconds`: 1 ms (local key) to 10 s (a slow KMS). */
+/**
+ * Default buckets of `iadvize_signing_duration_seconds`: 1 ms (local key) to 10 s (a slow KMS).
+ * @public
+ */
 export const DEFAULT_SIGNING_DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -43,6 +49,7 @@ export const DEFAULT_SIGNING_DURATION_BUCKETS: readonly number[] = [0.001, 0.002
  * - `iadvize_signing_key_switches_total{reason}`: signing key switches,
  *   `reason="schedule"` (a scheduled instant passed) or `reason="reload"` (a watched key file changed);
  * - `iadvize_signing_key_reload_failures_total`: changed key files that were refused (the current key stayed).
+ * @public
  */
 export const IADVIZE_METRIC_NAMES = {
   tokensIssued: 'tokens_issued_total',
@@ -69,6 +76,7 @@ const FAILED_CODES = [IAdvizeErrorCode.SigningUnavailable, IAdvizeErrorCode.Sign
  *
  * When a metric of the same name already exists in the registry (an app
  * re-created in tests), it is reused instead of failing.
+ * @public
  */
 export class IAdvizePrometheusMetrics implements OnModuleDestroy {
   /** `iadvize_tokens_issued_total{signer}`. */
@@ -190,6 +198,7 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
  * ```ts
  * IAdvizeAuthModule.forRoot({ ..., extraProviders: [provideIAdvizePrometheusMetrics({ registry })] })
  * ```
+ * @public
  */
 export function provideIAdvizePrometheusMetrics(options: IAdvizePrometheusOptions = {}): Provider {
   return {

@@ -8,7 +8,10 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { IAdvizeHealthService, type IAdvizeHealthCheckOptions } from '../health/iadvize-health.service.js';
 
-/** Default key of the indicator in the health check response. */
+/**
+ * Default key of the indicator in the health check response.
+ * @public
+ */
 export const IADVIZE_HEALTH_INDICATOR_KEY = 'iadvize';
 
 /**
@@ -36,6 +39,7 @@ export const IADVIZE_HEALTH_INDICATOR_KEY = 'iadvize';
  * })
  * export class AppModule {}
  * ```
+ * @public
  */
 @Injectable()
 export class IAdvizeHealthIndicator {

@@ -1,26 +1,13 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { InvalidKeyError } from '../errors.js';
 import { MIN_RSA_MODULUS_BITS } from '../iadvize.constants.js';
-import { looksLikePath, quoteEnvName, quoteValue, redact } from '../redaction.js';
+import { looksLikePath, quoteName } from '../redaction.js';
 
 /**
  * Key text as found in a file or an environment variable: PEM (with real or
  * literal `\n` line breaks), base64 of a PEM, or base64 of DER.
  */
 export type KeyText = string | Buffer;
-
-/**
- * Quotes a name that locates a key (file path, environment variable, option
- * name, JWK `kty`, provider `alg`) for a message, through the redaction rule
- * ({@link quoteValue}): key material, credentials and long or multi-line
- * values are described, never repeated.
- */
-export const quoteName: (value: unknown) => string = quoteValue;
-
-/** `value` as text when the redaction rule lets it be echoed, else its description ({@link redact}). */
-export const safeName: (value: unknown) => string = redact;
-
-export { quoteEnvName };
 
 /** What a key source decodes to before Node parses it. */
 type Decoded = { pem: string } | { der: Buffer } | { jwk: JsonWebKey };
@@ -209,7 +196,10 @@ export function loadPublicKey(input: KeyText | JsonWebKey, source: string): KeyO
   return checkRsa(key, source);
 }
 
-/** RFC 7638 JWK thumbprint (SHA-256, base64url) of a key's public half. */
+/**
+ * RFC 7638 JWK thumbprint (SHA-256, base64url) of a key's public half.
+ * @public
+ */
 export async function thumbprintOf(key: KeyObject): Promise<string> {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   const { n, e } = pub.export({ format: 'jwk' });

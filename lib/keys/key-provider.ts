@@ -1,6 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 
-/** Options passed to {@link KeyProvider.sign}. */
+/**
+ * Options passed to {@link KeyProvider.sign}.
+ * @public
+ */
 export interface SignOptions {
   /** Aborted when the library's signing deadline (`signingTimeoutMs`) passes. */
   signal?: AbortSignal;
@@ -19,6 +22,7 @@ export interface SignOptions {
  * Lifecycle: {@link init} once at startup (load and check the key; throw an
  * `InvalidKeyError` with a message naming the source, never the key), then
  * {@link sign} per token, and {@link close} on application shutdown.
+ * @public
  */
 export interface KeyProvider {
   /** JWS algorithm of the signatures: always `'RS256'` (the only one iAdvize accepts). */

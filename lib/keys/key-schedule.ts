@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import { KeyFileSnapshotProvider, pollKeyFile } from './key-file-watch.js';
-import { safeName, samePublicKey } from './key-material.js';
+import { samePublicKey } from './key-material.js';
+import { safeName } from '../redaction.js';
 import { loadKey, selfCheckSigningKey, type SigningKeyCheckContext, type SigningKeyInForce } from './signing-key-check.js';
 
 /** One entry of {@link SigningKeySchedule.describe}: what `doctor` shows. Never key material. */

@@ -4,7 +4,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
 import { markLibraryLocalSigner } from './sign-with-deadline.js';
-import { loadPrivateKey, quoteEnvName, quoteName, type KeyText } from './key-material.js';
+import { loadPrivateKey, type KeyText } from './key-material.js';
+import { quoteEnvName, quoteName } from '../redaction.js';
 import { defaultSigningThreads, MAX_SIGNING_THREADS, SigningPool } from './signing-pool.js';
 
 /** A provider's key as registered with the shared signing threads. */
@@ -20,7 +21,10 @@ const unclosed = new FinalizationRegistry<Pooled>(({ pool, keyId }) => {
   void pool.removeKey(keyId);
 });
 
-/** Where a local key provider runs its RSA signatures. */
+/**
+ * Where a local key provider runs its RSA signatures.
+ * @public
+ */
 export interface LocalSigningOptions {
   /**
    * Threads dedicated to RSA signing, each holding the private key. They keep
@@ -150,7 +154,10 @@ export abstract class LocalKeyProvider implements KeyProvider {
   }
 }
 
-/** Options of {@link PemKeyProvider}: exactly one of `pem` or `jwk`. */
+/**
+ * Options of {@link PemKeyProvider}: exactly one of `pem` or `jwk`.
+ * @public
+ */
 export interface PemKeyProviderOptions extends LocalSigningOptions {
   /** PEM text (PKCS#8, PKCS#1 or encrypted PKCS#8), base64 of PEM, or base64 DER. */
   pem?: string;
@@ -160,9 +167,12 @@ export interface PemKeyProviderOptions extends LocalSigningOptions {
   passphrase?: string;
 }
 
-/** A private key given inline, as PEM text or a JWK. Prefer files or env vars in production. */
+/**
+ * A private key given inline, as PEM text or a JWK. Prefer files or env vars in production.
+ * @public
+ */
 export class PemKeyProvider extends LocalKeyProvider {
-  readonly kind = 'pem';
+  readonly kind = 'inline';
 
   constructor(private readonly options: PemKeyProviderOptions) {
     super(options);
@@ -204,7 +214,10 @@ export function keyEnvNameProblem(env: unknown): string | undefined {
   return typeof env === 'string' && env !== '' ? undefined : 'must be the name of an environment variable';
 }
 
-/** Options of {@link FileKeyProvider}. */
+/**
+ * Options of {@link FileKeyProvider}.
+ * @public
+ */
 export interface FileKeyProviderOptions extends LocalSigningOptions {
   /** Path of a PEM or DER private key file (read once, at startup, unless `watch` is on). */
   file: string;
@@ -226,7 +239,10 @@ export interface FileKeyProviderOptions extends LocalSigningOptions {
   watchIntervalMs?: number;
 }
 
-/** A private key read from a file at startup (e.g. a mounted Kubernetes secret). */
+/**
+ * A private key read from a file at startup (e.g. a mounted Kubernetes secret).
+ * @public
+ */
 export class FileKeyProvider extends LocalKeyProvider {
   readonly kind = 'file';
 
@@ -280,7 +296,10 @@ export function readKeyFile(file: string, source: string, cwd: string = process.
   }
 }
 
-/** Options of {@link EnvKeyProvider}. */
+/**
+ * Options of {@link EnvKeyProvider}.
+ * @public
+ */
 export interface EnvKeyProviderOptions extends LocalSigningOptions {
   /** Name of the environment variable holding the key (PEM with real or literal `\n`, base64 of PEM or DER). */
   env: string;
@@ -290,7 +309,10 @@ export interface EnvKeyProviderOptions extends LocalSigningOptions {
   passphraseEnv?: string;
 }
 
-/** A private key read from an environment variable at startup. */
+/**
+ * A private key read from an environment variable at startup.
+ * @public
+ */
 export class EnvKeyProvider extends LocalKeyProvider {
   readonly kind = 'env';
 

@@ -1,6 +1,7 @@
 import { KeyObject, type JsonWebKey } from 'node:crypto';
 import { InvalidKeyError } from '../errors.js';
-import { loadPublicKey, quoteEnvName, quoteName } from './key-material.js';
+import { loadPublicKey } from './key-material.js';
+import { quoteEnvName, quoteName } from '../redaction.js';
 import { readKeyFile } from './local-key.provider.js';
 import { keySourceOf } from '../options/key-source.rules.js';
 
@@ -9,6 +10,7 @@ import { keySourceOf } from '../options/key-source.rules.js';
  * - a string: PEM, or the bare base64 SPKI body as iAdvize publishes it;
  * - `{ pem }`, `{ file }` (path), `{ env }` (variable name), `{ jwk }`;
  * - a Node `KeyObject` (public).
+ * @public
  */
 export type PublicKeyInput =
   | string

@@ -2,7 +2,7 @@ import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { IAdvizeAuthError, IAdvizeErrorCode, SignatureMismatchError, SigningUnavailableError } from '../errors.js';
 import type { SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import type { KeyProvider } from './key-provider.js';
-import { quoteName } from './key-material.js';
+import { quoteName } from '../redaction.js';
 
 /**
  * The library's own in-process providers, each with the `sign` function it was

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { b64url, compactEncrypt, jwsSigningInput } from '../token/compact.js';
 import type { KeyProvider } from './key-provider.js';
-import { loadPublicKey, safeName, thumbprintOf } from './key-material.js';
+import { loadPublicKey, thumbprintOf } from './key-material.js';
+import { safeName } from '../redaction.js';
 import { signVerified } from './sign-with-deadline.js';
 
 /** A loaded signing key: its provider, its public half and its RFC 7638 thumbprint. */

@@ -24,7 +24,10 @@ export type { RemoteSignerOptions } from './remote-key.provider.js';
 const SIGNING_ALGORITHM = 'RSASSA_PKCS1_V1_5_SHA_256';
 const PACKAGE = '@aws-sdk/client-kms';
 
-/** Options of {@link AwsKmsKeyProvider}. */
+/**
+ * Options of {@link AwsKmsKeyProvider}.
+ * @public
+ */
 export interface AwsKmsKeyProviderOptions extends RemoteSignerOptions {
   /**
    * Required. The asymmetric `RSA_2048|3072|4096` / `SIGN_VERIFY` key: key id,
@@ -104,6 +107,7 @@ function classifyAwsError(error: unknown): RemoteFailure {
  *   signingKey: new AwsKmsKeyProvider({ keyId: 'alias/iadvize-jwt', region: 'eu-west-1' }),
  * });
  * ```
+ * @public
  */
 export class AwsKmsKeyProvider extends RemoteKeyProvider {
   readonly kind = 'aws-kms';

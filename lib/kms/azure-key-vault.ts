@@ -24,10 +24,16 @@ export type { RemoteSignerOptions } from './remote-key.provider.js';
 
 const PACKAGE = '@azure/keyvault-keys';
 
-/** An Azure `TokenCredential` (e.g. `new DefaultAzureCredential()` from `@azure/identity`). */
+/**
+ * An Azure `TokenCredential` (e.g. `new DefaultAzureCredential()` from `@azure/identity`).
+ * @public
+ */
 export type AzureTokenCredential = ConstructorParameters<typeof KeyClient>[1];
 
-/** Options of {@link AzureKeyVaultKeyProvider}. */
+/**
+ * Options of {@link AzureKeyVaultKeyProvider}.
+ * @public
+ */
 export interface AzureKeyVaultKeyProviderOptions extends RemoteSignerOptions {
   /**
    * Required. The key identifier, versioned or not:
@@ -121,6 +127,7 @@ function classifyAzureError(error: unknown): RemoteFailure {
  *   credential: new DefaultAzureCredential(),
  * })
  * ```
+ * @public
  */
 export class AzureKeyVaultKeyProvider extends RemoteKeyProvider {
   readonly kind = 'azure-key-vault';

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
+import { crc32c } from './crc32c.js';
 import {
   InvalidKeyError,
   loadPublicKey,
@@ -25,10 +26,16 @@ export type { RemoteSignerOptions } from './remote-key.provider.js';
 
 const PACKAGE = '@google-cloud/kms';
 
-/** Constructor options of `KeyManagementServiceClient` (from `@google-cloud/kms`). */
+/**
+ * Constructor options of `KeyManagementServiceClient` (from `@google-cloud/kms`).
+ * @public
+ */
 export type GcpKmsClientOptions = NonNullable<ConstructorParameters<typeof KeyManagementServiceClient>[0]>;
 
-/** Options of {@link GcpKmsKeyProvider}. */
+/**
+ * Options of {@link GcpKmsKeyProvider}.
+ * @public
+ */
 export interface GcpKmsKeyProviderOptions extends RemoteSignerOptions {
   /**
    * Required. Full name of the key **version** to sign with:
@@ -62,23 +69,6 @@ const PKCS1_SHA256 = new Map<string | number, string>([
   [29, 'raw'],
   [30, 'raw'],
 ]);
-
-let crcTable: Uint32Array | undefined;
-
-/** CRC32C (Castagnoli), as Cloud KMS uses for its integrity fields. */
-export function crc32c(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (const byte of data) crc = crcTable[(crc ^ byte) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 /** A reply whose checksums show corruption in transit (retried). */
 class IntegrityError extends Error {}
@@ -159,6 +149,7 @@ type CancellablePromise<T> = Promise<T> & { cancel?: () => void };
  *   keyVersionName: 'projects/p/locations/europe-west1/keyRings/r/cryptoKeys/iadvize-jwt/cryptoKeyVersions/1',
  * })
  * ```
+ * @public
  */
 export class GcpKmsKeyProvider extends RemoteKeyProvider {
   readonly kind = 'gcp-kms';

@@ -30,7 +30,10 @@ export type { RemoteSignerOptions } from './remote-key.provider.js';
 
 type Handle = Buffer;
 
-/** Options of {@link Pkcs11KeyProvider}. Give `keyId` or `keyLabel` (or both), and `pinEnv` or `pin`. */
+/**
+ * Options of {@link Pkcs11KeyProvider}. Give `keyId` or `keyLabel` (or both), and `pinEnv` or `pin`.
+ * @public
+ */
 export interface Pkcs11KeyProviderOptions extends RemoteSignerOptions {
   /** Required. Path of the vendor's PKCS#11 library, e.g. `/usr/lib/softhsm/libsofthsm2.so`. */
   module: string;
@@ -76,6 +79,7 @@ export interface Pkcs11KeyProviderOptions extends RemoteSignerOptions {
  *   pinEnv: 'HSM_PIN',
  * })
  * ```
+ * @public
  */
 export class Pkcs11KeyProvider extends RemoteKeyProvider {
   readonly kind = 'pkcs11';

@@ -10,7 +10,8 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, SigningUnavailableError } from '../errors.js';
-import { loadPublicKey, quoteEnvName, quoteName, safeName } from '../keys/key-material.js';
+import { loadPublicKey } from '../keys/key-material.js';
+import { quoteEnvName, quoteName, safeName } from '../redaction.js';
 import type { KeyProvider, SignOptions } from '../keys/key-provider.js';
 import { callWithRetry } from './call-with-retry.js';
 import { Limiter } from './limiter.js';

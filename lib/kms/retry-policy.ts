@@ -1,12 +1,13 @@
 /** Timeouts, retries and concurrency of a remote key provider: the options, their defaults and their validation. */
 import { InvalidKeyError } from '../errors.js';
-import { quoteName } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 
 /**
  * Timeouts, retries and concurrency of a remote key provider. Every field is
  * optional; the defaults suit a backend in the same region, and their worst
  * case (3 attempts of 1500 ms plus at most 300 ms of backoff: 4800 ms) fits in
  * the module's default `signingTimeoutMs` of 5000 ms.
+ * @public
  */
 export interface RemoteSignerOptions {
   /** Deadline of one attempt (one HTTP call or HSM operation), in ms. Default: 1500 (PKCS#11: 2000). */

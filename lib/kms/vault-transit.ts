@@ -21,7 +21,10 @@ import {
 
 export type { RemoteSignerOptions } from './remote-key.provider.js';
 
-/** Options of {@link VaultTransitKeyProvider}. */
+/**
+ * Options of {@link VaultTransitKeyProvider}.
+ * @public
+ */
 export interface VaultTransitKeyProviderOptions extends RemoteSignerOptions {
   /** Required. Vault's address, e.g. `https://vault.example.com:8200`. Default: the `VAULT_ADDR` environment variable. */
   address?: string;
@@ -133,6 +136,7 @@ function classifyVaultError(error: unknown): RemoteFailure {
  * import { VaultTransitKeyProvider } from 'nestjs-iadvize-auth/vault-transit';
  * signingKey: new VaultTransitKeyProvider({ address: 'https://vault:8200', keyName: 'iadvize-jwt' })
  * ```
+ * @public
  */
 export class VaultTransitKeyProvider extends RemoteKeyProvider {
   readonly kind = 'vault-transit';

@@ -16,6 +16,7 @@ import type { PublicKeyInput } from '../keys/public-key-input.js';
  * default: the core count, at most 4; `0` signs on libuv's thread pool): see {@link LocalSigningOptions}.
  *
  * PKCS#8, PKCS#1 and encrypted PKCS#8 are accepted; the key must be RSA ≥ 2048 bits.
+ * @public
  */
 export type SigningKeyOption =
   | KeyProvider
@@ -27,6 +28,7 @@ export type SigningKeyOption =
 /**
  * Options of `IAdvizeAuthModule.forRoot()` / the factory of `forRootAsync()`.
  * Every option is checked once at startup; all problems are reported together.
+ * @public
  */
 export interface IAdvizeAuthOptions {
   /**
@@ -86,7 +88,10 @@ export interface IAdvizeAuthOptions {
   tokenStore?: TokenStore;
 }
 
-/** One entry of a {@link SigningKeyScheduleOption}. */
+/**
+ * One entry of a {@link SigningKeyScheduleOption}.
+ * @public
+ */
 export interface SigningKeyScheduleEntry {
   /** The key: any {@link SigningKeyOption} (a file, an env var, inline, a KMS/HSM provider), except another schedule. */
   key: SigningKeyOption;
@@ -118,13 +123,17 @@ export interface SigningKeyScheduleEntry {
  * At the instant every replica switches by its own clock (the module's
  * `clock`), logs it once and emits `signing.key.switched`; tokens signed
  * with the old key are never served from the token cache afterwards.
+ * @public
  */
 export interface SigningKeyScheduleOption {
   /** The keys in the order they take over (instants strictly increasing); at least one must be in force at startup. */
   schedule: SigningKeyScheduleEntry[];
 }
 
-/** Options of the optional per-user token cache (`tokenCache` module option). */
+/**
+ * Options of the optional per-user token cache (`tokenCache` module option).
+ * @public
+ */
 export interface TokenCacheOptions {
   /**
    * How long a minted token is handed out again for the same identity, in

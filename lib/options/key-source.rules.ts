@@ -1,4 +1,4 @@
-import { quoteName } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import { keyEnvNameProblem, keyFilePathProblem } from '../keys/local-key.provider.js';
 
 /** The four ways an option names a key: a file, an environment variable, inline PEM, inline JWK. */

@@ -3,8 +3,7 @@ import {
   MAX_TOKEN_TTL_SECONDS,
   MIN_TOKEN_TTL_SECONDS,
 } from '../iadvize.constants.js';
-import { quoteName, safeName } from '../keys/key-material.js';
-import { redact, redactionVerdict } from '../redaction.js';
+import { quoteName, redact, redactionVerdict, safeName } from '../redaction.js';
 import { describeClockReading, isClockReading } from '../token/clock.js';
 import { issuerProblem } from '../token/issuer.js';
 import { isTokenStore, type TokenStore } from '../token/token-store.js';

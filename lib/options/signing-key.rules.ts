@@ -1,6 +1,5 @@
 import type { JsonWebKey } from 'node:crypto';
 import { isKeyProvider, type KeyProvider } from '../keys/key-provider.js';
-import { quoteName } from '../keys/key-material.js';
 import { formatInstant } from '../keys/key-schedule.js';
 import {
   EnvKeyProvider,
@@ -9,7 +8,7 @@ import {
   type EnvKeyProviderOptions,
   type FileKeyProviderOptions,
 } from '../keys/local-key.provider.js';
-import { redactionVerdict } from '../redaction.js';
+import { quoteName, redactionVerdict } from '../redaction.js';
 import type { SigningKeyScheduleOption } from './iadvize-auth.options.js';
 import { isRecord, keySourceOf } from './key-source.rules.js';
 

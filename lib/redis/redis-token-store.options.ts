@@ -1,12 +1,18 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { quoteName } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import { MAX_RETRY_AFTER_SECONDS } from '../http/retry-after.js';
 
-/** Smallest accepted {@link RedisTokenStoreOptions.secret}, in bytes. */
+/**
+ * Smallest accepted {@link RedisTokenStoreOptions.secret}, in bytes.
+ * @beta
+ */
 export const MIN_REDIS_KEY_SECRET_BYTES = 32;
 
-/** Options of the fleet-wide signing budget ({@link RedisTokenStoreOptions.budget}). */
+/**
+ * Options of the fleet-wide signing budget ({@link RedisTokenStoreOptions.budget}).
+ * @beta
+ */
 export interface SigningBudgetOptions {
   /**
    * Required. Signatures per second the whole fleet may ask of the KMS/HSM
@@ -35,6 +41,7 @@ export interface SigningBudgetOptions {
 /**
  * Options of `RedisTokenStore` (`nestjs-iadvize-auth/redis`). Give `client` (your ioredis `Redis` or
  * `Cluster`, so Sentinel and Cluster work through it) or `url`.
+ * @beta
  */
 export interface RedisTokenStoreOptions {
   /** Your ioredis client (`Redis`, Sentinel-backed `Redis`, or `Cluster`). Not closed by the store. */

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { InvalidOptionsError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import { importOptional } from '../kms/optional-import.js';
-import type { IAdvizeIdentity } from '../token/identity.js';
+import type { IAdvizeUser } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/token.service.js';
 import type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from '../token/token-store.js';
 import { resolveRedisTokenStoreOptions, type RedisTokenStoreOptions, type ResolvedRedisTokenStoreOptions } from './redis-token-store.options.js';
@@ -64,6 +64,7 @@ function sleep(ms: number): Promise<void> {
  *   }),
  * });
  * ```
+ * @beta
  */
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis';
@@ -197,7 +198,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** A token for `identity`: reused, shared, or minted by `mint` within the budget. */
-  issue(identity: IAdvizeIdentity, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult> {
+  issue(identity: IAdvizeUser, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult> {
     const ctx = this.ctx;
     const kid = signingKeyThumbprint;
     const hash = sharedKeyOf(this.hmacKey as KeyObject, identity, kid);

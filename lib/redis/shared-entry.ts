@@ -1,5 +1,5 @@
 import { createHmac, type KeyObject } from 'node:crypto';
-import type { IAdvizeIdentity } from '../token/identity.js';
+import type { IAdvizeUser } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/iadvize-token.js';
 
 /** A cached token, with when it was minted and by which key (in Redis as JSON, and in each replica's memory). @internal */
@@ -34,7 +34,7 @@ return 0`;
  * an HMAC under the store's secret, no user data.
  * @internal
  */
-export function sharedKeyOf(hmacKey: KeyObject, identity: IAdvizeIdentity, kid: string): string {
+export function sharedKeyOf(hmacKey: KeyObject, identity: IAdvizeUser, kid: string): string {
   // Own properties only (the identity was validated, but never read through a prototype).
   const vd = (Object.hasOwn(identity, 'visitorData') ? identity.visitorData : undefined) as Record<string, string> | undefined;
   const canonical = JSON.stringify([identity.userId, vd ? Object.keys(vd).sort().map((k) => [k, vd[k]]) : null]);

@@ -1,6 +1,6 @@
 import type { KeyProvider } from '../keys/key-provider.js';
 import { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS, pollKeyFile } from '../keys/key-file-watch.js';
-import { quoteName } from '../keys/key-material.js';
+import { quoteName } from '../redaction.js';
 import { indexAt, safeClock, SigningKeySchedule, type FileWatch, type Slot } from '../keys/key-schedule.js';
 import { loadKey } from '../keys/signing-key-check.js';
 import { parseSigningKeyOption } from '../options/signing-key.rules.js';

@@ -10,6 +10,7 @@ const generateKeyPairAsync = promisify(generateKeyPair);
  * iAdvize's public key, and the issuer. A subset of `IAdvizeAuthOptions`:
  * spread it into `forRoot({ ... })`, or give it to
  * `overrideProvider(IADVIZE_AUTH_MODULE_OPTIONS).useValue(...)`.
+ * @public
  */
 export interface FakeIAdvizeModuleOptions {
   /** The `iss` claim the tokens carry (and {@link FakeIAdvizeSetup.open} checks). */
@@ -38,6 +39,7 @@ export interface FakeIAdvizeModuleOptions {
  *
  * Both key pairs are generated in memory at each `create()` and never written
  * anywhere; never use them outside tests and local demos.
+ * @public
  */
 export class FakeIAdvizeSetup {
   private constructor(

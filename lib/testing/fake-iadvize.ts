@@ -11,7 +11,10 @@ import type { IAdvizeVisitorData } from '../token/identity.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
-/** Why {@link FakeIAdvize.open} refused a token. */
+/**
+ * Why {@link FakeIAdvize.open} refused a token.
+ * @public
+ */
 export type FakeIAdvizeErrorReason =
   | 'MALFORMED'
   | 'WRONG_HEADER'
@@ -22,7 +25,10 @@ export type FakeIAdvizeErrorReason =
   | 'MISSING_CLAIM'
   | 'INVALID_CLAIM';
 
-/** A token {@link FakeIAdvize} refused, with a precise reason. */
+/**
+ * A token {@link FakeIAdvize} refused, with a precise reason.
+ * @public
+ */
 export class FakeIAdvizeError extends Error {
   constructor(
     readonly reason: FakeIAdvizeErrorReason,
@@ -33,7 +39,10 @@ export class FakeIAdvizeError extends Error {
   }
 }
 
-/** Options of {@link FakeIAdvize.open}. */
+/**
+ * Options of {@link FakeIAdvize.open}.
+ * @public
+ */
 export interface OpenOptions {
   /** Expected `iss`. Default: not checked. */
   issuer?: string;
@@ -46,6 +55,7 @@ export interface OpenOptions {
 /**
  * The claims of an opened token: the registered JWT claims plus any other
  * (the same shape as jose's `JWTPayload`).
+ * @public
  */
 export interface OpenedTokenClaims {
   /** Issuer. */
@@ -66,7 +76,10 @@ export interface OpenedTokenClaims {
   [propName: string]: unknown;
 }
 
-/** What iAdvize reads from an accepted token. */
+/**
+ * What iAdvize reads from an accepted token.
+ * @public
+ */
 export interface OpenedToken {
   userId: string;
   visitorData?: IAdvizeVisitorData;
@@ -90,6 +103,7 @@ export interface OpenedToken {
  * ```
  *
  * Never use its key pair outside tests and local demos.
+ * @public
  */
 export class FakeIAdvize {
   private constructor(

@@ -9,10 +9,14 @@ import type { KeyProvider, SignOptions } from '../keys/key-provider.js';
  * - `'wrong-signature'`: answers a real RS256 signature of other bytes, which
  *   does not verify (the module answers `IADVIZE_SIGNATURE_MISMATCH`);
  * - `'slow'`: waits {@link FakeKeyProvider.slowMs} more, then signs.
+ * @public
  */
 export type FakeKeyProviderMode = 'ok' | 'fail' | 'hang' | 'wrong-signature' | 'slow';
 
-/** Options of a {@link FakeKeyProvider}. */
+/**
+ * Options of a {@link FakeKeyProvider}.
+ * @public
+ */
 export interface FakeKeyProviderOptions {
   /**
    * The private key to sign with, as a PKCS#8 or PKCS#1 PEM (tests only).
@@ -49,6 +53,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * The module treats it as any custom provider: each signature is held to the
  * `signingTimeoutMs` deadline and verified against {@link FakeKeyProvider.getPublicKey}.
  * Never use it outside tests.
+ * @public
  */
 export class FakeKeyProvider implements KeyProvider {
   /** Always `'RS256'`. */

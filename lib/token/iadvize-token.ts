@@ -1,4 +1,7 @@
-/** A minted token and when it expires. */
+/**
+ * A minted token and when it expires.
+ * @public
+ */
 export interface IAdvizeToken {
   /** The compact JWE to hand to the iAdvize web tag or mobile SDK. */
   token: string;
@@ -6,7 +9,10 @@ export interface IAdvizeToken {
   expiresAt: number;
 }
 
-/** Claims of the inner JWT, as iAdvize reads them. */
+/**
+ * Claims of the inner JWT, as iAdvize reads them.
+ * @public
+ */
 export interface IAdvizeClaims {
   'https://iadvize.com/userId': string;
   'https://iadvize.com/visitorData'?: Record<string, string>;

@@ -2,14 +2,24 @@ import { InvalidIdentityError } from '../errors.js';
 import { ownValue } from './own-property.js';
 import { USER_ID_MAX_LENGTH, VISITOR_DATA_FIELDS, VISITOR_DATA_VALUE_MAX_LENGTH } from '../iadvize.constants.js';
 
-/** One of the visitor data fields iAdvize documents. */
+/**
+ * One of the visitor data fields iAdvize documents.
+ * @public
+ */
 export type VisitorDataField = (typeof VISITOR_DATA_FIELDS)[number];
 
-/** Visitor data shown to the agent. Every field is optional and a string. */
+/**
+ * Visitor data shown to the agent. Every field is optional and a string.
+ * @public
+ */
 export type IAdvizeVisitorData = Partial<Record<VisitorDataField, string>>;
 
-/** Who the token is for. */
-export interface IAdvizeIdentity {
+/**
+ * Who the token is for: what a {@link UserResolver} returns, what
+ * `@IAdvizeIdentity()` hands a controller and what `TokenService.createToken` takes.
+ * @public
+ */
+export interface IAdvizeUser {
   /**
    * The user's stable, unique id (1..255 characters). Never reuse an id for
    * another person: iAdvize would merge both into one visitor and show each
@@ -57,8 +67,9 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * Only own properties are read (of the identity and of `visitorData`): a field
  * inherited from a prototype, e.g. a polluted `Object.prototype`, is ignored.
  * A getter or Proxy that throws is an invalid identity, never another error.
+ * @public
  */
-export function validateIdentity(identity: unknown): IAdvizeIdentity {
+export function validateIdentity(identity: unknown): IAdvizeUser {
   try {
     return checkIdentity(identity);
   } catch (e) {
@@ -67,7 +78,7 @@ export function validateIdentity(identity: unknown): IAdvizeIdentity {
   }
 }
 
-function checkIdentity(identity: unknown): IAdvizeIdentity {
+function checkIdentity(identity: unknown): IAdvizeUser {
   const problems: string[] = [];
   if (!isPlainObject(identity)) {
     throw new InvalidIdentityError([`identity: must be an object { userId, visitorData? }, got ${describeType(identity)}`]);
@@ -115,7 +126,7 @@ function checkIdentity(identity: unknown): IAdvizeIdentity {
     }
   }
   if (problems.length > 0) throw new InvalidIdentityError(problems);
-  const clean: IAdvizeIdentity = { userId: userId as string };
+  const clean: IAdvizeUser = { userId: userId as string };
   if (cleanVisitorData && Object.keys(cleanVisitorData).length > 0) clean.visitorData = cleanVisitorData;
   return clean;
 }

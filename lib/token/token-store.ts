@@ -1,8 +1,11 @@
 import type { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
-import type { IAdvizeIdentity } from './identity.js';
+import type { IAdvizeUser } from './identity.js';
 import type { IAdvizeToken } from './iadvize-token.js';
 
-/** What the token service gives a {@link TokenStore} when it attaches it. */
+/**
+ * What the token service gives a {@link TokenStore} when it attaches it.
+ * @public
+ */
 export interface TokenStoreContext {
   /** Lifetime of minted tokens (`tokenTtlSeconds`). */
   readonly tokenTtlSeconds: number;
@@ -14,14 +17,20 @@ export interface TokenStoreContext {
   readonly events: IAdvizeAuthEvents;
 }
 
-/** The result of {@link TokenStore.issue}. */
+/**
+ * The result of {@link TokenStore.issue}.
+ * @public
+ */
 export interface TokenStoreResult {
   token: IAdvizeToken;
   /** `true` when no signature was made for this request (a reused or shared token). */
   cached: boolean;
 }
 
-/** What {@link TokenStore.status} reports (no address, no secret). */
+/**
+ * What {@link TokenStore.status} reports (no address, no secret).
+ * @public
+ */
 export interface TokenStoreStatus {
   /** The store's kind, e.g. `'redis'`. */
   kind: string;
@@ -41,6 +50,7 @@ export interface TokenStoreStatus {
  * The token service validates the identity, then hands it and a `mint`
  * callback (one signature) to {@link issue}; the store decides whether to
  * reuse a token, wait for another replica's signature, or call `mint`.
+ * @public
  */
 export interface TokenStore {
   /** Short name for logs and health, e.g. `'redis'`. */
@@ -59,7 +69,7 @@ export interface TokenStore {
    * after a key switch a token signed with the old key is never served.
    * @throws SigningUnavailableError when the store refuses to sign (budget spent, or store down and failing closed)
    */
-  issue(identity: IAdvizeIdentity, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult>;
+  issue(identity: IAdvizeUser, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult>;
   /** The store's health (may ask the engine, bounded by a short timeout). */
   status(): Promise<TokenStoreStatus>;
   /** Releases connections the store opened itself. Called on application shutdown. */

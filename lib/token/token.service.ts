@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { IAdvizeErrorCode } from '../errors.js';
@@ -5,7 +6,7 @@ import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-aut
 import { IADVIZE_AUTH_CONFIG, IADVIZE_USER_ID_CLAIM, IADVIZE_VISITOR_DATA_CLAIM } from '../iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
 import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
-import { validateIdentity, type IAdvizeIdentity } from './identity.js';
+import { validateIdentity, type IAdvizeUser } from './identity.js';
 import { ownValue } from './own-property.js';
 import type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
 import { TokenCache } from './token-cache.js';
@@ -16,6 +17,18 @@ import { signerFailureCodeOf, signVerified } from '../keys/sign-with-deadline.js
 export type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
 
 /**
+ * The signing key in force, as {@link TokenService.currentSigningKey} shows it:
+ * public information only.
+ * @public
+ */
+export interface SigningKeyInfo {
+  /** The public half of the key (the key to register with iAdvize). */
+  readonly publicKey: KeyObject;
+  /** Its RFC 7638 thumbprint. */
+  readonly thumbprint: string;
+}
+
+/**
  * Mints iAdvize Authenticated Messaging tokens: an RS256 JWT signed by the
  * configured key provider, nested in an RSA-OAEP-256/A256GCM JWE encrypted to
  * iAdvize's public key. Every call mints a fresh token.
@@ -23,6 +36,7 @@ export type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
  * Inject it to write your own endpoint, or use the module's built-in one.
  * Every call emits one event on {@link IAdvizeAuthEvents}: `token.issued`,
  * `token.refused` (invalid identity) or `signer.failure`.
+ * @public
  */
 @Injectable()
 export class TokenService implements OnModuleInit {
@@ -32,6 +46,7 @@ export class TokenService implements OnModuleInit {
   /** Where the service reports issued tokens and failures (the module's instance; a private one when built by hand). */
   readonly events: IAdvizeAuthEvents;
 
+  /** Built by Nest's injector from the module's resolved configuration. @internal */
   constructor(
     @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
     @Optional() events?: IAdvizeAuthEvents,
@@ -62,9 +77,9 @@ export class TokenService implements OnModuleInit {
    * @throws SigningUnavailableError when the signing backend fails or times out
    * @throws SignatureMismatchError when a remote signer's signature does not verify
    */
-  async createToken(identity: IAdvizeIdentity): Promise<IAdvizeToken> {
+  async createToken(identity: IAdvizeUser): Promise<IAdvizeToken> {
     const started = performance.now();
-    let valid: IAdvizeIdentity;
+    let valid: IAdvizeUser;
     try {
       valid = validateIdentity(identity);
     } catch (e) {
@@ -73,7 +88,7 @@ export class TokenService implements OnModuleInit {
     }
     // One look at the key in force per token: it signs, and it keys the cache.
     const now = this.config.clock();
-    const key = this.currentSigningKey(now);
+    const key = this.keyInForce(now);
     if (this.store) {
       let ownMintFailed = false;
       try {
@@ -81,7 +96,7 @@ export class TokenService implements OnModuleInit {
         // signs with the key in force then (after a switch, the new key: never an old-key token).
         const mintNow = () => {
           const at = this.config.clock();
-          return this.mint(valid, started, this.currentSigningKey(at), at).catch((e: unknown) => {
+          return this.mint(valid, started, this.keyInForce(at), at).catch((e: unknown) => {
             ownMintFailed = true; // mint() already emitted signer.failure
             throw e;
           });
@@ -113,17 +128,27 @@ export class TokenService implements OnModuleInit {
 
   /**
    * The signing key in force at `now` (default: the module clock): its
-   * provider, public half and RFC 7638 thumbprint. It changes at a scheduled
-   * instant (`signingKey.schedule`) or when a watched key file is reloaded;
-   * anything that caches tokens must key them by its `thumbprint`.
+   * public half and RFC 7638 thumbprint. It changes at a scheduled instant
+   * (`signingKey.schedule`) or when a watched key file is reloaded; anything
+   * that caches tokens must key them by its `thumbprint`.
    */
-  currentSigningKey(now: number = this.config.clock()): SigningKeyInForce {
+  currentSigningKey(now: number = this.config.clock()): SigningKeyInfo {
+    const { publicKey, thumbprint } = this.keyInForce(now);
+    return { publicKey, thumbprint };
+  }
+
+  /** The `iss` claim of every token: the `issuer` option. */
+  get issuer(): string {
+    return this.config.issuer;
+  }
+
+  private keyInForce(now: number): SigningKeyInForce {
     const { signingKeys } = this.config;
     if (signingKeys) return signingKeys.currentKey(now);
     return { provider: this.config.keyProvider, publicKey: this.config.signingPublicKey, thumbprint: this.config.signingKeyThumbprint };
   }
 
-  private async mint(valid: IAdvizeIdentity, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {
+  private async mint(valid: IAdvizeUser, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {
     const userId = valid.userId;
     const visitorData = ownVisitorData(valid);
     const iat = Math.floor(now / 1000);
@@ -200,6 +225,6 @@ export class TokenService implements OnModuleInit {
 }
 
 /** The clean identity's visitor data, read as an own property (never one inherited from a polluted prototype). */
-function ownVisitorData(valid: IAdvizeIdentity): IAdvizeIdentity['visitorData'] {
+function ownVisitorData(valid: IAdvizeUser): IAdvizeUser['visitorData'] {
   return Object.hasOwn(valid, 'visitorData') ? valid.visitorData : undefined;
 }

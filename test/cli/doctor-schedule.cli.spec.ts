@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidOptionsError, resolveIAdvizeAuthOptions, thumbprintOf, type SigningKeyScheduleOption } from '../../lib/index.js';
+import { InvalidOptionsError, thumbprintOf, type SigningKeyScheduleOption } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';

@@ -1,10 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { jest } from '@jest/globals';
-import { Test, type TestingModule } from '@nestjs/testing';
 import request from 'supertest';
 import {
-  IAdvizeAuthModule,
   InvalidIdentityError,
   InvalidOptionsError,
   SignatureMismatchError,
@@ -12,7 +10,7 @@ import {
   TokenService,
   UserResolver,
   type IAdvizeAuthOptions,
-  type IAdvizeIdentity,
+  type IAdvizeUser,
 } from '../../lib/index.js';
 import {
   IADVIZE_AUTH_EVENTS_OPTIONS,
@@ -20,22 +18,22 @@ import {
   type IAdvizeAuthEventMap,
   type IAdvizeAuthEventName,
 } from '../../lib/events/iadvize-auth-events.service.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestModule, authTestSetup } from '../support/auth-module.js';
+import { expectNoSecrets } from '../support/keys.js';
 import { PLATFORMS } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import type { FakeKeyProvider } from '../../lib/testing/index.js';
 import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
-const ISSUER = 'https://brand.example';
 const HASH_KEY = 'k'.repeat(16) + '-0123456789abcdef-correlation';
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let setup: FakeIAdvizeSetup;
+let brandPem: string;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup();
+  brandPem = setup.moduleOptions.signingKey.pem;
 });
 
 type Recorded = Array<{ name: IAdvizeAuthEventName; event: IAdvizeAuthEventMap[IAdvizeAuthEventName] }>;
@@ -50,20 +48,11 @@ function record(events: IAdvizeAuthEvents): Recorded {
 }
 
 async function compile(options: Partial<IAdvizeAuthOptions> = {}, extras: { extraProviders?: unknown[]; logger?: CapturingLogger } = {}) {
-  const builder = Test.createTestingModule({
-    imports: [
-      IAdvizeAuthModule.forRoot({
-        issuer: ISSUER,
-        signingKey: { pem: brand.privatePem },
-        iadvizePublicKey: iadvize.publicKeyPem,
-        controller: false,
-        ...options,
-        extraProviders: (extras.extraProviders ?? []) as never[],
-      }),
-    ],
+  const { logger } = extras;
+  const { moduleRef } = await authTestModule(setup, {
+    options: { controller: false, ...options, extraProviders: (extras.extraProviders ?? []) as never[] },
+    override: logger ? (builder) => builder.setLogger(logger) : undefined,
   });
-  if (extras.logger) builder.setLogger(extras.logger);
-  const moduleRef = await builder.compile();
   return { moduleRef, tokens: moduleRef.get(TokenService), events: moduleRef.get(IAdvizeAuthEvents) };
 }
 
@@ -78,11 +67,11 @@ describe('IAdvizeAuthEvents through TokenService', () => {
     const { tokens, events } = await compile();
     const seen = record(events);
     const { token } = await tokens.createToken({ userId: 'customer-42', visitorData: { email: 'a@example.com' } });
-    expect((await iadvize.open(token, brand.publicPem)).userId).toBe('customer-42');
+    expect((await setup.open(token)).userId).toBe('customer-42');
     expect(seen).toHaveLength(1);
     expect(seen[0].name).toBe('token.issued');
     const e = seen[0].event as IAdvizeAuthEventMap['token.issued'];
-    expect(e.signerKind).toBe('pem');
+    expect(e.signerKind).toBe('inline');
     expect(e.durationMs).toBeGreaterThan(0);
     expect(e.durationMs).toBeLessThan(5000);
     expect(e.userIdHash).toBeUndefined();
@@ -93,7 +82,7 @@ describe('IAdvizeAuthEvents through TokenService', () => {
     const { tokens, events } = await compile();
     const seen = record(events);
     await expect(tokens.createToken({ userId: '' })).rejects.toBeInstanceOf(InvalidIdentityError);
-    await expect(tokens.createToken(null as unknown as IAdvizeIdentity)).rejects.toBeInstanceOf(InvalidIdentityError);
+    await expect(tokens.createToken(null as unknown as IAdvizeUser)).rejects.toBeInstanceOf(InvalidIdentityError);
     expect(seen.map((s) => [s.name, (s.event as { code?: string }).code])).toEqual([
       ['token.refused', 'IADVIZE_INVALID_IDENTITY'],
       ['token.refused', 'IADVIZE_INVALID_IDENTITY'],
@@ -101,7 +90,7 @@ describe('IAdvizeAuthEvents through TokenService', () => {
   });
 
   it('signer.failure for a failing, hanging or mismatching signer, with code, kind and duration', async () => {
-    const signer = kmsLikeSigner(brand.privatePem);
+    const signer = kmsLikeSigner(brandPem);
     const { tokens, events } = await compile({ signingKey: signer, signingTimeoutMs: 150 });
     const seen = record(events);
     signer.mode = 'fail';
@@ -164,7 +153,7 @@ describe('IAdvizeAuthEvents through TokenService', () => {
     });
     events.on('token.issued', (e) => later.push(e));
     const { token } = await tokens.createToken({ userId: 'still-works' });
-    expect((await iadvize.open(token, brand.publicPem)).userId).toBe('still-works');
+    expect((await setup.open(token)).userId).toBe('still-works');
     expect(later).toHaveLength(1);
     await new Promise((r) => setImmediate(r));
     const lines = logger.matching('listener threw', 'error');
@@ -178,7 +167,7 @@ describe('IAdvizeAuthEvents through TokenService', () => {
     const expected = (userId: string) => createHmac('sha256', HASH_KEY).update(userId).digest('base64url');
 
     it('is HMAC-SHA256 of the user id with the app key, on issued, refused and failure events', async () => {
-      const signer = kmsLikeSigner(brand.privatePem);
+      const signer = kmsLikeSigner(brandPem);
       const { tokens, events } = await compile(
         { signingKey: signer },
         { extraProviders: [{ provide: IADVIZE_AUTH_EVENTS_OPTIONS, useValue: { userIdHashKey: HASH_KEY } }] },
@@ -234,7 +223,7 @@ class BearerAuthGuard implements CanActivate {
 
 @Injectable()
 class BadAwareResolver extends UserResolver {
-  resolve(context: ExecutionContext): IAdvizeIdentity | null {
+  resolve(context: ExecutionContext): IAdvizeUser | null {
     const user = context.switchToHttp().getRequest<{ user?: { id: string; bad?: boolean } }>().user;
     if (!user) return null;
     return user.bad ? { userId: '', visitorData: { email: 'leak@example.com' } } : { userId: user.id };
@@ -243,30 +232,19 @@ class BadAwareResolver extends UserResolver {
 
 describe.each(PLATFORMS)('events and logs of the token endpoint on %s', (_name, platform) => {
   let app: INestApplication;
-  let moduleRef: TestingModule;
   let signer: FakeKeyProvider;
   let logger: CapturingLogger;
   let seen: Recorded;
 
   beforeAll(async () => {
-    signer = kmsLikeSigner(brand.privatePem);
+    signer = kmsLikeSigner(brandPem);
     logger = new CapturingLogger();
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        IAdvizeAuthModule.forRoot({
-          issuer: ISSUER,
-          signingKey: signer,
-          iadvizePublicKey: iadvize.publicKeyPem,
-          signingTimeoutMs: 200,
-          userResolver: BadAwareResolver,
-          controller: { guards: [BearerAuthGuard] },
-        }),
-      ],
-    }).compile();
-    app = moduleRef.createNestApplication(platform(), { logger });
-    await app.init();
-    const instance = app.getHttpAdapter().getInstance() as { ready?: () => Promise<unknown> };
-    if (instance.ready) await instance.ready();
+    ({ app } = await authTestApp(setup, platform, {
+      options: { signingKey: signer, signingTimeoutMs: 200 },
+      userResolver: BadAwareResolver,
+      controller: { guards: [BearerAuthGuard] },
+      logger,
+    }));
     seen = record(app.get(IAdvizeAuthEvents));
   });
   afterAll(() => app.close());

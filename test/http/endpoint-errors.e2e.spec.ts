@@ -31,18 +31,16 @@ import {
   IAdvizeExceptionFilter,
   IAdvizeIdentity,
   IAdvizeIdentityGuard,
-  PemKeyProvider,
   TokenService,
   UserResolver,
-  type IAdvizeAuthOptions,
-  type KeyProvider,
+  type IAdvizeUser,
 } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { FakeKeyProvider, type FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestModule, authTestOptions, authTestSetup } from '../support/auth-module.js';
+import { expectNoSecrets } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 
-const ISSUER = 'https://brand.example';
 const USERS: Record<string, unknown> = {
   'tok-alice': { id: 'alice' },
   'tok-empty-id': { id: '' },
@@ -71,16 +69,14 @@ class ThrowingAuthGuard implements CanActivate {
   }
 }
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let setup: FakeIAdvizeSetup;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup();
 });
 
-function baseOptions(): IAdvizeAuthOptions {
-  return { issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem };
+function baseOptions() {
+  return authTestOptions(setup);
 }
 
 
@@ -90,9 +86,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     const logger = new CapturingLogger();
     const refused: string[] = [];
     beforeAll(async () => {
-      const moduleRef = await Test.createTestingModule({
-        imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: { guards: [ThrowingAuthGuard] } })],
-      }).compile();
+      const { moduleRef } = await authTestModule(setup, { controller: { guards: [ThrowingAuthGuard] } });
       moduleRef.get(IAdvizeAuthEvents).on('token.refused', (e) => refused.push(e.code));
       app = await startApp(moduleRef, platform, logger);
     });
@@ -116,7 +110,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     it('the default resolver takes id, else sub', async () => {
       for (const [tok, user] of [['tok-alice', 'alice'], ['tok-sub-only', 'sub-carol']]) {
         const res = await request(app.getHttpServer()).post('/iadvize/token').set('Authorization', `Bearer ${tok}`).expect(200);
-        expect((await iadvize.open(res.body.token, brand.publicPem)).userId).toBe(user);
+        expect((await setup.open(res.body.token)).userId).toBe(user);
       }
     });
 
@@ -197,11 +191,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
         return false;
       }
     }
-    const moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot(baseOptions())],
-      providers: [{ provide: APP_GUARD, useClass: DenyAll }],
-    }).compile();
-    const app = await startApp(moduleRef, platform, new CapturingLogger());
+    const { app } = await authTestApp(setup, platform, { providers: [{ provide: APP_GUARD, useClass: DenyAll }], logger: new CapturingLogger() });
     try {
       const res = await request(app.getHttpServer()).post('/iadvize/token').expect(403);
       expect(res.body).toMatchObject({ statusCode: 403, code: 'IADVIZE_FORBIDDEN' });
@@ -218,8 +208,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       }
     }
     const logger = new CapturingLogger();
-    const moduleRef = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), userResolver: BrokenResolver })] }).compile();
-    const app = await startApp(moduleRef, platform, logger);
+    const { app } = await authTestApp(setup, platform, { userResolver: BrokenResolver, logger });
     try {
       const res = await request(app.getHttpServer()).post('/iadvize/token').expect(500);
       expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'The iAdvize token could not be served', code: 'IADVIZE_INTERNAL_ERROR' });
@@ -265,7 +254,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     class ChatController {
       constructor(private readonly tokens: TokenService) {}
       @Post('token')
-      token(@IAdvizeIdentity() identity: IAdvizeIdentity) {
+      token(@IAdvizeIdentity() identity: IAdvizeUser) {
         return this.tokens.createToken(identity);
       }
     }
@@ -281,22 +270,10 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       }
     }
 
-    class SwitchSigner implements KeyProvider {
-      readonly alg = 'RS256' as const;
-      readonly kind = 'switch-kms';
-      fail = false;
-      constructor(private readonly inner: PemKeyProvider) {}
-      init() { return this.inner.init(); }
-      sign(input: Uint8Array) {
-        return this.fail ? Promise.reject(new Error('kms down token=hunter2')) : this.inner.sign(input);
-      }
-      getPublicKey() { return this.inner.getPublicKey(); }
-    }
-
     let app: INestApplication;
-    let signer: SwitchSigner;
+    let signer: FakeKeyProvider;
     beforeAll(async () => {
-      signer = new SwitchSigner(new PemKeyProvider({ pem: brand.privatePem }));
+      signer = new FakeKeyProvider({ privateKeyPem: setup.moduleOptions.signingKey.pem, kind: 'switch-kms', error: () => new Error('kms down token=hunter2') });
       @Module({
         imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), signingKey: signer, controller: false })],
         controllers: [ChatController, RawController],
@@ -310,7 +287,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
 
     it('@IAdvizeIdentity() hands the guard subclass\'s identity to TokenService', async () => {
       const res = await request(app.getHttpServer()).post('/chat/token').set('Authorization', 'Bearer cust-42').expect(201);
-      expect((await iadvize.open(res.body.token, brand.publicPem)).userId).toBe('cust-42');
+      expect((await setup.open(res.body.token)).userId).toBe('cust-42');
     });
 
     it('the subclass hook refusing gives 401; library errors map to 422 and 503 + Retry-After', async () => {
@@ -318,11 +295,11 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
       expect(res.body.code).toBe('IADVIZE_UNAUTHENTICATED');
       res = await request(app.getHttpServer()).get('/chat-raw').expect(422);
       expect(res.body).toMatchObject({ statusCode: 422, code: 'IADVIZE_INVALID_IDENTITY', message: 'Invalid iAdvize identity: userId: must not be empty' });
-      signer.fail = true;
+      signer.mode = 'fail';
       try {
         res = await request(app.getHttpServer()).post('/chat/token').set('Authorization', 'Bearer cust-42').expect(503);
       } finally {
-        signer.fail = false;
+        signer.mode = 'ok';
       }
       expect(res.headers['retry-after']).toBe('1');
       expect(res.body.code).toBe('IADVIZE_SIGNING_UNAVAILABLE');

@@ -3,7 +3,7 @@ import { Injectable, Module, type CanActivate, type ExecutionContext, type INest
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { IAdvizeAuthModule, UserResolver, type IAdvizeAuthModuleExtras, type IAdvizeIdentity } from '../../lib/index.js';
+import { IAdvizeAuthModule, UserResolver, type IAdvizeAuthModuleExtras, type IAdvizeUser } from '../../lib/index.js';
 import { FakeIAdvizeSetup } from '../../lib/testing/index.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
@@ -27,7 +27,7 @@ class GlobalGuardModule {}
 
 @Injectable()
 class NobodyResolver extends UserResolver {
-  resolve(): IAdvizeIdentity | null {
+  resolve(): IAdvizeUser | null {
     return null;
   }
 }

@@ -11,16 +11,14 @@ import request from 'supertest';
 import {
   IAdvizeAuthModule,
   UserResolver,
-  type IAdvizeAuthOptions,
-  type IAdvizeIdentity,
+  type IAdvizeUser,
 } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestOptions, authTestSetup } from '../support/auth-module.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { kmsLikeSigner } from '../support/kms-like-signer.js';
-import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { expectNoSecrets } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
-
-const ISSUER = 'https://brand.example';
 
 /** Server-side sessions: bearer token → user. The only source of user ids. */
 const SESSIONS = new Map<string, { id: string | number; name: string }>();
@@ -62,7 +60,7 @@ class ProfileResolver extends UserResolver {
   constructor(private readonly users: UsersService) {
     super();
   }
-  async resolve(context: ExecutionContext): Promise<IAdvizeIdentity | null> {
+  async resolve(context: ExecutionContext): Promise<IAdvizeUser | null> {
     const user = context.switchToHttp().getRequest<{ user?: { id: string } }>().user;
     if (!user) return null;
     const p = await this.users.profile(String(user.id));
@@ -70,35 +68,28 @@ class ProfileResolver extends UserResolver {
   }
 }
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let setup: FakeIAdvizeSetup;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup();
   SESSIONS.set('tok-alice', { id: 'alice', name: 'Alice' });
   SESSIONS.set('tok-bob', { id: 'bob', name: 'Bob' });
   SESSIONS.set('tok-numeric', { id: 1234, name: 'Numeric' });
   for (let i = 0; i < 300; i++) SESSIONS.set(`tok-u${i}`, { id: `user-${i}`, name: `U${i}` });
 });
 
-function baseOptions(): IAdvizeAuthOptions {
-  return { issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem };
-}
-
 async function openUser(token: string) {
-  return iadvize.open(token, brand.publicPem, { issuer: ISSUER });
+  return setup.open(token);
 }
 
 describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
   describe('default path, default resolver, bearer guard in front, a global APP_GUARD', () => {
     let app: INestApplication;
     beforeAll(async () => {
-      const moduleRef = await Test.createTestingModule({
-        imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: { guards: [BearerAuthGuard] } })],
+      ({ app } = await authTestApp(setup, platform, {
+        controller: { guards: [BearerAuthGuard] },
         providers: [{ provide: APP_GUARD, useClass: BlockListGuard }],
-      }).compile();
-      app = await startApp(moduleRef, platform);
+      }));
     });
     afterAll(() => app.close());
 
@@ -158,10 +149,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
   });
 
   it('serves a custom path, and nothing on the default one', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: { path: 'api/chat/iadvize-token', guards: [new BearerAuthGuard()] } })],
-    }).compile();
-    const app = await startApp(moduleRef, platform);
+    const { app } = await authTestApp(setup, platform, { controller: { path: 'api/chat/iadvize-token', guards: [new BearerAuthGuard()] } });
     try {
       const res = await request(app.getHttpServer()).post('/api/chat/iadvize-token').set('Authorization', 'Bearer tok-bob').expect(200);
       expect((await openUser(res.body.token)).userId).toBe('bob');
@@ -172,8 +160,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
   });
 
   it('controller: false registers no endpoint (404) but keeps TokenService', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: false })] }).compile();
-    const app = await startApp(moduleRef, platform);
+    const { app } = await authTestApp(setup, platform, { controller: false });
     try {
       await request(app.getHttpServer()).post('/iadvize/token').set('Authorization', 'Bearer tok-alice').expect(404);
       await request(app.getHttpServer()).get('/iadvize/token').expect(404);
@@ -187,7 +174,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
       imports: [
         IAdvizeAuthModule.forRootAsync({
           imports: [UsersModule],
-          useFactory: () => baseOptions(),
+          useFactory: () => authTestOptions(setup),
           userResolver: ProfileResolver,
           controller: { guards: [BearerAuthGuard] },
         }),
@@ -205,13 +192,11 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
   });
 
   it('a resolver replaced with an ordinary provider override; extraProviders supply its dependency', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), extraProviders: [UsersService], controller: { guards: [BearerAuthGuard] } })],
-    })
-      .overrideProvider(UserResolver)
-      .useClass(ProfileResolver)
-      .compile();
-    const app = await startApp(moduleRef, platform);
+    const { app } = await authTestApp(setup, platform, {
+      options: { extraProviders: [UsersService] },
+      controller: { guards: [BearerAuthGuard] },
+      override: (builder) => builder.overrideProvider(UserResolver).useClass(ProfileResolver),
+    });
     try {
       const res = await request(app.getHttpServer()).get('/iadvize/token').set('Authorization', 'Bearer tok-bob').expect(200);
       expect((await openUser(res.body.token)).userId).toBe('cust-bob');
@@ -228,8 +213,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
       }
     }
     const logger = new CapturingLogger();
-    const moduleRef = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), userResolver: BadResolver })] }).compile();
-    const app = await startApp(moduleRef, platform, logger);
+    const { app } = await authTestApp(setup, platform, { userResolver: BadResolver, logger });
     try {
       const res = await request(app.getHttpServer()).post('/iadvize/token').expect(422);
       expect(res.body.code).toBe('IADVIZE_INVALID_IDENTITY');
@@ -247,12 +231,9 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
   });
 
   it('a failing or hanging signer gives 503 with Retry-After, no stack, no secrets, and recovers', async () => {
-    const signer = kmsLikeSigner(brand.privatePem);
+    const signer = kmsLikeSigner(setup.moduleOptions.signingKey.pem);
     const logger = new CapturingLogger();
-    const moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), signingKey: signer, signingTimeoutMs: 300, controller: { guards: [BearerAuthGuard] } })],
-    }).compile();
-    const app = await startApp(moduleRef, platform, logger);
+    const { app } = await authTestApp(setup, platform, { options: { signingKey: signer, signingTimeoutMs: 300 }, controller: { guards: [BearerAuthGuard] }, logger });
     try {
       const server = app.getHttpServer();
       signer.mode = 'fail';

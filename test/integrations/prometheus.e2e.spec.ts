@@ -1,15 +1,13 @@
 // prom-client is CommonJS with no ESM dependency, so Jest's ESM mode loads it directly.
 import { Controller, Get, Header, Inject, Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { IAdvizeAuthModule, UserResolver, type IAdvizeIdentity } from '../../lib/index.js';
+import { UserResolver, type IAdvizeUser } from '../../lib/index.js';
 import { IAdvizeAuthEvents } from '../../lib/events/iadvize-auth-events.service.js';
 import { IAdvizeHealthService } from '../../lib/health/iadvize-health.service.js';
 import { IAdvizePrometheusMetrics, provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair } from '../support/keys.js';
-import { PLATFORMS, startApp } from '../support/platforms.js';
+import { authTestApp, authTestSetup } from '../support/auth-module.js';
+import { PLATFORMS } from '../support/platforms.js';
 import type { FakeKeyProvider } from '../../lib/testing/index.js';
 import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
@@ -38,7 +36,7 @@ class HeaderAuthGuard implements CanActivate {
 
 @Injectable()
 class Resolver extends UserResolver {
-  resolve(context: ExecutionContext): IAdvizeIdentity | null {
+  resolve(context: ExecutionContext): IAdvizeUser | null {
     const user = context.switchToHttp().getRequest<{ user?: { id: string } }>().user;
     if (!user) return null;
     return user.id === 'bad' ? { userId: 'x'.repeat(256) } : { userId: `customer-${user.id}` };
@@ -62,24 +60,15 @@ describe.each(PLATFORMS)('Prometheus metrics on %s', (_name, platform) => {
   const registry = new Registry();
 
   beforeAll(async () => {
-    const brand = await rsaKeyPair('brand');
-    signer = kmsLikeSigner(brand.privatePem);
-    const iadvize = await FakeIAdvize.create();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        IAdvizeAuthModule.forRoot({
-          issuer: 'https://brand.example',
-          signingKey: signer,
-          iadvizePublicKey: iadvize.publicKeyPem,
-          userResolver: Resolver,
-          controller: { guards: [HeaderAuthGuard] },
-          extraProviders: [provideIAdvizePrometheusMetrics({ registry })],
-        }),
-      ],
+    const setup = await authTestSetup();
+    signer = kmsLikeSigner(setup.moduleOptions.signingKey.pem);
+    ({ app } = await authTestApp(setup, platform, {
+      options: { signingKey: signer, extraProviders: [provideIAdvizePrometheusMetrics({ registry })] },
+      userResolver: Resolver,
+      controller: { guards: [HeaderAuthGuard] },
       controllers: [MetricsController],
       providers: [{ provide: REGISTRY, useValue: registry }],
-    }).compile();
-    app = await startApp(moduleRef, platform);
+    }));
   });
   afterAll(() => app?.close());
 

@@ -1,13 +1,11 @@
 // @nestjs/terminus 12 is ESM, so it loads in Jest's ESM mode (no child process needed).
 import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { IAdvizeAuthModule } from '../../lib/index.js';
 import { IAdvizeHealthIndicator } from '../../lib/integrations/terminus.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair } from '../support/keys.js';
-import { PLATFORMS, startApp } from '../support/platforms.js';
+import { authTestApp, authTestSetup } from '../support/auth-module.js';
+import { expectNoSecrets } from '../support/keys.js';
+import { PLATFORMS } from '../support/platforms.js';
 import type { FakeKeyProvider } from '../../lib/testing/index.js';
 import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
@@ -41,22 +39,9 @@ describe.each(PLATFORMS)('terminus health indicator on %s', (_name, platform) =>
   const clock = { now: Date.UTC(2026, 0, 1) };
 
   beforeAll(async () => {
-    const brand = await rsaKeyPair('brand');
-    signer = kmsLikeSigner(brand.privatePem);
-    const iadvize = await FakeIAdvize.create();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        IAdvizeAuthModule.forRoot({
-          issuer: 'https://brand.example',
-          signingKey: signer,
-          iadvizePublicKey: iadvize.publicKeyPem,
-          clock: () => clock.now,
-          isGlobal: true,
-        }),
-        HealthModule,
-      ],
-    }).compile();
-    app = await startApp(moduleRef, platform);
+    const setup = await authTestSetup();
+    signer = kmsLikeSigner(setup.moduleOptions.signingKey.pem);
+    ({ app } = await authTestApp(setup, platform, { options: { signingKey: signer, clock: () => clock.now, isGlobal: true }, imports: [HealthModule] }));
   });
   afterAll(() => app.close());
 

@@ -7,16 +7,16 @@ import request from 'supertest';
 import {
   IAdvizeAuthEvents,
   IAdvizeAuthModule,
-  IADVIZE_AUTH_CONFIG,
   InvalidOptionsError,
-  resolveIAdvizeAuthOptions,
   TokenService,
   thumbprintOf,
   type IAdvizeAuthOptions,
-  type ResolvedIAdvizeAuthConfig,
   type SigningKeyReloadFailedEvent,
   type SigningKeySwitchedEvent,
 } from '../../lib/index.js';
+import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
+import { type ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';

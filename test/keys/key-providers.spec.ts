@@ -4,13 +4,13 @@ import {
   EnvKeyProvider,
   FileKeyProvider,
   InvalidKeyError,
-  loadPublicKeyInput,
   PemKeyProvider,
-  resolveIAdvizeAuthOptions,
   TokenService,
   type KeyProvider,
   type SigningKeyOption,
 } from '../../lib/index.js';
+import { loadPublicKeyInput } from '../../lib/keys/public-key-input.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 

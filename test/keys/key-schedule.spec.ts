@@ -7,15 +7,15 @@ import {
   IAdvizeAuthEvents,
   IAdvizeAuthModule,
   IAdvizeHealthService,
-  IADVIZE_AUTH_CONFIG,
   InvalidOptionsError,
-  resolveIAdvizeAuthOptions,
   TokenService,
   thumbprintOf,
   type IAdvizeAuthOptions,
-  type ResolvedIAdvizeAuthConfig,
   type SigningKeySwitchedEvent,
 } from '../../lib/index.js';
+import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
+import { type ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
@@ -224,7 +224,7 @@ describe('signingKey schedule: the switch at the agreed instant', () => {
     expect(moduleRef.get<ResolvedIAdvizeAuthConfig>(IADVIZE_AUTH_CONFIG).signingKeyThumbprint).toBe(thumbB);
 
     expect(switched).toEqual([
-      { previousThumbprint: thumbA, thumbprint: thumbB, reason: 'schedule', signerKind: 'pem', source: 'signingKey.schedule[1].key', at: SWITCH_MS },
+      { previousThumbprint: thumbA, thumbprint: thumbB, reason: 'schedule', signerKind: 'inline', source: 'signingKey.schedule[1].key', at: SWITCH_MS },
     ]);
     const lines = logger.matching('Signing key switched');
     expect(lines).toHaveLength(1);

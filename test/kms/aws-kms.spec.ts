@@ -4,7 +4,8 @@
  */
 import { verify as cryptoVerify } from 'node:crypto';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { InvalidKeyError, resolveIAdvizeAuthOptions, SigningUnavailableError, TokenService } from '../../lib/index.js';
+import { InvalidKeyError, SigningUnavailableError, TokenService } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { AwsKmsKeyProvider, type AwsKmsKeyProviderOptions } from '../../lib/kms/aws-kms.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { describeKeyProviderConformance } from '../support/kms-conformance.js';

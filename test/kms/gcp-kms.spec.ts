@@ -6,9 +6,10 @@ import { verify as cryptoVerify } from 'node:crypto';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import { OAuth2Client } from 'google-auth-library';
 import { InvalidKeyError, SigningUnavailableError } from '../../lib/index.js';
-import { crc32c, GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
+import { GcpKmsKeyProvider, type GcpKmsClientOptions, type GcpKmsKeyProviderOptions } from '../../lib/kms/gcp-kms.js';
 import { describeKeyProviderConformance } from '../support/kms-conformance.js';
 import { expectStartupHidesKey, expectStartupHidesSecret, pastedCredentials, pastedPrivateKeyPem } from '../support/pasted-key.js';
+import { crc32c } from '../../lib/kms/crc32c.js';
 import { crc32cBitwise, GcpKmsStandin } from '../support/standins/gcp-kms.standin.js';
 import { standinKey } from '../support/standins/standin-server.js';
 

@@ -6,13 +6,13 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import {
   IAdvizeAuthModule,
-  IADVIZE_AUTH_CONFIG,
   InvalidOptionsError,
   TokenService,
   type IAdvizeAuthOptions,
   type KeyProvider,
-  type ResolvedIAdvizeAuthConfig,
 } from '../../lib/index.js';
+import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
+import type { ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { expectNoSecrets, rsaKeyPair, tempDir } from '../support/keys.js';

@@ -20,9 +20,9 @@ import {
   IAdvizeAuthModule,
   InvalidOptionsError,
   PemKeyProvider,
-  resolveIAdvizeAuthOptions,
   type KeyProvider,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { CapturingLogger } from '../support/capturing-logger.js';

@@ -11,20 +11,17 @@
  * The exact status of each request on each adapter is pinned in CASES and
  * documented in docs/security.md ("Hostile requests").
  */
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { compactDecrypt } from 'jose';
-import { IAdvizeAuthModule } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestModule, authTestSetup } from '../support/auth-module.js';
 import { PLATFORMS } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { captureProcessOutput, LeakCorpus, SecretRegistry } from '../support/leak-scanner.js';
 import { buildRequest, rawRequest, type RawResponse } from '../support/raw-http.js';
 
-const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';
 
 /** Session secrets: long and random, so an echo is unmistakable. */
@@ -215,16 +212,14 @@ const CASES: Case[] = [
   },
 ];
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let setup: FakeIAdvizeSetup;
 const secrets = new SecretRegistry();
 const corpus = new LeakCorpus();
 let restoreOutput: () => void;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
-  secrets.addPrivateKey('brand', brand.privateKey).addPrivateKey('iadvize', iadvize.privateKey);
+  setup = await authTestSetup();
+  secrets.addPrivateKey('brand', createPrivateKey(setup.moduleOptions.signingKey.pem)).addPrivateKey('iadvize', setup.iadvize.privateKey);
   secrets.add('alice session', ALICE).add('bob session', BOB).add('API key', API_KEY);
   restoreOutput = captureProcessOutput(corpus);
 });
@@ -234,7 +229,7 @@ afterAll(() => {
 });
 
 async function innerJws(token: string): Promise<string> {
-  const { plaintext } = await compactDecrypt(token, iadvize.privateKey);
+  const { plaintext } = await compactDecrypt(token, setup.iadvize.privateKey);
   return new TextDecoder().decode(plaintext);
 }
 
@@ -249,18 +244,7 @@ describe.each(PLATFORMS)('hostile requests on %s', (name, platform) => {
   const observed: string[] = [];
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        IAdvizeAuthModule.forRoot({
-          issuer: ISSUER,
-          signingKey: { pem: brand.privatePem },
-          iadvizePublicKey: iadvize.publicKeyPem,
-          controller: { guards: [SessionGuard] },
-        }),
-      ],
-    })
-      .setLogger(logger)
-      .compile();
+    const { moduleRef } = await authTestModule(setup, { controller: { guards: [SessionGuard] }, override: (builder) => builder.setLogger(logger) });
     app = moduleRef.createNestApplication(platform(), { logger });
     await app.listen(0, '127.0.0.1');
     port = (app.getHttpServer().address() as AddressInfo).port;
@@ -304,7 +288,7 @@ describe.each(PLATFORMS)('hostile requests on %s', (name, platform) => {
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       const body = JSON.parse(res.body) as { token: string; expiresAt: number };
       expect(Object.keys(body).sort()).toEqual(['expiresAt', 'token']);
-      const opened = await iadvize.open(body.token, brand.publicPem, { issuer: ISSUER });
+      const opened = await setup.open(body.token);
       expect({ label, userId: opened.userId }).toEqual({ label, userId: user });
       secrets.addToken(body.token, await innerJws(body.token));
       // The token is the only secret a 200 carries: scan the rest.

@@ -18,11 +18,11 @@ import {
   IAdvizeAuthModule,
   InvalidOptionsError,
   PemKeyProvider,
-  resolveIAdvizeAuthOptions,
   SigningUnavailableError,
   TokenService,
   type KeyProvider,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';

@@ -16,14 +16,12 @@
  * getter or Proxy throws is the same 422, never a 500.
  */
 import { Controller, Get, Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { IAdvizeAuthModule, IAdvizeIdentity, UserResolver, VISITOR_DATA_FIELDS, type IAdvizeAuthOptions } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
-import { PLATFORMS, startApp } from '../support/platforms.js';
+import { IAdvizeIdentity, UserResolver, VISITOR_DATA_FIELDS } from '../../lib/index.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestSetup } from '../support/auth-module.js';
+import { PLATFORMS } from '../support/platforms.js';
 
-const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';
 const MALLORY = 'mallory-polluted';
 
@@ -121,23 +119,17 @@ class WhoController {
 @Module({ controllers: [WhoController] })
 class WhoModule {}
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let setup: FakeIAdvizeSetup;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup();
 });
 
 afterEach(cleanPollution);
 
-function options(extra: Partial<IAdvizeAuthOptions> = {}) {
-  return { issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem, controller: { guards: [BearerGuard] }, ...extra };
-}
-
 /** Opens a token (after the pollution is gone) and checks it is alice's, with no polluted claim. */
 async function expectAlicesCleanToken(token: string): Promise<void> {
-  const opened = await iadvize.open(token, brand.publicPem, { issuer: ISSUER });
+  const opened = await setup.open(token);
   expect(opened.userId).toBe('alice');
   expect(Object.keys(opened.claims).sort()).toEqual(['exp', 'https://iadvize.com/userId', 'iat', 'iss']);
   expect(JSON.stringify(opened.claims)).not.toContain(MALLORY);
@@ -148,10 +140,8 @@ describe.each(PLATFORMS)('own-property rule on %s', (_name, platform) => {
   let literalApp: INestApplication;
 
   beforeAll(async () => {
-    const a = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot(options()), WhoModule] }).compile();
-    defaultApp = await startApp(a, platform);
-    const b = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot({ ...options(), userResolver: LiteralResolver })] }).compile();
-    literalApp = await startApp(b, platform);
+    ({ app: defaultApp } = await authTestApp(setup, platform, { controller: { guards: [BearerGuard] }, imports: [WhoModule] }));
+    ({ app: literalApp } = await authTestApp(setup, platform, { controller: { guards: [BearerGuard] }, userResolver: LiteralResolver }));
   });
   afterAll(async () => {
     cleanPollution();

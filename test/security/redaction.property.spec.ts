@@ -25,10 +25,10 @@ import { compactDecrypt } from 'jose';
 import fc from 'fast-check';
 import {
   IAdvizeAuthModule,
-  resolveIAdvizeAuthOptions,
   TokenService,
   type KeyProvider,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthConfig, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import { CLI_COMMANDS, runCli as runCliInProcess } from '../../lib/cli/cli.runner.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';

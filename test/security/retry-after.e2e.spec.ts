@@ -8,17 +8,15 @@
  *   `retryAfterSeconds`.
  */
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { IAdvizeAuthModule, PemKeyProvider, SigningUnavailableError, type KeyProvider } from '../../lib/index.js';
+import { SigningUnavailableError, type KeyProvider } from '../../lib/index.js';
 import { MAX_RETRY_AFTER_SECONDS } from '../../lib/http/retry-after.js';
 import { VaultTransitKeyProvider } from '../../lib/kms/vault-transit.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
-import { PLATFORMS, startApp } from '../support/platforms.js';
+import { FakeKeyProvider, type FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestSetup } from '../support/auth-module.js';
+import { PLATFORMS } from '../support/platforms.js';
 import { VaultTransitStandin } from '../support/standins/vault-transit.standin.js';
 
-const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';
 const TOKEN = 'hvs.standin-token-retry-after-0123';
 const KEY = 'iadvize-jwt';
@@ -52,58 +50,39 @@ const VALUES: Array<[string, number, number]> = [
   ['12', 12, 12],
 ];
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let setup: FakeIAdvizeSetup;
 let vault: VaultTransitStandin;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup();
   vault = await VaultTransitStandin.create(KEY, TOKEN);
 });
 afterAll(async () => {
   await vault.stop();
 });
 
-/** Signs correctly until `failWith` is set, then throws it. */
-class FailingProvider implements KeyProvider {
-  readonly alg = 'RS256' as const;
-  readonly kind = 'custom';
-  failWith?: unknown;
-  private readonly inner = new PemKeyProvider({ pem: brand.privatePem });
-  init() {
-    return this.inner.init();
-  }
-  sign(input: Uint8Array) {
-    return this.failWith === undefined ? this.inner.sign(input) : Promise.reject(this.failWith);
-  }
-  getPublicKey() {
-    return this.inner.getPublicKey();
-  }
+/** A custom provider that signs correctly until put in mode `'fail'`, then rejects with `failWith`. */
+function failingProvider(failWith: () => Error): FakeKeyProvider {
+  return new FakeKeyProvider({ privateKeyPem: setup.moduleOptions.signingKey.pem, kind: 'custom', error: failWith });
 }
 
 describe.each(PLATFORMS)('Retry-After is bounded on %s', (_name, platform) => {
   let vaultApp: INestApplication;
   let customApp: INestApplication;
-  let custom: FailingProvider;
+  let custom: FakeKeyProvider;
+  let failWith = new Error('unset');
 
-  const start = async (signingKey: KeyProvider) => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        IAdvizeAuthModule.forRoot({
-          issuer: ISSUER,
-          signingKey,
-          iadvizePublicKey: iadvize.publicKeyPem,
-          controller: { guards: [{ canActivate: (ctx) => ((ctx.switchToHttp().getRequest().user = { id: 'alice' }), true) }] },
-        }),
-      ],
-    }).compile();
-    return startApp(moduleRef, platform);
-  };
+  const start = async (signingKey: KeyProvider) =>
+    (
+      await authTestApp(setup, platform, {
+        options: { signingKey },
+        controller: { guards: [{ canActivate: (ctx) => ((ctx.switchToHttp().getRequest().user = { id: 'alice' }), true) }] },
+      })
+    ).app;
 
   beforeAll(async () => {
     vaultApp = await start(new VaultTransitKeyProvider({ address: vault.url, keyName: KEY, token: TOKEN, backoffBaseMs: 5, backoffMaxMs: 50, maxAttempts: 1 }));
-    custom = new FailingProvider();
+    custom = failingProvider(() => failWith);
     customApp = await start(custom);
   });
   afterAll(async () => {
@@ -112,7 +91,7 @@ describe.each(PLATFORMS)('Retry-After is bounded on %s', (_name, platform) => {
   afterEach(() => {
     vault.reset();
     vault.retryAfter = '0';
-    custom.failWith = undefined;
+    custom.mode = 'ok';
   });
 
   async function retryAfterOf(app: INestApplication): Promise<string> {
@@ -128,7 +107,8 @@ describe.each(PLATFORMS)('Retry-After is bounded on %s', (_name, platform) => {
   });
 
   it.each(VALUES)('a custom provider failing with retryAfterSeconds %s', async (_label, value, expected) => {
-    custom.failWith = new SigningUnavailableError('busy', { retryAfterSeconds: value });
+    failWith = new SigningUnavailableError('busy', { retryAfterSeconds: value });
+    custom.mode = 'fail';
     expect(await retryAfterOf(customApp)).toBe(String(expected));
   });
 });

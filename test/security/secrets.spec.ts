@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { ConsoleLogger, Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { compactDecrypt } from 'jose';
-import { IAdvizeAuthEvents, IAdvizeAuthModule, PemKeyProvider, UserResolver, type IAdvizeAuthOptions, type IAdvizeIdentity, type KeyProvider } from '../../lib/index.js';
+import { IAdvizeAuthEvents, IAdvizeAuthModule, PemKeyProvider, TokenService, UserResolver, type IAdvizeAuthOptions, type IAdvizeUser, type KeyProvider } from '../../lib/index.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS } from '../support/platforms.js';
@@ -55,8 +55,8 @@ describe('the leak scanner catches every kind of leak', () => {
     const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const registry = new SecretRegistry().addPrivateKey('k', key.privateKey);
     const jwk = key.privateKey.export({ format: 'jwk' });
-    const service = await import('../../lib/index.js').then(async (m) =>
-      new m.TokenService(await m.resolveIAdvizeAuthOptions({ issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem })),
+    const service = await import('../../lib/startup/resolve-options.js').then(async (m) =>
+      new TokenService(await m.resolveIAdvizeAuthOptions({ issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem })),
     );
     const { token } = await service.createToken({ userId: 'u' });
     const jws = new TextDecoder().decode((await compactDecrypt(token, iadvize.privateKey)).plaintext);
@@ -92,7 +92,7 @@ class ScenarioGuard implements CanActivate {
 
 @Injectable()
 class ScenarioResolver extends UserResolver {
-  resolve(context: ExecutionContext): IAdvizeIdentity | null {
+  resolve(context: ExecutionContext): IAdvizeUser | null {
     const user = context.switchToHttp().getRequest<{ user?: { scenario: string } }>().user;
     if (!user) return null;
     if (user.scenario === 'bad') return { userId: USER_ID.repeat(30), visitorData: { ...PII, shoeSize: '42' } } as never;

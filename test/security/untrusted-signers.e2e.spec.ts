@@ -11,16 +11,16 @@
  */
 import { generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { IAdvizeAuthModule, PemKeyProvider, type KeyProvider } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
-import { PLATFORMS, startApp } from '../support/platforms.js';
+import { PemKeyProvider, type KeyProvider } from '../../lib/index.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestSetup } from '../support/auth-module.js';
+import { PLATFORMS } from '../support/platforms.js';
 
-const ISSUER = 'https://brand.example';
 const PATH = '/iadvize/token';
-const SIGNING_TIMEOUT_MS = 200;
+// Short enough that the hanging case answers quickly, long enough that the startup
+// self-check and good signatures never miss it on a loaded CI machine.
+const SIGNING_TIMEOUT_MS = 1500;
 
 type Behaviour = (input: Uint8Array, good: () => Promise<Uint8Array>) => unknown;
 
@@ -84,12 +84,12 @@ class SubclassedPemProvider extends PemKeyProvider {
   }
 }
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let setup: FakeIAdvizeSetup;
+let brandPem: string;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup();
+  brandPem = setup.moduleOptions.signingKey.pem;
 });
 
 describe.each(PLATFORMS)('signers the library did not build, on %s', (_name, platform) => {
@@ -101,27 +101,20 @@ describe.each(PLATFORMS)('signers the library did not build, on %s', (_name, pla
   const targets: Target[] = [];
 
   beforeAll(async () => {
-    const start = async (signingKey: KeyProvider) => {
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          IAdvizeAuthModule.forRoot({
-            issuer: ISSUER,
-            signingKey,
-            iadvizePublicKey: iadvize.publicKeyPem,
-            signingTimeoutMs: SIGNING_TIMEOUT_MS,
-            controller: { guards: [{ canActivate: (ctx) => ((ctx.switchToHttp().getRequest().user = { id: 'alice' }), true) }] },
-          }),
-        ],
-      }).compile();
-      return startApp(moduleRef, platform);
-    };
+    const start = async (signingKey: KeyProvider) =>
+      (
+        await authTestApp(setup, platform, {
+          options: { signingKey, signingTimeoutMs: SIGNING_TIMEOUT_MS },
+          controller: { guards: [{ canActivate: (ctx) => ((ctx.switchToHttp().getRequest().user = { id: 'alice' }), true) }] },
+        })
+      ).app;
     for (const inProcess of [true, false, undefined]) {
-      const provider = new CustomProvider(new PemKeyProvider({ pem: brand.privatePem }), inProcess);
+      const provider = new CustomProvider(new PemKeyProvider({ pem: brandPem }), inProcess);
       targets.push({ name: `custom provider, inProcess: ${String(inProcess)}`, app: await start(provider), setBehaviour: (b) => (provider.behaviour = b) });
     }
-    const subclassed = new SubclassedPemProvider({ pem: brand.privatePem });
+    const subclassed = new SubclassedPemProvider({ pem: brandPem });
     targets.push({ name: 'subclass of PemKeyProvider', app: await start(subclassed), setBehaviour: (b) => (subclassed.behaviour = b) });
-    const replaced = new PemKeyProvider({ pem: brand.privatePem });
+    const replaced = new PemKeyProvider({ pem: brandPem });
     const librarySign = replaced.sign.bind(replaced);
     targets.push({
       name: 'PemKeyProvider whose sign was replaced',
@@ -151,7 +144,7 @@ describe.each(PLATFORMS)('signers the library did not build, on %s', (_name, pla
   it('a well-behaved provider of every kind gets tokens (control)', async () => {
     for (const target of targets) {
       const res = await request(target.app.getHttpServer()).post(PATH).expect(200);
-      expect((await iadvize.open(res.body.token, brand.publicPem, { issuer: ISSUER })).userId).toBe('alice');
+      expect((await setup.open(res.body.token)).userId).toBe('alice');
     }
   });
 

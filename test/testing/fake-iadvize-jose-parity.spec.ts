@@ -10,7 +10,8 @@
 import { constants, createPublicKey, sign as cryptoSign } from 'node:crypto';
 import fc from 'fast-check';
 import { CompactEncrypt, compactDecrypt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { resolveIAdvizeAuthOptions, TokenService } from '../../lib/index.js';
+import { TokenService } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize, FakeIAdvizeError, type OpenOptions } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 

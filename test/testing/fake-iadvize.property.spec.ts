@@ -6,7 +6,8 @@
  * spliced real tokens.
  */
 import fc from 'fast-check';
-import { resolveIAdvizeAuthOptions, TokenService } from '../../lib/index.js';
+import { TokenService } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize, FakeIAdvizeError } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 

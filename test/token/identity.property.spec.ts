@@ -16,11 +16,11 @@
 import fc from 'fast-check';
 import {
   InvalidIdentityError,
-  resolveIAdvizeAuthOptions,
   TokenService,
   validateIdentity,
   VISITOR_DATA_FIELDS,
 } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import {

@@ -1,4 +1,5 @@
-import { InvalidOptionsError, resolveIAdvizeAuthOptions, TokenService } from '../../lib/index.js';
+import { InvalidOptionsError, TokenService } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { compactDecrypt, decodeProtectedHeader } from 'jose';
-import { InvalidIdentityError, PemKeyProvider, resolveIAdvizeAuthOptions, TokenService } from '../../lib/index.js';
+import { InvalidIdentityError, PemKeyProvider, TokenService } from '../../lib/index.js';
+import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize, FakeIAdvizeError } from '../../lib/testing/index.js';
 import { rsaKeyPair } from '../support/keys.js';
 

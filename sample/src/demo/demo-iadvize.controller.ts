@@ -1,5 +1,5 @@
-import { BadRequestException, Body, Controller, Header, HttpCode, HttpStatus, Inject, Post, UnauthorizedException } from '@nestjs/common';
-import { IADVIZE_AUTH_CONFIG, type IAdvizeVisitorData, type ResolvedIAdvizeAuthConfig } from 'nestjs-iadvize-auth';
+import { BadRequestException, Body, Controller, Header, HttpCode, HttpStatus, Post, UnauthorizedException } from '@nestjs/common';
+import { TokenService, type IAdvizeVisitorData } from 'nestjs-iadvize-auth';
 import { FakeIAdvize, FakeIAdvizeError } from 'nestjs-iadvize-auth/testing';
 
 /** Success answer of the demo iAdvize endpoint: who iAdvize would now consider signed in. */
@@ -21,7 +21,7 @@ export interface DemoAuthenticationSuccess {
 export class DemoIAdvizeController {
   constructor(
     private readonly fakeIAdvize: FakeIAdvize,
-    @Inject(IADVIZE_AUTH_CONFIG) private readonly auth: ResolvedIAdvizeAuthConfig,
+    private readonly tokens: TokenService,
   ) {}
 
   /** `POST /demo/iadvize/authenticate {"token"}` → the verified identity, or 401 with iAdvize's reason. */
@@ -35,7 +35,7 @@ export class DemoIAdvizeController {
     }
     try {
       // The brand's public key is what the brand registered with iAdvize: the public half of its signing key.
-      const opened = await this.fakeIAdvize.open(token, this.auth.signingPublicKey, { issuer: this.auth.issuer });
+      const opened = await this.fakeIAdvize.open(token, this.tokens.currentSigningKey().publicKey, { issuer: this.tokens.issuer });
       return {
         status: 'authentication-success',
         userId: opened.userId,

@@ -5,7 +5,7 @@ import { DemoIAdvizeController } from './demo-iadvize.controller.js';
 /**
  * DEMO ONLY: the local stand-in for iAdvize's servers. Loaded with a dynamic
  * `import()` in demo mode, so real mode never loads the testing kit.
- * Needs `IADVIZE_AUTH_CONFIG`, exported by the (global) `IAdvizeAuthModule`.
+ * Needs `TokenService`, exported by the (global) `IAdvizeAuthModule`.
  */
 @Module({})
 export class DemoIAdvizeModule {

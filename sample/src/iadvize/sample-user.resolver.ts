@@ -1,5 +1,5 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
-import { UserResolver, type IAdvizeIdentity } from 'nestjs-iadvize-auth';
+import { UserResolver, type IAdvizeUser } from 'nestjs-iadvize-auth';
 import type { SampleRequest } from '../auth/session-auth.guard.js';
 import { UserStore } from '../users/user-store.service.js';
 
@@ -17,7 +17,7 @@ export class SampleUserResolver extends UserResolver {
     super();
   }
 
-  resolve(context: ExecutionContext): IAdvizeIdentity | null {
+  resolve(context: ExecutionContext): IAdvizeUser | null {
     const request = context.switchToHttp().getRequest<SampleRequest>();
     // Own property only: a `user` inherited from a polluted Object.prototype is nobody.
     const principal = Object.hasOwn(request, 'user') ? request.user : undefined;

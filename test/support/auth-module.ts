@@ -1,0 +1,80 @@
+import type { DynamicModule, INestApplication, LoggerService, Provider, Type } from '@nestjs/common';
+import { Test, type TestingModule, type TestingModuleBuilder } from '@nestjs/testing';
+import { IAdvizeAuthModule } from '../../lib/iadvize-auth.module.js';
+import { FakeIAdvizeSetup } from '../../lib/testing/fake-iadvize-setup.js';
+import { startApp, type PlatformFactory } from './platforms.js';
+
+/** What `IAdvizeAuthModule.forRoot` takes: the options and the module extras (controller, userResolver, ...). */
+export type IAdvizeAuthOptions = Parameters<typeof IAdvizeAuthModule.forRoot>[0];
+
+/** The issuer most specs configure. */
+export const TEST_ISSUER = 'https://brand.example';
+
+/**
+ * One fake iAdvize + brand key pair for a spec file (RSA generation is slow:
+ * call it once, in the file's `beforeAll`). Keys are generated now, in memory.
+ */
+export function authTestSetup(issuer: string = TEST_ISSUER): Promise<FakeIAdvizeSetup> {
+  return FakeIAdvizeSetup.create({ issuer });
+}
+
+/** What {@link authTestModule} builds besides the library module. */
+export interface AuthTestModuleParts {
+  /** Options merged over `setup.moduleOptions` (issuer, brand key, iAdvize public key). */
+  options?: Partial<IAdvizeAuthOptions>;
+  /** Shorthand for `options.controller`. */
+  controller?: IAdvizeAuthOptions['controller'];
+  /** Shorthand for `options.userResolver`. */
+  userResolver?: IAdvizeAuthOptions['userResolver'];
+  /** Other modules of the test app, imported after the library module. */
+  imports?: (Type<unknown> | DynamicModule)[];
+  /** Providers of the test app's root module. */
+  providers?: Provider[];
+  /** Controllers of the test app's root module. */
+  controllers?: Type<unknown>[];
+  /** Last changes to the testing module before compile (e.g. `overrideProvider`). */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+}
+
+/** A compiled testing module around `IAdvizeAuthModule.forRoot(options)`. */
+export interface AuthTestModule {
+  setup: FakeIAdvizeSetup;
+  moduleRef: TestingModule;
+  /** The exact options given to `forRoot`. */
+  options: IAdvizeAuthOptions;
+}
+
+/** An {@link AuthTestModule} started on an HTTP platform. */
+export interface AuthTestApp extends AuthTestModule {
+  app: INestApplication;
+}
+
+/** The options {@link authTestModule} gives to `forRoot`: the setup's options, then `parts`. */
+export function authTestOptions(setup: FakeIAdvizeSetup, parts: AuthTestModuleParts = {}): IAdvizeAuthOptions {
+  const options: IAdvizeAuthOptions = { ...setup.moduleOptions, ...parts.options };
+  if (parts.controller !== undefined) options.controller = parts.controller;
+  if (parts.userResolver !== undefined) options.userResolver = parts.userResolver;
+  return options;
+}
+
+/** Compiles a testing module importing `IAdvizeAuthModule.forRoot(...)` wired to `setup`. */
+export async function authTestModule(setup: FakeIAdvizeSetup, parts: AuthTestModuleParts = {}): Promise<AuthTestModule> {
+  const options = authTestOptions(setup, parts);
+  let builder = Test.createTestingModule({
+    imports: [IAdvizeAuthModule.forRoot(options), ...(parts.imports ?? [])],
+    providers: parts.providers ?? [],
+    controllers: parts.controllers ?? [],
+  });
+  if (parts.override) builder = parts.override(builder);
+  return { setup, moduleRef: await builder.compile(), options };
+}
+
+/** {@link authTestModule}, then starts the app on `platform` (silent unless given a logger). */
+export async function authTestApp(
+  setup: FakeIAdvizeSetup,
+  platform: PlatformFactory,
+  parts: AuthTestModuleParts & { logger?: LoggerService | false } = {},
+): Promise<AuthTestApp> {
+  const built = await authTestModule(setup, parts);
+  return { ...built, app: await startApp(built.moduleRef, platform, parts.logger ?? false) };
+}
