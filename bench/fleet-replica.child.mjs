@@ -15,7 +15,7 @@ import 'reflect-metadata';
 import { Controller, Get, Inject, Injectable } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { IADVIZE_AUTH_CONFIG, IAdvizeAuthEvents, IAdvizeAuthModule } from 'nestjs-iadvize-auth';
+import { IAdvizeAuthEvents, IAdvizeAuthModule } from 'nestjs-iadvize-auth';
 import { AwsKmsKeyProvider } from 'nestjs-iadvize-auth/aws-kms';
 import { RedisTokenStore } from 'nestjs-iadvize-auth/redis';
 
@@ -32,18 +32,16 @@ class HeaderAuthGuard {
 
 /** `GET /fleet/status`: the token store's status (no signature: unlike the health check, it never calls the KMS). */
 class StatusController {
-  constructor(config) {
-    this.config = config;
-  }
   async status() {
-    const store = this.config.tokenStore;
-    return store ? store.status() : { kind: 'none', up: true };
+    return tokenStore ? tokenStore.status() : { kind: 'none', up: true };
   }
 }
 Controller('fleet')(StatusController);
-Inject(IADVIZE_AUTH_CONFIG)(StatusController, undefined, 0);
 Get('status')(StatusController.prototype, 'status', Object.getOwnPropertyDescriptor(StatusController.prototype, 'status'));
 Injectable()(StatusController);
+
+/** The store this replica was started with (undefined: in-process cache only). */
+let tokenStore;
 
 /** Counts what the store does, for the parent's report. */
 const counters = { storeHits: 0, staleHits: 0, coalesced: 0, coalescedTimeouts: 0, budgetRefusals: 0, budgetRefusedServedCached: 0, storeErrors: 0, issued: 0, cached: 0, signerFailures: 0 };
@@ -99,6 +97,7 @@ async function start(config) {
       // Generous for a benchmark sharing its cores with the load generator and the KMS stand-in.
       commandTimeoutMs: 2000,
     });
+    tokenStore = options.tokenStore;
   } else {
     options.tokenCache = { ttlSeconds: Math.floor(config.tokenTtlSeconds / 2) };
   }
