@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { BENCH_RUN_TIMEOUT_MS, runBenchScript, type BenchRun } from '../support/bench-run.js';
 
 /**
  * Smoke test of the benchmark (issues 7 and 13): `node bench/run.mjs --quick --json`
@@ -8,38 +7,9 @@ import { fileURLToPath } from 'node:url';
  * Needs the built package (`npm test` builds first).
  */
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-// Generous: the quick run takes about a minute on a quiet 2-core machine; this is a
-// smoke test of the output, never a timing assertion.
-const RUN_TIMEOUT_MS = 170_000;
+const RUN_TIMEOUT_MS = BENCH_RUN_TIMEOUT_MS;
 
-interface BenchRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runBench(args: string[]): Promise<BenchRun> {
-  return new Promise((resolve, reject) => {
-    // NODE_OPTIONS carries Jest's --experimental-vm-modules: keep it away from the benchmark.
-    const child = spawn(process.execPath, ['bench/run.mjs', ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20_000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const runBench = (args: string[]): Promise<BenchRun> => runBenchScript('bench/run.mjs', args);
 
 type Json = Record<string, unknown>;
 

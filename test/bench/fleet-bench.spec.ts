@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { BENCH_RUN_TIMEOUT_MS, runBenchScript, type BenchRun } from '../support/bench-run.js';
 import { findRedisServer } from '../support/redis-server.js';
 
 /**
@@ -10,35 +9,9 @@ import { findRedisServer } from '../support/redis-server.js';
  * package (`npm test` builds first) and redis-server (under CI a missing one fails).
  */
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const RUN_TIMEOUT_MS = 170_000;
+const RUN_TIMEOUT_MS = BENCH_RUN_TIMEOUT_MS;
 
-interface BenchRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runBench(args: string[]): Promise<BenchRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bench/fleet.bench.mjs', ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20_000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const runBench = (args: string[]): Promise<BenchRun> => runBenchScript('bench/fleet.bench.mjs', args);
 
 type Json = Record<string, unknown>;
 
