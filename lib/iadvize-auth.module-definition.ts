@@ -1,7 +1,7 @@
 import { ConfigurableModuleBuilder, type DynamicModule, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
 import type { IAdvizeAuthOptions } from './options/iadvize-auth.options.js';
 import { createTokenController, type IAdvizeControllerOptions } from './http/token.controller.js';
-import { RequestUserResolver, UserResolver } from './http/user-resolver.js';
+import { RequestUserResolver, UserResolver } from './http/user.resolver.js';
 import { UnguardedEndpointWarning } from './http/unguarded-endpoint.warning.js';
 
 /**

@@ -8,7 +8,7 @@ import { formatInstant } from './keys/key-schedule.js';
 import { IAdvizeHealthService } from './health/iadvize-health.service.js';
 import { IAdvizeIdentityGuard } from './http/identity.guard.js';
 import { IAdvizeExceptionFilter } from './http/iadvize-exception.filter.js';
-import { UserResolver } from './http/user-resolver.js';
+import { UserResolver } from './http/user.resolver.js';
 import { TokenService } from './token/token.service.js';
 
 /**

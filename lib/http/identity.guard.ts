@@ -4,7 +4,7 @@ import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import type { IAdvizeUser } from '../token/identity.js';
 import { IADVIZE_IDENTITY_REQUEST_KEY } from './identity.decorator.js';
 import { IAdvizeHttpException, REFUSAL_EMITTED } from './http-errors.js';
-import { RequestUserResolver, UserResolver } from './user-resolver.js';
+import { RequestUserResolver, UserResolver } from './user.resolver.js';
 
 /**
  * Resolves the signed-in user's iAdvize identity with the {@link UserResolver}

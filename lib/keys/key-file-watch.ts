@@ -1,39 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { InvalidKeyError } from '../errors.js';
-import { LocalKeyProvider } from './local-key.provider.js';
-import { markLibraryLocalSigner } from './sign-with-deadline.js';
 
 /** Default of `watchIntervalMs` on a watched key file: 2 seconds. */
 export const DEFAULT_KEY_FILE_WATCH_INTERVAL_MS = 2000;
-
-/**
- * A private key loaded from bytes read once from a watched key file: what a
- * reload swaps in. It describes itself as the file it came from, and never
- * reads the file again (so a key is never half-loaded from a file that
- * changes while it is read).
- * @internal
- */
-export class KeyFileSnapshotProvider extends LocalKeyProvider {
-  readonly kind = 'file';
-
-  constructor(
-    private readonly description: string,
-    private readonly bytes: Buffer,
-    private readonly passphrase: string | undefined,
-  ) {
-    super();
-    if (new.target === KeyFileSnapshotProvider) markLibraryLocalSigner(this);
-  }
-
-  describe(): string {
-    return this.description;
-  }
-
-  protected read() {
-    return { material: this.bytes, passphrase: this.passphrase };
-  }
-}
 
 /** What a poll of a watched key file found. @internal */
 export type KeyFileState =

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
-import { KeyFileSnapshotProvider, pollKeyFile } from './key-file-watch.js';
+import { pollKeyFile } from './key-file-watch.js';
+import { KeyFileSnapshotProvider } from './local-key.provider.js';
 import { samePublicKey } from './key-material.js';
 import { safeName } from '../redaction.js';
 import { loadKey, selfCheckSigningKey, type SigningKeyCheckContext, type SigningKeyInForce } from './signing-key-check.js';

@@ -6,7 +6,7 @@ import type { KeyProvider } from './key-provider.js';
 import { markLibraryLocalSigner } from './sign-with-deadline.js';
 import { loadPrivateKey, type KeyText } from './key-material.js';
 import { quoteEnvName, quoteName } from '../redaction.js';
-import { defaultSigningThreads, MAX_SIGNING_THREADS, SigningPool } from './signing-pool.js';
+import { defaultSigningThreads, MAX_SIGNING_THREADS, SigningPool } from './signing-thread.pool.js';
 
 /** A provider's key as registered with the shared signing threads. */
 interface Pooled {
@@ -338,5 +338,33 @@ export class EnvKeyProvider extends LocalKeyProvider {
       if (pass === undefined) throw new InvalidKeyError(`environment variable ${quoteEnvName(passphraseEnv)} (passphrase) is not set`);
     }
     return { material: value, passphrase: pass };
+  }
+}
+
+/**
+ * A private key loaded from bytes read once from a watched key file: what a
+ * reload swaps in. It describes itself as the file it came from, and never
+ * reads the file again (so a key is never half-loaded from a file that
+ * changes while it is read).
+ * @internal
+ */
+export class KeyFileSnapshotProvider extends LocalKeyProvider {
+  readonly kind = 'file';
+
+  constructor(
+    private readonly description: string,
+    private readonly bytes: Buffer,
+    private readonly passphrase: string | undefined,
+  ) {
+    super();
+    if (new.target === KeyFileSnapshotProvider) markLibraryLocalSigner(this);
+  }
+
+  describe(): string {
+    return this.description;
+  }
+
+  protected read() {
+    return { material: this.bytes, passphrase: this.passphrase };
   }
 }

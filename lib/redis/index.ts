@@ -5,5 +5,5 @@
  * optional peer dependency, `^5`), and only when the store connects.
  * @packageDocumentation
  */
-export { RedisTokenStore } from './redis-token-store.js';
+export { RedisTokenStore } from './redis-token.store.js';
 export { MIN_REDIS_KEY_SECRET_BYTES, type RedisTokenStoreOptions, type SigningBudgetOptions } from './redis-token-store.options.js';

@@ -9,7 +9,7 @@ import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeUser } from './identity.js';
 import { ownValue } from './own-property.js';
 import type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
-import { TokenCache } from './token-cache.js';
+import { TokenCache } from './token.cache.js';
 import type { TokenStore } from './token-store.js';
 import type { SigningKeyInForce } from '../keys/signing-key-check.js';
 import { signerFailureCodeOf, signVerified } from '../keys/sign-with-deadline.js';

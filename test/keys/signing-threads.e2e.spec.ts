@@ -18,7 +18,7 @@ import { Injectable, type CanActivate, type ExecutionContext, type INestApplicat
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { IAdvizeAuthModule, type IAdvizeAuthModuleExtras, type IAdvizeAuthOptions } from '../../lib/index.js';
-import { SigningPool, defaultSigningThreads } from '../../lib/keys/signing-pool.js';
+import { SigningPool, defaultSigningThreads } from '../../lib/keys/signing-thread.pool.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';

@@ -33,7 +33,7 @@ describe('ioredis is an optional peer of the /redis subpath', () => {
   });
 
   it('is imported only lazily, and only by the redis store', () => {
-    const store = readFileSync(join(dist, 'redis', 'redis-token-store.js'), 'utf8');
+    const store = readFileSync(join(dist, 'redis', 'redis-token.store.js'), 'utf8');
     expect(store).toMatch(/import\(\s*['"]ioredis['"]\s*\)/);
     expect(store).not.toMatch(/^\s*import\s[^;]*from\s*['"]ioredis['"]/m);
     expect(readFileSync(join(dist, 'index.js'), 'utf8')).not.toContain('ioredis');

@@ -1,5 +1,5 @@
 /**
- * The signing threads of the local key providers (lib/keys/signing-pool.ts):
+ * The signing threads of the local key providers (lib/keys/signing-thread.pool.ts):
  * correct signatures from a pool shared by several keys, recovery from a dead
  * thread, and a clean stop. RFC 7515/7520 byte-exact vectors run through the
  * same path in test/vectors/rfc7515.spec.ts (the default `signingThreads`).
@@ -9,7 +9,7 @@ import { verify as cryptoVerify } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { IAdvizeErrorCode, SigningUnavailableError } from '../../lib/errors.js';
 import { PemKeyProvider } from '../../lib/keys/local-key.provider.js';
-import { SigningPool } from '../../lib/keys/signing-pool.js';
+import { SigningPool } from '../../lib/keys/signing-thread.pool.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 
 let alice: TestKeyPair;
