@@ -4,6 +4,7 @@ import type { IAdvizeAuthOptions, SigningKeyOption, SigningKeyScheduleOption } f
 import { MAX_SIGNING_TIMEOUT_MS, MIN_SIGNING_TIMEOUT_MS } from '../options/option.defaults.js';
 import type { PublicKeyInput } from '../keys/public-key-input.js';
 import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
+import { keyFilePathProblem } from '../keys/local-key.provider.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
 
 /**
@@ -109,13 +110,16 @@ function read(env: EnvRecord, name: string): string | undefined {
 }
 
 /**
- * A problem when a variable meant to hold a path holds key material instead
- * (a PEM, a JWK, base64, several lines): the value is described, never shown.
+ * A problem when a variable (or schedule entry) meant to hold a key file's
+ * path does not: the shared key file path rule ({@link keyFilePathProblem}),
+ * with the variable's name and, when a key was put there, where the key itself
+ * goes. The value is described, never shown.
  */
-function keyInPathVariable(name: string, value: string, keyVariable: string, problems: string[]): boolean {
-  const verdict = redactionVerdict(value.trim());
-  if (verdict === undefined || !['key', 'json', 'multi-line'].includes(verdict.category)) return false;
-  problems.push(`${name}: holds ${redact(value.trim())}, not a file path; put the key itself in ${keyVariable}, or its path here`);
+function keyInPathVariable(name: string, value: unknown, keyVariable: string, problems: string[]): boolean {
+  const problem = keyFilePathProblem(value);
+  if (problem === undefined) return false;
+  const hint = typeof value === 'string' && value.trim() !== '' ? `; put the key itself in ${keyVariable}, or its path here` : '';
+  problems.push(`${name}: ${problem}${hint}`);
   return true;
 }
 
@@ -185,11 +189,7 @@ function scheduleFromEnv(value: string, passphrase: string | undefined, watch: {
       problems.push(`${where}: must be an object with "file" and, except for the first, "from", e.g. {"file":"keys/brand-2027.pem","from":"2027-01-15T09:00:00Z"}`);
       return;
     }
-    if (typeof e.file !== 'string' || e.file.trim() === '') {
-      problems.push(`${where}.file: must be the path of a key file`);
-      return;
-    }
-    if (keyInPathVariable(`${where}.file`, e.file, IAdvizeEnv.SigningKey, problems)) return;
+    if (keyInPathVariable(`${where}.file`, e.file, IAdvizeEnv.SigningKey, problems) || typeof e.file !== 'string') return;
     if (e.from !== undefined && typeof e.from !== 'string') {
       problems.push(`${where}.from: must be an ISO 8601 date-time string with a time zone, e.g. "2027-01-15T09:00:00Z"`);
       return;

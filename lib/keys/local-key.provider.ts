@@ -5,7 +5,7 @@ import { InvalidKeyError } from '../errors.js';
 import type { KeyProvider } from './key-provider.js';
 import { markLibraryLocalSigner } from './sign-with-deadline.js';
 import { loadPrivateKey, type KeyText } from './key-material.js';
-import { quoteEnvName, quoteName } from '../redaction.js';
+import { quoteEnvName, quoteName, redact, redactionVerdict, type RedactionCategory } from '../redaction.js';
 import { defaultSigningThreads, MAX_SIGNING_THREADS, SigningPool } from './signing-thread.pool.js';
 
 /** A provider's key as registered with the shared signing threads. */
@@ -193,15 +193,24 @@ export class PemKeyProvider extends LocalKeyProvider {
   }
 }
 
+/** Verdicts of the redaction rule that mean a key (not a long or odd path) was given as a path. */
+const KEY_IN_PATH: readonly RedactionCategory[] = ['key', 'json', 'multi-line'];
+
 /**
  * The one rule for where a local key is read from: a key file's path must be a
- * non-empty string. Returns what is wrong (to prefix with where: the option or
- * the provider's `"file"`), or `undefined`. Shared by {@link FileKeyProvider}
- * and the `{ file }` key options.
+ * non-blank string, and not the key itself (PEM, base64, escaped line breaks,
+ * JSON/JWK or several lines, which the redaction rule describes without
+ * repeating it). Returns what is wrong (to prefix with where: the option, the
+ * environment variable or the provider's `"file"`), or `undefined`. Shared by
+ * {@link FileKeyProvider}, the `{ file }` key options and the environment
+ * reader (`lib/config/`).
  * @internal
  */
 export function keyFilePathProblem(file: unknown): string | undefined {
-  return typeof file === 'string' && file !== '' ? undefined : 'must be a non-empty path';
+  if (typeof file !== 'string' || file.trim() === '') return 'must be a non-empty path';
+  const verdict = redactionVerdict(file.trim());
+  if (verdict !== undefined && KEY_IN_PATH.includes(verdict.category)) return `holds ${redact(file.trim())}, not a file path`;
+  return undefined;
 }
 
 /**

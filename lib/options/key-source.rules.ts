@@ -44,7 +44,10 @@ export function keySourceOf(
     case 'file': {
       // The providers' own rule (FileKeyProvider checks it too: users build providers directly).
       const problem = keyFilePathProblem(value);
-      return problem === undefined ? source : `${path}.file: ${problem}`;
+      if (problem === undefined) return source;
+      // A key given where its path belongs: say where the key itself goes.
+      const hint = typeof value === 'string' && value.trim() !== '' ? '; give the key itself as "pem", or its path here' : '';
+      return `${path}.file: ${problem}${hint}`;
     }
     case 'env': {
       const problem = keyEnvNameProblem(value);

@@ -65,7 +65,7 @@ describe('IADVIZE_SIGNING_KEY_SCHEDULE and IADVIZE_SIGNING_KEY_WATCH', () => {
       }),
     );
     expect(many).toContain('IADVIZE_SIGNING_KEY_SCHEDULE[1]: must be an object with "file"');
-    expect(many).toContain('IADVIZE_SIGNING_KEY_SCHEDULE[2].file: must be the path of a key file');
+    expect(many).toContain('IADVIZE_SIGNING_KEY_SCHEDULE[2].file: must be a non-empty path');
     expect(many).toContain('IADVIZE_SIGNING_KEY_SCHEDULE[3].from: must be an ISO 8601 date-time string');
     expect(many).toContain('IADVIZE_SIGNING_KEY_FILE: is set, but so is IADVIZE_SIGNING_KEY_SCHEDULE');
     expect(many).toContain('IADVIZE_SIGNING_KEY_WATCH: must be true or false');
