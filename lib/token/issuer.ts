@@ -1,4 +1,4 @@
-import { MAX_ECHOED_LENGTH } from '../redaction.js';
+import { MAX_ECHOED_LENGTH, redactionVerdict, type RedactionVerdict } from '../redaction.js';
 
 /**
  * Longest accepted `issuer`, in UTF-16 code units: the longest value the
@@ -15,7 +15,11 @@ const EXAMPLE = 'set it to your site\'s URL, e.g. "https://www.example.com"';
  * - a non-empty string of at most {@link MAX_ISSUER_LENGTH} characters;
  * - no whitespace, control or invisible format characters, well-formed Unicode;
  * - with a `:`, an absolute URI (RFC 7519: "any value containing a ':' MUST be a URI");
- * - not key material (a PEM, a JWK, a long base64 run) pasted in the wrong option.
+ * - nothing the redaction rule ({@link redactionVerdict}) would hide: key
+ *   material (a PEM, a JWK, base64) or a credential (an AWS secret, a JWT, a
+ *   Vault token…) pasted in the wrong option, a URL with credentials or a
+ *   query, symbols of a passphrase. The issuer is public (every token
+ *   carries it), so an accepted issuer can always be shown.
  *
  * Returns the problem, prefixed `issuer:`, or `undefined`. The message never
  * contains the value.
@@ -24,7 +28,8 @@ const EXAMPLE = 'set it to your site\'s URL, e.g. "https://www.example.com"';
 export function issuerProblem(issuer: unknown): string | undefined {
   if (issuer === undefined) return `issuer: is required; ${EXAMPLE}`;
   if (typeof issuer !== 'string' || issuer.trim() === '') return `issuer: must be a non-empty string; ${EXAMPLE}`;
-  if (/-----(BEGIN|END)|"kty"|[A-Za-z0-9+/_=-]{100,}/.test(issuer)) {
+  const verdict = redactionVerdict(issuer);
+  if (verdict !== undefined && looksLikeSecret(verdict)) {
     return `issuer: looks like key material (a PEM, a JWK or a base64 key), not an issuer; keep keys in signingKey and ${EXAMPLE}`;
   }
   if (issuer.length > MAX_ISSUER_LENGTH) return `issuer: must be at most ${MAX_ISSUER_LENGTH} characters`;
@@ -33,5 +38,13 @@ export function issuerProblem(issuer: unknown): string | undefined {
   if (issuer.includes(':') && !(/^[A-Za-z][A-Za-z0-9+.-]*:/.test(issuer) && URL.canParse(issuer))) {
     return `issuer: contains ":" so it must be an absolute URI (RFC 7519 StringOrURI); ${EXAMPLE}`;
   }
+  // Whatever else the redaction rule would hide (a URL with a query or credentials, passphrase symbols).
+  if (verdict !== undefined) return `issuer: ${verdict.looksLike}, which the redaction rule hides from logs and doctor (every token carries the issuer); ${EXAMPLE}`;
   return undefined;
+}
+
+/** A verdict meaning key material or a credential (not merely a URL with a query, spaces or symbols). */
+function looksLikeSecret(verdict: RedactionVerdict): boolean {
+  if (verdict.category === 'key' || verdict.category === 'json') return true;
+  return verdict.category === 'credential' && !verdict.looksLike.startsWith('is a URL');
 }

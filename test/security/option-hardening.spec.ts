@@ -171,7 +171,39 @@ describe('issuer', () => {
     ['a colon first', () => ':brand'],
     ['161 characters', () => `https://brand.example/${'a.'.repeat(69)}a`],
   ];
-  const GOOD = ['https://brand.example', 'https://www.example.com/chat', 'brand', 'urn:example:brand', 'https://例え.jp/😀', `https://brand.example/${'a.'.repeat(69)}`];
+  const GOOD = [
+    'https://brand.example',
+    'https://www.example.com',
+    'https://www.example.com/chat',
+    'brand',
+    'acme-chat',
+    'urn:example:brand',
+    'https://例え.jp/😀',
+    `https://brand.example/${'a.'.repeat(69)}`,
+  ];
+  /** Short credentials: the redaction rule hides them, so they are refused as key material, like a PEM. */
+  const CREDENTIALS: Array<[string, string]> = [
+    ['an AWS secret access key', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'],
+    ['an AWS access key id', 'AKIAIOSFODNN7EXAMPLE'],
+    ['a JWT', ['eyJhbGciOiJIUzI1NiJ9', 'eyJzdWIiOiJhbGljZSJ9', 'c2lnbmF0dXJlLW5vdC1yZWFs'].join('.')],
+    ['a Vault token', 'hvs.CAESIGq3ZxT0kNw8rJb2Lm5Yp'],
+    ['a GitHub token', 'ghp_R2d2C3poK7x9QwErTyUiOpAsDfGhJkLz'],
+  ];
+  const KEY_MATERIAL =
+    'issuer: looks like key material (a PEM, a JWK or a base64 key), not an issuer; keep keys in signingKey and set it to your site\'s URL, e.g. "https://www.example.com"';
+
+  it.each(CREDENTIALS)('refuses %s with the key material message (the redaction rule would hide it), without echoing it', async (_what, issuer) => {
+    const problems = await problemsOf({ ...base(), issuer });
+    expect(problems).toEqual([KEY_MATERIAL]);
+  });
+
+  it('refuses any issuer the redaction rule would hide, saying what it looks like', async () => {
+    for (const issuer of ['https://brand.example/?session=abc', 'https://user@brand.example', 'brand!chat']) {
+      const problems = await problemsOf({ ...base(), issuer });
+      expect(problems).toEqual([expect.stringMatching(/^issuer: (is|holds) [^"]+, which the redaction rule hides/)]);
+      expect(problems.join('\n')).not.toContain(issuer);
+    }
+  });
 
   it.each(BAD)('refuses %s, without echoing it', async (_what, make) => {
     const issuer = make();
