@@ -1,7 +1,7 @@
 import { InvalidKeyError } from '../errors.js';
 import type { KeyText } from '../keys/key-material.js';
 import { quoteValue, redact } from '../redaction.js';
-import { LocalKeyProvider, readKeyFile } from '../keys/local-key.provider.js';
+import { LocalKeyProvider, readKeyFile, type KeyFileWatchTarget } from '../keys/local-key.provider.js';
 import { markLibraryLocalSigner } from '../keys/sign-with-deadline.js';
 
 /**
@@ -79,8 +79,10 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
    * What a watcher needs to reload the key file: `undefined` unless watching was asked for.
    * @internal used by the signing key schedule.
    */
-  watchTarget(): { file: string; passphrase?: string; intervalMs?: number } | undefined {
-    return this.#watch && this.file !== undefined ? { file: this.file, passphrase: this.#passphrase, intervalMs: this.#watch.intervalMs } : undefined;
+  watchTarget(): KeyFileWatchTarget | undefined {
+    return this.#watch && this.file !== undefined
+      ? { file: this.file, passphrase: this.#passphrase, intervalMs: this.#watch.intervalMs, signingThreads: this.signingThreads }
+      : undefined;
   }
 
   protected read(): { material: KeyText; passphrase?: string } {

@@ -29,6 +29,8 @@ export type KeyFileCheckOutcome = 'unchanged' | 'reloaded' | 'refused';
 export interface FileWatch {
   file: string;
   passphrase: string | undefined;
+  /** Signing threads of the watched provider: every key a reload swaps in keeps them. */
+  signingThreads: number;
   intervalMs: number;
   description: string;
   stamp: string;
@@ -264,7 +266,7 @@ export class SigningKeySchedule {
         watch.stamp = state.stamp;
         return 'unchanged';
       }
-      const provider = new KeyFileSnapshotProvider(watch.description, read.bytes, watch.passphrase);
+      const provider = new KeyFileSnapshotProvider(watch.description, read.bytes, watch.passphrase, { signingThreads: watch.signingThreads });
       const loaded = await loadKey(provider, slot.source, check.messageOf);
       if (typeof loaded === 'string') return this.refuse(slot, watch, state.stamp, loaded);
       candidate = loaded;

@@ -270,9 +270,9 @@ export class FileKeyProvider extends LocalKeyProvider {
    * was built with `watch: true`.
    * @internal used by the signing key schedule.
    */
-  watchTarget(): { file: string; passphrase?: string; intervalMs?: number } | undefined {
+  watchTarget(): KeyFileWatchTarget | undefined {
     const { file, passphrase, watch, watchIntervalMs } = this.options ?? {};
-    return watch === true && typeof file === 'string' ? { file, passphrase, intervalMs: watchIntervalMs } : undefined;
+    return watch === true && typeof file === 'string' ? { file, passphrase, intervalMs: watchIntervalMs, signingThreads: this.signingThreads } : undefined;
   }
 
   protected read() {
@@ -351,6 +351,19 @@ export class EnvKeyProvider extends LocalKeyProvider {
 }
 
 /**
+ * What a provider built with `watch: true` tells the key schedule to poll,
+ * and what the keys a reload swaps in keep from it (passphrase, signing threads).
+ * @internal
+ */
+export interface KeyFileWatchTarget {
+  file: string;
+  passphrase?: string;
+  intervalMs?: number;
+  /** The watched provider's {@link LocalKeyProvider.signingThreads}, kept by every reloaded key. */
+  signingThreads: number;
+}
+
+/**
  * A private key loaded from bytes read once from a watched key file: what a
  * reload swaps in. It describes itself as the file it came from, and never
  * reads the file again (so a key is never half-loaded from a file that
@@ -364,8 +377,9 @@ export class KeyFileSnapshotProvider extends LocalKeyProvider {
     private readonly description: string,
     private readonly bytes: Buffer,
     private readonly passphrase: string | undefined,
+    signing?: LocalSigningOptions,
   ) {
-    super();
+    super(signing);
     if (new.target === KeyFileSnapshotProvider) markLibraryLocalSigner(this);
   }
 

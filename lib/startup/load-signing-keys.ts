@@ -1,4 +1,5 @@
 import type { KeyProvider } from '../keys/key-provider.js';
+import type { KeyFileWatchTarget } from '../keys/local-key.provider.js';
 import { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS, pollKeyFile } from '../keys/key-file-watch.js';
 import { quoteName } from '../redaction.js';
 import { indexAt, safeClock, SigningKeySchedule, type FileWatch, type Slot } from '../keys/key-schedule.js';
@@ -14,7 +15,7 @@ export interface SigningKeyLoadContext {
 }
 
 /** What a provider built with `watch: true` (`FileKeyProvider`, the env-configured file key) says to poll. */
-function watchTargetOf(provider: KeyProvider): { file: string; passphrase?: string; intervalMs?: number } | undefined {
+function watchTargetOf(provider: KeyProvider): KeyFileWatchTarget | undefined {
   const fn = (provider as { watchTarget?: unknown }).watchTarget;
   return typeof fn === 'function' ? (fn.call(provider) as ReturnType<typeof watchTargetOf>) : undefined;
 }
@@ -50,7 +51,7 @@ export async function loadSigningKeys(option: unknown, ctx: SigningKeyLoadContex
       // Stamp and hash before the provider reads the file: a change in between is picked up by the first poll.
       const state = await pollKeyFile(target.file, description);
       const read = state.ok ? await state.read().catch(() => undefined) : undefined;
-      watch = { file: target.file, passphrase: target.passphrase, intervalMs: interval, description, stamp: state.stamp, hash: read?.hash ?? '' };
+      watch = { file: target.file, passphrase: target.passphrase, signingThreads: target.signingThreads, intervalMs: interval, description, stamp: state.stamp, hash: read?.hash ?? '' };
     }
     opened.push(entry.provider);
     const loaded = await loadKey(entry.provider, entry.source, ctx.messageOf);

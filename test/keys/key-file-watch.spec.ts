@@ -15,6 +15,8 @@ import {
   type SigningKeySwitchedEvent,
 } from '../../lib/index.js';
 import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
+import type { LocalKeyProvider } from '../../lib/keys/local-key.provider.js';
+import { SigningPool } from '../../lib/keys/signing-thread.pool.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { type ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
@@ -245,6 +247,49 @@ describe('signingKey { file, watch: true }: reload without restart', () => {
     } finally {
       otherDir.cleanup();
     }
+  });
+});
+
+describe('signingThreads of a watched key file carries into the key a reload swaps in', () => {
+  function inForce(moduleRef: TestingModule): LocalKeyProvider {
+    const config = moduleRef.get<ResolvedIAdvizeAuthConfig>(IADVIZE_AUTH_CONFIG);
+    return (config.signingKeys as NonNullable<ResolvedIAdvizeAuthConfig['signingKeys']>).currentKey().provider as LocalKeyProvider;
+  }
+  // 3 threads: a pool size no other test of this file uses, so its threads show whose keys it holds.
+  const shapes: Array<[string, (n: number) => IAdvizeAuthOptions]> = [
+    ['{ file, watch: true }', (n) => ({ ...watchOptions(), signingKey: { file: volume.keyFile, watch: true, watchIntervalMs: 3_600_000, signingThreads: n } })],
+    [
+      'a schedule entry { file, watch: true }',
+      (n) => ({ ...watchOptions(), signingKey: { schedule: [{ key: { file: volume.keyFile, watch: true, watchIntervalMs: 3_600_000, signingThreads: n } }] } }),
+    ],
+  ];
+
+  it.each(shapes)('%s with signingThreads: 3: the reloaded key signs on the same 3 threads; the old key is released', async (_shape, options) => {
+    const pool = SigningPool.shared(3);
+    const { moduleRef, tokens, checkNow } = await start(options(3));
+    const before = inForce(moduleRef);
+    expect(before.signingThreads).toBe(3);
+    expect(pool.workers()).toHaveLength(3);
+    volume.swap(keyB.privatePem);
+    expect(await checkNow()).toEqual(['reloaded']);
+    const after = inForce(moduleRef);
+    expect(after).not.toBe(before);
+    expect(after.signingThreads).toBe(3);
+    expect(await signer(tokens)).toBe('B');
+    expect(pool.workers()).toHaveLength(3);
+    // The old key left the pool at the reload: closing the module (the new key) stops the threads.
+    await moduleRef.close();
+    expect(pool.workers()).toHaveLength(0);
+  });
+
+  it.each(shapes)('%s with signingThreads: 0: the reloaded key signs on libuv\'s pool too', async (_shape, options) => {
+    const { moduleRef, tokens, checkNow } = await start(options(0));
+    expect(inForce(moduleRef).signingThreads).toBe(0);
+    volume.swap(keyB.privatePem);
+    expect(await checkNow()).toEqual(['reloaded']);
+    expect(inForce(moduleRef).signingThreads).toBe(0);
+    expect(await signer(tokens)).toBe('B');
+    await moduleRef.close();
   });
 });
 
