@@ -1,7 +1,7 @@
 import { InvalidKeyError } from '../errors.js';
 import type { KeyText } from '../keys/key-material.js';
 import { quoteValue, redact } from '../redaction.js';
-import { LocalKeyProvider, readKeyFile, type KeyFileWatchTarget } from '../keys/local-key.provider.js';
+import { LocalKeyProvider, readKeyFile } from '../keys/local-key.provider.js';
 import { markLibraryLocalSigner } from '../keys/sign-with-deadline.js';
 
 /**
@@ -43,9 +43,10 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
    * @param passphrase the passphrase of an encrypted PEM, if any
    * @param passphraseVariable the variable the passphrase comes from, for messages
    * @param watch reload a key file when it changes (`IADVIZE_SIGNING_KEY_WATCH`); `'file'` kind only
+   * @param signing `signingThreads` (`IADVIZE_SIGNING_THREADS`), see `LocalSigningOptions`; kept by every key a reload swaps in
    */
-  constructor(source: EnvKeySource, passphrase: string | undefined, passphraseVariable: string, watch?: { intervalMs?: number }) {
-    super();
+  constructor(source: EnvKeySource, passphrase: string | undefined, passphraseVariable: string, watch?: { intervalMs?: number }, signing?: { signingThreads?: number }) {
+    super(signing);
     this.#watch = source.kind === 'file' ? watch : undefined;
     this.kind = source.kind;
     this.variable = source.variable;
@@ -79,7 +80,7 @@ export class EnvConfiguredKeyProvider extends LocalKeyProvider {
    * What a watcher needs to reload the key file: `undefined` unless watching was asked for.
    * @internal used by the signing key schedule.
    */
-  watchTarget(): KeyFileWatchTarget | undefined {
+  watchTarget(): { file: string; passphrase?: string; intervalMs?: number; signingThreads: number } | undefined {
     return this.#watch && this.file !== undefined
       ? { file: this.file, passphrase: this.#passphrase, intervalMs: this.#watch.intervalMs, signingThreads: this.signingThreads }
       : undefined;

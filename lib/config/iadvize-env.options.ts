@@ -4,7 +4,8 @@ import type { IAdvizeAuthOptions, SigningKeyOption, SigningKeyScheduleOption } f
 import { MAX_SIGNING_TIMEOUT_MS, MIN_SIGNING_TIMEOUT_MS } from '../options/option.defaults.js';
 import type { PublicKeyInput } from '../keys/public-key-input.js';
 import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
-import { keyFilePathProblem } from '../keys/local-key.provider.js';
+import { keyFilePathProblem, type LocalSigningOptions } from '../keys/local-key.provider.js';
+import { MAX_SIGNING_THREADS } from '../keys/signing-thread.pool.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
 
 /**
@@ -42,6 +43,11 @@ export const IAdvizeEnv = {
   TokenTtlSeconds: 'IADVIZE_TOKEN_TTL_SECONDS',
   /** Deadline of one remote (KMS/HSM) signature in ms, 100..60000. Default: 5000. */
   SigningTimeoutMs: 'IADVIZE_SIGNING_TIMEOUT_MS',
+  /**
+   * Threads dedicated to RSA signing with the key above (`signingThreads`), 0..16;
+   * `0` signs on libuv's thread pool. Default: the number of cores, at most 4.
+   */
+  SigningThreads: 'IADVIZE_SIGNING_THREADS',
 } as const;
 
 /**
@@ -81,6 +87,7 @@ export const IADVIZE_ENV_VARIABLES: readonly IAdvizeEnvVariableInfo[] = [
   { name: IAdvizeEnv.PublicKeyFile, option: 'iadvizePublicKey', secret: false },
   { name: IAdvizeEnv.TokenTtlSeconds, option: 'tokenTtlSeconds', secret: false },
   { name: IAdvizeEnv.SigningTimeoutMs, option: 'signingTimeoutMs', secret: false },
+  { name: IAdvizeEnv.SigningThreads, option: 'signingKey', secret: false },
 ];
 
 /**
@@ -168,7 +175,13 @@ const SCHEDULE_EXAMPLE = '[{"file":"keys/brand-2026.pem"},{"file":"keys/brand-20
  * (key files only: no key material in a variable that is printed). The
  * instants are checked by `resolveIAdvizeAuthOptions`, like any schedule.
  */
-function scheduleFromEnv(value: string, passphrase: string | undefined, watch: { intervalMs?: number } | undefined, problems: string[]): SigningKeyScheduleOption | undefined {
+function scheduleFromEnv(
+  value: string,
+  passphrase: string | undefined,
+  watch: { intervalMs?: number } | undefined,
+  signing: LocalSigningOptions,
+  problems: string[],
+): SigningKeyScheduleOption | undefined {
   const name = IAdvizeEnv.SigningKeySchedule;
   let parsed: unknown;
   try {
@@ -195,7 +208,7 @@ function scheduleFromEnv(value: string, passphrase: string | undefined, watch: {
       return;
     }
     // The entry's place shows in the option path of any problem (signingKey.schedule[i].key) and in doctor's list.
-    const key = new EnvConfiguredKeyProvider({ kind: 'file', variable: name, file: e.file.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch);
+    const key = new EnvConfiguredKeyProvider({ kind: 'file', variable: name, file: e.file.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch, signing);
     schedule.push(e.from === undefined ? { key } : { key, from: e.from });
   });
   return { schedule };
@@ -233,6 +246,7 @@ function publicKey(env: EnvRecord, valueName: string, fileName: string, problems
  * | `IADVIZE_PUBLIC_KEY` or `IADVIZE_PUBLIC_KEY_FILE` | `iadvizePublicKey` (default: iAdvize's production key) |
  * | `IADVIZE_TOKEN_TTL_SECONDS` | `tokenTtlSeconds` (default 60) |
  * | `IADVIZE_SIGNING_TIMEOUT_MS` | `signingTimeoutMs` (default 5000) |
+ * | `IADVIZE_SIGNING_THREADS` | `signingThreads` of the key above (default: cores, at most 4; `0`: libuv's pool) |
  *
  * It only reads variables (no file I/O): keys are loaded, checked and
  * self-tested by the module at startup (`resolveIAdvizeAuthOptions`). Blank
@@ -265,16 +279,29 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
   if (watch !== undefined && keyFile === undefined && scheduleValue === undefined) {
     problems.push(`${IAdvizeEnv.SigningKeyWatch}: only key files can be watched; set ${IAdvizeEnv.SigningKeyFile} or ${IAdvizeEnv.SigningKeySchedule}, or unset it`);
   }
+  const signingThreads = wholeNumber(
+    env,
+    IAdvizeEnv.SigningThreads,
+    0,
+    MAX_SIGNING_THREADS,
+    'threads',
+    `; 0 signs on libuv's thread pool, unset for the default (the number of cores, at most 4)`,
+    problems,
+  );
+  const signing: LocalSigningOptions = signingThreads === undefined ? {} : { signingThreads };
   if (options.signingKey !== undefined) {
     for (const [name, value] of [[IAdvizeEnv.SigningKey, keyValue], [IAdvizeEnv.SigningKeyFile, keyFile], [IAdvizeEnv.SigningKeySchedule, scheduleValue]] as const) {
       if (value !== undefined) problems.push(`${name}: is set, but the signing key is given in code; unset it so only one key is in play`);
+    }
+    if (read(env, IAdvizeEnv.SigningThreads) !== undefined) {
+      problems.push(`${IAdvizeEnv.SigningThreads}: is set, but the signing key is given in code; set signingThreads on that key provider (local keys only), or unset it`);
     }
     signingKey = options.signingKey;
   } else if (scheduleValue !== undefined) {
     for (const [name, value] of [[IAdvizeEnv.SigningKey, keyValue], [IAdvizeEnv.SigningKeyFile, keyFile]] as const) {
       if (value !== undefined) problems.push(`${name}: is set, but so is ${IAdvizeEnv.SigningKeySchedule}; keep only the schedule (it lists every key file)`);
     }
-    signingKey = scheduleFromEnv(scheduleValue, passphrase, watch, problems);
+    signingKey = scheduleFromEnv(scheduleValue, passphrase, watch, signing, problems);
   } else if (keyValue !== undefined && keyFile !== undefined) {
     problems.push(`${IAdvizeEnv.SigningKey} and ${IAdvizeEnv.SigningKeyFile}: both are set; keep only one (a file, e.g. a mounted secret, is preferred)`);
   } else if (keyValue === undefined && keyFile === undefined) {
@@ -283,10 +310,22 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
     );
   } else if (keyFile !== undefined) {
     if (!keyInPathVariable(IAdvizeEnv.SigningKeyFile, keyFile, IAdvizeEnv.SigningKey, problems)) {
-      signingKey = new EnvConfiguredKeyProvider({ kind: 'file', variable: IAdvizeEnv.SigningKeyFile, file: keyFile.trim() }, passphrase, IAdvizeEnv.SigningKeyPassphrase, watch);
+      signingKey = new EnvConfiguredKeyProvider(
+        { kind: 'file', variable: IAdvizeEnv.SigningKeyFile, file: keyFile.trim() },
+        passphrase,
+        IAdvizeEnv.SigningKeyPassphrase,
+        watch,
+        signing,
+      );
     }
   } else if (!pathInKeyVariable(IAdvizeEnv.SigningKey, keyValue as string, IAdvizeEnv.SigningKeyFile, problems)) {
-    signingKey = new EnvConfiguredKeyProvider({ kind: 'env', variable: IAdvizeEnv.SigningKey, value: keyValue as string }, passphrase, IAdvizeEnv.SigningKeyPassphrase);
+    signingKey = new EnvConfiguredKeyProvider(
+      { kind: 'env', variable: IAdvizeEnv.SigningKey, value: keyValue as string },
+      passphrase,
+      IAdvizeEnv.SigningKeyPassphrase,
+      undefined,
+      signing,
+    );
   }
 
   const signingPublicKey = publicKey(env, IAdvizeEnv.SigningPublicKey, IAdvizeEnv.SigningPublicKeyFile, problems);

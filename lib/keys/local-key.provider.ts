@@ -270,7 +270,7 @@ export class FileKeyProvider extends LocalKeyProvider {
    * was built with `watch: true`.
    * @internal used by the signing key schedule.
    */
-  watchTarget(): KeyFileWatchTarget | undefined {
+  watchTarget(): { file: string; passphrase?: string; intervalMs?: number; signingThreads: number } | undefined {
     const { file, passphrase, watch, watchIntervalMs } = this.options ?? {};
     return watch === true && typeof file === 'string' ? { file, passphrase, intervalMs: watchIntervalMs, signingThreads: this.signingThreads } : undefined;
   }

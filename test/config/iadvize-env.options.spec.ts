@@ -264,6 +264,81 @@ describe('iadvizeAuthOptionsFromEnv', () => {
     ]);
   });
 
+  describe('IADVIZE_SIGNING_THREADS', () => {
+    it('sets signingThreads of the local key the environment describes: a key file, the key itself, each schedule entry', async () => {
+      const brand = await rsaKeyPair('brand');
+      const file = join(dir, 'threads.pem');
+      writeFileSync(file, brand.privatePem, { mode: 0o600 });
+      for (const threads of [0, 1, 16]) {
+        const IADVIZE_SIGNING_THREADS = ` ${threads} `;
+        const fromFile = iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY_FILE: file, IADVIZE_SIGNING_THREADS });
+        expect((fromFile.signingKey as EnvConfiguredKeyProvider).signingThreads).toBe(threads);
+        const fromValue = iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY: brand.privatePem, IADVIZE_SIGNING_THREADS });
+        expect((fromValue.signingKey as EnvConfiguredKeyProvider).signingThreads).toBe(threads);
+        const fromSchedule = iadvizeAuthOptionsFromEnv({
+          IADVIZE_ISSUER: ISSUER,
+          IADVIZE_SIGNING_KEY_SCHEDULE: JSON.stringify([{ file }, { file, from: '2099-01-01T00:00:00Z' }]),
+          IADVIZE_SIGNING_THREADS,
+        });
+        const entries = (fromSchedule.signingKey as { schedule: Array<{ key: EnvConfiguredKeyProvider }> }).schedule;
+        expect(entries.map((e) => e.key.signingThreads)).toEqual([threads, threads]);
+      }
+      // Unset: the default of every local provider.
+      const unset = iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY_FILE: file });
+      expect((unset.signingKey as EnvConfiguredKeyProvider).signingThreads).toBe(new PemKeyProvider({ pem: brand.privatePem }).signingThreads);
+    });
+
+    it('a watched key file keeps it across a reload, and tokens open', async () => {
+      const [a, b] = await Promise.all([rsaKeyPair('brand'), rsaKeyPair('watch-b')]);
+      const file = join(dir, 'watched-threads.pem');
+      writeFileSync(file, a.privatePem, { mode: 0o600 });
+      const options = iadvizeAuthOptionsFromEnv({
+        IADVIZE_ISSUER: ISSUER,
+        IADVIZE_SIGNING_KEY_FILE: file,
+        IADVIZE_SIGNING_KEY_WATCH: 'true',
+        IADVIZE_SIGNING_KEY_WATCH_MS: '3600000',
+        IADVIZE_SIGNING_THREADS: '0',
+        IADVIZE_PUBLIC_KEY: iadvize.publicKeyBase64,
+      });
+      const config = await resolveIAdvizeAuthOptions(options);
+      const schedule = config.signingKeys as NonNullable<typeof config.signingKeys>;
+      try {
+        expect((schedule.currentKey().provider as EnvConfiguredKeyProvider).signingThreads).toBe(0);
+        writeFileSync(file, b.privatePem, { mode: 0o600 });
+        expect(await schedule.checkNow()).toEqual(['reloaded']);
+        const reloaded = schedule.currentKey().provider as EnvConfiguredKeyProvider;
+        expect(reloaded.signingThreads).toBe(0);
+        const { token } = await new TokenService(config).createToken({ userId: 'u-threads' });
+        expect((await iadvize.open(token, b.publicPem, { issuer: ISSUER })).userId).toBe('u-threads');
+      } finally {
+        await schedule.close();
+      }
+    });
+
+    it.each([['-1'], ['17'], ['1.5'], ['two'], ['0x2'], ['1e1']])('refuses %p, naming the variable and the range', (bad) => {
+      expect(problemsOf(() => iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY_FILE: '/k.pem', IADVIZE_SIGNING_THREADS: bad }))).toEqual([
+        `IADVIZE_SIGNING_THREADS: must be a whole number of threads from 0 to 16 (got ${JSON.stringify(bad)}); 0 signs on libuv's thread pool, unset for the default (the number of cores, at most 4)`,
+      ]);
+    });
+
+    it('never shows a key pasted into it, and lists its problem with the others', async () => {
+      const { privatePem } = await rsaKeyPair('brand');
+      const problems = problemsOf(() => iadvizeAuthOptionsFromEnv({ IADVIZE_SIGNING_KEY_FILE: '/k.pem', IADVIZE_SIGNING_THREADS: privatePem }));
+      expect(problems).toEqual([
+        expect.stringMatching(/^IADVIZE_ISSUER: is not set/),
+        expect.stringMatching(/^IADVIZE_SIGNING_THREADS: must be a whole number of threads from 0 to 16 \(got <redacted: looks like a PEM private key, \d+ chars>\)/),
+      ]);
+      expectNoSecrets(problems.join('\n'));
+    });
+
+    it('with a signing key given in code it is refused: set signingThreads on that provider', () => {
+      const provider = new PemKeyProvider({ pem: 'unused' });
+      expect(problemsOf(() => iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_THREADS: '2' }, { signingKey: provider }))).toEqual([
+        'IADVIZE_SIGNING_THREADS: is set, but the signing key is given in code; set signingThreads on that key provider (local keys only), or unset it',
+      ]);
+    });
+  });
+
   it('documents every variable it reads in IADVIZE_ENV_VARIABLES', () => {
     expect(IADVIZE_ENV_VARIABLES.map((v) => v.name).sort()).toEqual(Object.values(IAdvizeEnv).sort());
     expect(IADVIZE_ENV_VARIABLES.filter((v) => v.secret).map((v) => v.name).sort()).toEqual(['IADVIZE_SIGNING_KEY', 'IADVIZE_SIGNING_KEY_PASSPHRASE']);
