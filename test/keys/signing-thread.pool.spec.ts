@@ -59,6 +59,28 @@ describe('signing threads', () => {
     }
   });
 
+  it('a thread answers a long queue as it goes, not all of it at the end (the main thread keeps encrypting while it signs)', async () => {
+    // 4096-bit signatures take milliseconds each on any machine, well past the thread's ~1 ms answer cadence.
+    const big = await rsaKeyPair('slow', 4096);
+    const pool = new SigningPool(1);
+    const keyId = pool.addKey(big.privateKey);
+    try {
+      await pool.ready();
+      const [worker] = pool.workers();
+      let answers = 0;
+      worker.on('message', () => answers++);
+      const order: number[] = [];
+      const jobs = inputs('q', 6);
+      // Queued in one microtask: the thread receives all six in one message.
+      const signatures = await Promise.all(jobs.map((x, i) => pool.sign(keyId, x, 'test key').then((s) => (order.push(i), s))));
+      jobs.forEach((x, i) => expect(cryptoVerify('sha256', x, big.publicKey, signatures[i])).toBe(true));
+      expect(answers).toBeGreaterThanOrEqual(3);
+      expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    } finally {
+      await pool.removeKey(keyId);
+    }
+  });
+
   it('a thread that dies rejects the signatures it owed as SigningUnavailableError; the next signature starts a new thread', async () => {
     const provider = new PemKeyProvider({ pem: alice.privatePem, signingThreads: 1 });
     await provider.init();

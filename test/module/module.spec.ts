@@ -13,7 +13,7 @@ import {
 } from '../../lib/index.js';
 import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
-import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { FakeKeyProvider, type FakeIAdvize } from '../../lib/testing/index.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { expectNoSecrets, rsaKeyPair, tempDir } from '../support/keys.js';
@@ -230,33 +230,16 @@ describe('IAdvizeAuthModule startup validation', () => {
   });
 
   it('bounds the startup self-check by signingTimeoutMs when the signer hangs', async () => {
-    const { PemKeyProvider } = await import('../../lib/index.js');
-    const pem = new PemKeyProvider({ pem: brand.privatePem });
-    let aborted = false;
-    const hanging: KeyProvider = {
-      alg: 'RS256',
-      kind: 'hanging-kms',
-      init: () => pem.init(),
-      sign: (_input, options) => new Promise((_, reject) => options?.signal?.addEventListener('abort', () => { aborted = true; reject(new Error('aborted')); })),
-      getPublicKey: () => pem.getPublicKey(),
-    };
+    const hanging = new FakeKeyProvider({ privateKeyPem: brand.privatePem, kind: 'hanging-kms', mode: 'hang' });
     const started = Date.now();
     const e = await compileError({ ...goodOptions(), signingKey: hanging, signingTimeoutMs: 200 });
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(aborted).toBe(true);
+    expect(hanging.aborted).toBe(1);
     expect(e.message).toContain('signingKey: self-check failed: the signer did not answer within signingTimeoutMs (200 ms)');
   });
 
   it('fails the startup self-check when the provider signs with another key than it reports', async () => {
-    const { PemKeyProvider } = await import('../../lib/index.js');
-    const signer = new PemKeyProvider({ pem: brand.privatePem });
-    const other = await rsaKeyPair('other');
-    const liar: KeyProvider = {
-      alg: 'RS256',
-      kind: 'liar',
-      sign: (input) => signer.sign(input),
-      getPublicKey: async () => other.publicKey,
-    };
+    const liar = new FakeKeyProvider({ privateKeyPem: brand.privatePem, kind: 'liar', mode: 'wrong-signature' });
     const e = await compileError({ ...goodOptions(), signingKey: liar });
     expect(e.message).toContain("signingKey: self-check failed: the provider's signature does not verify with its public key");
   });
