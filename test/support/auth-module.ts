@@ -92,7 +92,11 @@ export async function authTestModule(setup: FakeIAdvizeSetup, parts: AuthTestMod
   return { setup, moduleRef: await builder.compile(), options };
 }
 
-/** {@link authTestModule}, then starts the app on `platform` (silent unless given a logger). */
+/**
+ * {@link authTestModule}, then starts the app on `platform`. `logger` is the
+ * app's logger (silent unless given one); `moduleLogger` also sees what is
+ * logged while the module compiles.
+ */
 export async function authTestApp(
   setup: FakeIAdvizeSetup,
   platform: PlatformFactory,
