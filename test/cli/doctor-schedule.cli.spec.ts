@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { InvalidOptionsError, thumbprintOf, type SigningKeyScheduleOption } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PRIVATE_PEM, requireBuiltCli, runCli } from '../support/cli-runner.js';
 
@@ -18,7 +19,10 @@ let files: Record<'a' | 'b' | 'iadvize', string>;
 
 beforeAll(async () => {
   ({ dir, cleanup } = tempDir());
-  [keyA, keyB, iadvize] = await Promise.all([rsaKeyPair('doctor-a'), rsaKeyPair('doctor-b'), FakeIAdvize.create()]);
+  const [setup, second] = await Promise.all([authTestSetup(ISSUER), rsaKeyPair('doctor-b')]);
+  keyA = authTestBrandKey(setup);
+  keyB = second;
+  iadvize = setup.iadvize;
   files = { a: join(dir, 'brand-2026.pem'), b: join(dir, 'brand-2027.pem'), iadvize: join(dir, 'iadvize.pem') };
   writeFileSync(files.a, keyA.privatePem, { mode: 0o600 });
   writeFileSync(files.b, keyB.privatePem, { mode: 0o600 });

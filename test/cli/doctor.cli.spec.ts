@@ -3,7 +3,8 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IADVIZE_PRODUCTION_KEY_THUMBPRINT, thumbprintOf } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from '../support/cli-runner.js';
 
@@ -30,8 +31,9 @@ describe('iadvize-auth doctor (built binary)', () => {
   beforeAll(async () => {
     requireBuiltCli();
     ({ dir, cleanup } = tempDir());
-    brand = await rsaKeyPair('brand');
-    iadvize = await FakeIAdvize.create();
+    const setup = await authTestSetup();
+    brand = authTestBrandKey(setup);
+    iadvize = setup.iadvize;
     const other = await rsaKeyPair('other');
     files = {
       key: join(dir, 'brand.pem'),

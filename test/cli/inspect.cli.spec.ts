@@ -4,6 +4,7 @@ import { compactDecrypt } from 'jose';
 import { thumbprintOf, TokenService } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PRIVATE_PEM, requireBuiltCli, runCli, type CliResult } from '../support/cli-runner.js';
 
@@ -36,8 +37,9 @@ describe('iadvize-auth inspect (built binary)', () => {
   beforeAll(async () => {
     requireBuiltCli();
     ({ dir, cleanup } = tempDir());
-    brand = await rsaKeyPair('brand');
-    iadvize = await FakeIAdvize.create();
+    const setup = await authTestSetup();
+    brand = authTestBrandKey(setup);
+    iadvize = setup.iadvize;
     const otherIAdvize = await FakeIAdvize.create();
     const other = await rsaKeyPair('other');
     files = {

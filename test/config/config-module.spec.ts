@@ -4,7 +4,8 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { IAdvizeAuthModule, InvalidOptionsError, TokenService, type IAdvizeAuthOptions } from '../../lib/index.js';
 import { iadvizeAuthConfig } from '../../lib/config/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
@@ -22,6 +23,7 @@ async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): P
   }
 }
 
+/** Hand-written on purpose: forRootAsync fed by ConfigModule, as users write it, is what this file tests (not the test helper). */
 const recipes = {
   'explicit forRootAsync recipe': () =>
     IAdvizeAuthModule.forRootAsync({
@@ -42,8 +44,9 @@ describe('@nestjs/config integration (iadvizeAuthConfig)', () => {
 
   beforeAll(async () => {
     ({ dir, cleanup } = tempDir());
-    brand = await rsaKeyPair('brand');
-    iadvize = await FakeIAdvize.create();
+    const setup = await authTestSetup(ISSUER);
+    brand = authTestBrandKey(setup);
+    iadvize = setup.iadvize;
     keyFile = join(dir, 'brand.pem');
     writeFileSync(keyFile, brand.privatePem, { mode: 0o600 });
   });

@@ -5,8 +5,9 @@ import { inspect } from 'node:util';
 import { InvalidOptionsError, PemKeyProvider, TokenService } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { EnvConfiguredKeyProvider, IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, tempDir } from '../support/keys.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
+import { expectNoSecrets, tempDir, type TestKeyPair } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 
@@ -30,15 +31,17 @@ describe('iadvizeAuthOptionsFromEnv', () => {
   let dir: string;
   let cleanup: () => void;
   let iadvize: FakeIAdvize;
+  let brand: TestKeyPair;
 
   beforeAll(async () => {
     ({ dir, cleanup } = tempDir());
-    iadvize = await FakeIAdvize.create();
+    const setup = await authTestSetup(ISSUER);
+    iadvize = setup.iadvize;
+    brand = authTestBrandKey(setup);
   });
   afterAll(() => cleanup());
 
   it('maps a minimal file-based environment to options the module resolves, and tokens open', async () => {
-    const brand = await rsaKeyPair('brand');
     const file = join(dir, 'brand.pem');
     writeFileSync(file, brand.privatePem, { mode: 0o600 });
     const options = iadvizeAuthOptionsFromEnv({
@@ -64,7 +67,6 @@ describe('iadvizeAuthOptionsFromEnv', () => {
   });
 
   it('leaves optional options unset so the module defaults apply (production iAdvize key, 60 s)', async () => {
-    const brand = await rsaKeyPair('brand');
     const options = iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY: brand.privatePem, IADVIZE_TOKEN_TTL_SECONDS: '  ' });
     expect(Object.keys(options).sort()).toEqual(['issuer', 'signingKey']);
     const config = await resolveIAdvizeAuthOptions(options);
@@ -77,7 +79,6 @@ describe('iadvizeAuthOptionsFromEnv', () => {
     ['base64 of the PEM', (pem: string) => Buffer.from(pem).toString('base64')],
     ['plain PEM', (pem: string) => pem],
   ])('reads IADVIZE_SIGNING_KEY given as %s', async (_name, encode) => {
-    const brand = await rsaKeyPair('brand');
     const options = iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY: encode(brand.privatePem), IADVIZE_PUBLIC_KEY: iadvize.publicKeyPem });
     const config = await resolveIAdvizeAuthOptions(options);
     const { token } = await new TokenService(config).createToken({ userId: 'u-2' });
@@ -126,7 +127,7 @@ describe('iadvizeAuthOptionsFromEnv', () => {
     [IAdvizeEnv.SigningPublicKeyFile, IAdvizeEnv.SigningPublicKey],
     [IAdvizeEnv.PublicKeyFile, IAdvizeEnv.PublicKey],
   ])('a key pasted into %s (meant for a path) is described, never shown, and %s is suggested', async (variable, keyVariable) => {
-    const { privatePem } = await rsaKeyPair('brand');
+    const { privatePem } = brand;
     for (const value of [privatePem, privatePem.replace(/\n/g, '\\n'), Buffer.from(privatePem).toString('base64')]) {
       const env: Record<string, string> = { IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY_FILE: '/k.pem', [variable]: value };
       const problems = problemsOf(() => iadvizeAuthOptionsFromEnv(env));
@@ -151,7 +152,7 @@ describe('iadvizeAuthOptionsFromEnv', () => {
   });
 
   it('an issuer that looks like a key or credential is refused, described, never shown (it would be in every token)', async () => {
-    const { privatePem } = await rsaKeyPair('brand');
+    const { privatePem } = brand;
     const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
     for (const issuer of [privatePem, secret, `hvs.${'CAESIJ'.repeat(8)}`]) {
       const problems = problemsOf(() => iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: issuer, IADVIZE_SIGNING_KEY_FILE: '/k.pem' }));
@@ -189,7 +190,7 @@ describe('iadvizeAuthOptionsFromEnv', () => {
     const saved = { ...process.env };
     try {
       process.env.IADVIZE_ISSUER = ISSUER;
-      process.env.IADVIZE_SIGNING_KEY = (await rsaKeyPair('brand')).privatePem;
+      process.env.IADVIZE_SIGNING_KEY = brand.privatePem;
       process.env.IADVIZE_PUBLIC_KEY = 'not a key!';
       process.env.IADVIZE_SIGNING_PUBLIC_KEY_FILE = join(dir, 'missing-public.pem');
       const options = iadvizeAuthOptionsFromEnv();
@@ -217,7 +218,6 @@ describe('iadvizeAuthOptionsFromEnv', () => {
     });
 
     it('an encrypted key without, or with the wrong, passphrase', async () => {
-      const brand = await rsaKeyPair('brand');
       const encrypted = brand.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'right horse' }).toString();
       const file = join(dir, 'encrypted.pem');
       writeFileSync(file, encrypted, { mode: 0o600 });
@@ -237,7 +237,7 @@ describe('iadvizeAuthOptionsFromEnv', () => {
       expect(await resolveProblems(iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY: small }))).toContain(
         'signingKey: environment variable IADVIZE_SIGNING_KEY is an RSA-1024 key; at least 2048 bits are required',
       );
-      const { publicPem } = await rsaKeyPair('brand');
+      const { publicPem } = brand;
       expect(await resolveProblems(iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY: publicPem }))).toContain(
         'environment variable IADVIZE_SIGNING_KEY holds a public key (PUBLIC KEY); a private key is needed here',
       );
@@ -245,7 +245,6 @@ describe('iadvizeAuthOptionsFromEnv', () => {
   });
 
   it('never shows the key or passphrase when the options are logged', async () => {
-    const brand = await rsaKeyPair('brand');
     const options = iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER, IADVIZE_SIGNING_KEY: brand.privatePem, IADVIZE_SIGNING_KEY_PASSPHRASE: 'p4ss-phrase' });
     await resolveIAdvizeAuthOptions({ ...options, iadvizePublicKey: iadvize.publicKeyPem });
     const printed = inspect(options, { depth: 10, showHidden: true }) + JSON.stringify(options);
@@ -255,7 +254,6 @@ describe('iadvizeAuthOptionsFromEnv', () => {
   });
 
   it('takes a signing key given in code (KMS) and refuses a second one from the environment', async () => {
-    const brand = await rsaKeyPair('brand');
     const provider = new PemKeyProvider({ pem: brand.privatePem });
     const options = iadvizeAuthOptionsFromEnv({ IADVIZE_ISSUER: ISSUER }, { signingKey: provider });
     expect(options.signingKey).toBe(provider);

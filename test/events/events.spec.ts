@@ -51,7 +51,7 @@ async function compile(options: Partial<IAdvizeAuthOptions> = {}, extras: { extr
   const { logger } = extras;
   const { moduleRef } = await authTestModule(setup, {
     options: { controller: false, ...options, extraProviders: (extras.extraProviders ?? []) as never[] },
-    override: logger ? (builder) => builder.setLogger(logger) : undefined,
+    moduleLogger: logger,
   });
   return { moduleRef, tokens: moduleRef.get(TokenService), events: moduleRef.get(IAdvizeAuthEvents) };
 }

@@ -1,39 +1,27 @@
-import { Test } from '@nestjs/testing';
-import { IAdvizeAuthModule, TokenService } from '../../lib/index.js';
+import { TokenService } from '../../lib/index.js';
 import { IAdvizeAuthEvents } from '../../lib/events/iadvize-auth-events.service.js';
 import { IAdvizeHealthService } from '../../lib/health/iadvize-health.service.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestModule, authTestSetup } from '../support/auth-module.js';
+import { expectNoSecrets } from '../support/keys.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let auth: FakeIAdvizeSetup;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  auth = await authTestSetup();
 });
 
 /** A module whose clock the test moves, with a switchable signer (its startup self-check call is not counted). */
 async function setup(signingTimeoutMs = 5000) {
   const clock = { now: Date.UTC(2026, 0, 1) };
-  const signer = kmsLikeSigner(brand.privatePem);
+  const signer = kmsLikeSigner(auth.moduleOptions.signingKey.pem);
   const logger = new CapturingLogger();
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      IAdvizeAuthModule.forRoot({
-        issuer: 'https://brand.example',
-        signingKey: signer,
-        iadvizePublicKey: iadvize.publicKeyPem,
-        signingTimeoutMs,
-        clock: () => clock.now,
-        controller: false,
-      }),
-    ],
-  })
-    .setLogger(logger)
-    .compile();
+  const { moduleRef } = await authTestModule(auth, {
+    options: { signingKey: signer, signingTimeoutMs, clock: () => clock.now, controller: false },
+    moduleLogger: logger,
+  });
   signer.calls = 0;
   const health = moduleRef.get(IAdvizeHealthService);
   const checked: unknown[] = [];

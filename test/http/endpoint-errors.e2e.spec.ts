@@ -13,7 +13,6 @@ import {
   Get,
   HttpException,
   Injectable,
-  Module,
   Post,
   UnauthorizedException,
   UseFilters,
@@ -23,11 +22,9 @@ import {
   type INestApplication,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
   IAdvizeAuthEvents,
-  IAdvizeAuthModule,
   IAdvizeExceptionFilter,
   IAdvizeIdentity,
   IAdvizeIdentityGuard,
@@ -36,7 +33,7 @@ import {
   type IAdvizeUser,
 } from '../../lib/index.js';
 import { FakeKeyProvider, type FakeIAdvizeSetup } from '../../lib/testing/index.js';
-import { authTestApp, authTestModule, authTestOptions, authTestSetup } from '../support/auth-module.js';
+import { authTestApp, authTestModule, authTestSetup } from '../support/auth-module.js';
 import { expectNoSecrets } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
@@ -74,11 +71,6 @@ let setup: FakeIAdvizeSetup;
 beforeAll(async () => {
   setup = await authTestSetup();
 });
-
-function baseOptions() {
-  return authTestOptions(setup);
-}
-
 
 describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
   describe('the app guard in front throws (passport style), default resolver', () => {
@@ -149,9 +141,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
         return 'never';
       }
     }
-    @Module({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: false })], controllers: [GuardedController], providers: [PassportStyleIdentityGuard] })
-    class AppModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const { moduleRef } = await authTestModule(setup, { controller: false, controllers: [GuardedController], providers: [PassportStyleIdentityGuard] });
     const refused: string[] = [];
     moduleRef.get(IAdvizeAuthEvents).on('token.refused', (e) => refused.push(e.code));
     const app = await startApp(moduleRef, platform, new CapturingLogger());
@@ -173,9 +163,7 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
         throw new HttpException('weird', 600);
       }
     }
-    @Module({ imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), controller: false })], controllers: [OddController] })
-    class AppModule {}
-    const app = await startApp(await Test.createTestingModule({ imports: [AppModule] }).compile(), platform, new CapturingLogger());
+    const { app } = await authTestApp(setup, platform, { controller: false, controllers: [OddController], logger: new CapturingLogger() });
     try {
       const res = await request(app.getHttpServer()).get('/odd').expect(500);
       expect(res.body).toMatchObject({ statusCode: 500, error: 'Internal Server Error', code: 'IADVIZE_INTERNAL_ERROR' });
@@ -274,14 +262,13 @@ describe.each(PLATFORMS)('token endpoint errors on %s', (_name, platform) => {
     let signer: FakeKeyProvider;
     beforeAll(async () => {
       signer = new FakeKeyProvider({ privateKeyPem: setup.moduleOptions.signingKey.pem, kind: 'switch-kms', error: () => new Error('kms down token=hunter2') });
-      @Module({
-        imports: [IAdvizeAuthModule.forRoot({ ...baseOptions(), signingKey: signer, controller: false })],
+      ({ app } = await authTestApp(setup, platform, {
+        options: { signingKey: signer },
+        controller: false,
         controllers: [ChatController, RawController],
         providers: [PrincipalGuard, PrincipalIdentityGuard],
-      })
-      class AppModule {}
-      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-      app = await startApp(moduleRef, platform, new CapturingLogger());
+        logger: new CapturingLogger(),
+      }));
     });
     afterAll(() => app.close());
 

@@ -4,7 +4,8 @@ import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { IAdvizeAuthModule, UserResolver, type IAdvizeAuthModuleExtras, type IAdvizeUser } from '../../lib/index.js';
-import { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestSetup } from '../support/auth-module.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
 
@@ -38,7 +39,7 @@ describe('startup warning when nothing authenticates the token endpoint', () => 
   let setup: FakeIAdvizeSetup;
   let app: INestApplication | undefined;
   beforeAll(async () => {
-    setup = await FakeIAdvizeSetup.create();
+    setup = await authTestSetup();
   });
   afterEach(async () => {
     await app?.close();
@@ -47,10 +48,14 @@ describe('startup warning when nothing authenticates the token endpoint', () => 
 
   async function start(extras: IAdvizeAuthModuleExtras, imports: unknown[] = [], async = false): Promise<CapturingLogger> {
     const logger = new CapturingLogger();
-    const module = async
-      ? IAdvizeAuthModule.forRootAsync({ useFactory: () => setup.moduleOptions, ...extras })
-      : IAdvizeAuthModule.forRoot({ ...setup.moduleOptions, ...extras });
-    const moduleRef = await Test.createTestingModule({ imports: [module, ...(imports as never[])] }).compile();
+    if (!async) {
+      ({ app } = await authTestApp(setup, PLATFORMS[0][1], { options: extras, imports: imports as never[], logger }));
+      return logger;
+    }
+    // Hand-written on purpose: the forRootAsync path is what this case checks.
+    const moduleRef = await Test.createTestingModule({
+      imports: [IAdvizeAuthModule.forRootAsync({ useFactory: () => setup.moduleOptions, ...extras }), ...(imports as never[])],
+    }).compile();
     app = await startApp(moduleRef, PLATFORMS[0][1], logger);
     return logger;
   }
@@ -88,7 +93,7 @@ describe.each(PLATFORMS)('debug line when the identity guard refuses (%s)', (_na
   let setup: FakeIAdvizeSetup;
   let app: INestApplication | undefined;
   beforeAll(async () => {
-    setup = await FakeIAdvizeSetup.create();
+    setup = await authTestSetup();
   });
   afterEach(async () => {
     await app?.close();
@@ -97,10 +102,7 @@ describe.each(PLATFORMS)('debug line when the identity guard refuses (%s)', (_na
 
   it('an empty request.user: says it is set by controller.guards or a global APP_GUARD, at debug level', async () => {
     const logger = new CapturingLogger();
-    const moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...setup.moduleOptions, controller: { guards: [HeaderAuthGuard] } })],
-    }).compile();
-    app = await startApp(moduleRef, platform, logger);
+    ({ app } = await authTestApp(setup, platform, { controller: { guards: [HeaderAuthGuard] }, logger }));
     await request(app.getHttpServer()).post('/iadvize/token').expect(401);
     const lines = logger.matching('request.user');
     expect(lines).toHaveLength(1);
@@ -114,10 +116,7 @@ describe.each(PLATFORMS)('debug line when the identity guard refuses (%s)', (_na
 
   it('a custom resolver that returns null: names the resolver class instead', async () => {
     const logger = new CapturingLogger();
-    const moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...setup.moduleOptions, userResolver: NobodyResolver, controller: { guards: [HeaderAuthGuard] } })],
-    }).compile();
-    app = await startApp(moduleRef, platform, logger);
+    ({ app } = await authTestApp(setup, platform, { userResolver: NobodyResolver, controller: { guards: [HeaderAuthGuard] }, logger }));
     await request(app.getHttpServer()).post('/iadvize/token').set('x-user', 'u1').expect(401);
     const lines = logger.lines.filter((l) => l.level === 'debug' && l.text.includes('NobodyResolver'));
     expect(lines).toHaveLength(1);

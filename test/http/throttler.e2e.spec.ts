@@ -1,20 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestSetup } from '../support/auth-module.js';
 import { startChildApp, type ChildApp } from '../support/child-app.js';
-import { rsaKeyPair } from '../support/keys.js';
 
 const script = fileURLToPath(new URL('../fixtures/throttler-app.mjs', import.meta.url));
 
 describe.each(['express', 'fastify'])('per-user rate limit with @nestjs/throttler on %s', (platform) => {
   let app: ChildApp;
-  let iadvize: FakeIAdvize;
-  let brandPublicPem: string;
+  let setup: FakeIAdvizeSetup;
   beforeAll(async () => {
-    const brand = await rsaKeyPair('brand');
-    brandPublicPem = brand.publicPem;
-    iadvize = await FakeIAdvize.create();
-    app = await startChildApp(script, [platform], { TEST_BRAND_KEY: brand.privatePem, TEST_IADVIZE_PUBLIC_KEY: iadvize.publicKeyPem });
+    setup = await authTestSetup();
+    app = await startChildApp(script, [platform], { TEST_BRAND_KEY: setup.moduleOptions.signingKey.pem, TEST_IADVIZE_PUBLIC_KEY: setup.iadvize.publicKeyPem });
   });
   afterAll(() => app?.stop());
 
@@ -25,7 +22,7 @@ describe.each(['express', 'fastify'])('per-user rate limit with @nestjs/throttle
     expect(limited.body).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Too many token requests; retry later', code: 'IADVIZE_RATE_LIMITED' });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0); // the throttler's header survives the library's error body
     const res = await request(app.url).post('/iadvize/token').set('X-Session', 'bob').expect(200);
-    expect((await iadvize.open(res.body.token, brandPublicPem)).userId).toBe('bob');
+    expect((await setup.open(res.body.token)).userId).toBe('bob');
     await request(app.url).post('/iadvize/token').expect(401);
   });
 });

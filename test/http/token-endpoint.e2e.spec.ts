@@ -170,6 +170,7 @@ describe.each(PLATFORMS)('token endpoint on %s', (_name, platform) => {
   });
 
   it('a custom async resolver given by option injects an app provider (forRootAsync)', async () => {
+    // Hand-written on purpose: the forRootAsync path is what this test checks.
     const moduleRef = await Test.createTestingModule({
       imports: [
         IAdvizeAuthModule.forRootAsync({

@@ -1,41 +1,36 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
-import { IAdvizeAuthModule, TokenService } from '../../lib/index.js';
+import { TokenService } from '../../lib/index.js';
 import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
 import { provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestModule, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, tempDir } from '../support/keys.js';
 
 const SWITCH_MS = Date.parse('2027-01-15T09:00:00Z');
 
 it('key switches and refused key file reloads are counted in Prometheus', async () => {
-  const [keyA, keyB, keyC, iadvize] = await Promise.all([rsaKeyPair('metrics-a'), rsaKeyPair('metrics-b'), rsaKeyPair('metrics-c'), FakeIAdvize.create()]);
+  const [setup, keyB, keyC] = await Promise.all([authTestSetup(), rsaKeyPair('metrics-b'), rsaKeyPair('metrics-c')]);
   const { dir, cleanup } = tempDir();
   try {
     const file = join(dir, 'brand-2027.pem');
     writeFileSync(file, keyB.privatePem, { mode: 0o600 });
     const registry = new Registry();
     const clock = { now: SWITCH_MS - 1000 };
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        IAdvizeAuthModule.forRoot({
-          issuer: 'https://brand.example',
-          iadvizePublicKey: iadvize.publicKeyPem,
-          clock: () => clock.now,
-          signingKey: {
-            schedule: [
-              { key: { pem: keyA.privatePem } },
-              { key: { file, watch: true, watchIntervalMs: 3_600_000 }, from: '2027-01-15T09:00:00Z' },
-            ],
-          },
-          controller: false,
-          extraProviders: [provideIAdvizePrometheusMetrics({ registry })],
-        }),
-      ],
-    }).compile();
+    const { moduleRef } = await authTestModule(setup, {
+      options: {
+        clock: () => clock.now,
+        signingKey: {
+          schedule: [
+            { key: setup.moduleOptions.signingKey }, // key A: the setup's brand key
+            { key: { file, watch: true, watchIntervalMs: 3_600_000 }, from: '2027-01-15T09:00:00Z' },
+          ],
+        },
+        controller: false,
+        extraProviders: [provideIAdvizePrometheusMetrics({ registry })],
+      },
+    });
     await moduleRef.init();
     const tokens = moduleRef.get(TokenService);
     const config = moduleRef.get<ResolvedIAdvizeAuthConfig>(IADVIZE_AUTH_CONFIG);

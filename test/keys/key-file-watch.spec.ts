@@ -2,11 +2,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
 import request from 'supertest';
 import {
   IAdvizeAuthEvents,
-  IAdvizeAuthModule,
   InvalidOptionsError,
   TokenService,
   thumbprintOf,
@@ -19,21 +17,25 @@ import type { LocalKeyProvider } from '../../lib/keys/local-key.provider.js';
 import { SigningPool } from '../../lib/keys/signing-thread.pool.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { type ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize, FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestBrandKey, authTestModule, authTestSetup } from '../support/auth-module.js';
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
-import { PLATFORMS, startApp } from '../support/platforms.js';
+import { PLATFORMS } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 
 const ISSUER = 'https://brand.example';
 
 let keyA: TestKeyPair;
 let keyB: TestKeyPair;
+let setup: FakeIAdvizeSetup;
 let iadvize: FakeIAdvize;
 let thumbA: string;
 let thumbB: string;
 
 beforeAll(async () => {
-  [keyA, keyB, iadvize] = await Promise.all([rsaKeyPair('watch-a'), rsaKeyPair('watch-b'), FakeIAdvize.create()]);
+  [setup, keyB] = await Promise.all([authTestSetup(ISSUER), rsaKeyPair('watch-b')]);
+  keyA = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
   thumbA = await thumbprintOf(keyA.publicKey);
   thumbB = await thumbprintOf(keyB.publicKey);
 });
@@ -85,9 +87,7 @@ function watchOptions(extra: Partial<IAdvizeAuthOptions> = {}, watchIntervalMs =
 
 async function start(options: IAdvizeAuthOptions) {
   const logger = new CapturingLogger();
-  const moduleRef = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot({ ...options, controller: false })] })
-    .setLogger(logger)
-    .compile();
+  const { moduleRef } = await authTestModule(setup, { options: { ...options, controller: false }, moduleLogger: logger });
   await moduleRef.init();
   const config = moduleRef.get<ResolvedIAdvizeAuthConfig>(IADVIZE_AUTH_CONFIG);
   const events = moduleRef.get(IAdvizeAuthEvents);
@@ -303,17 +303,14 @@ class SignedInGuard implements CanActivate {
 
 describe.each(PLATFORMS)('watched key file over HTTP (%s)', (_name, platform) => {
   let app: INestApplication;
-  let moduleRef: TestingModule;
 
   afterEach(async () => {
     await app?.close();
   });
 
   it('the endpoint switches to the reloaded key', async () => {
-    moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...watchOptions({ tokenCache: { ttlSeconds: 30 } }), controller: { guards: [SignedInGuard] } })],
-    }).compile();
-    app = await startApp(moduleRef, platform);
+    const { moduleRef, app: started } = await authTestApp(setup, platform, { options: watchOptions({ tokenCache: { ttlSeconds: 30 } }), controller: { guards: [SignedInGuard] } });
+    app = started;
     const before = await request(app.getHttpServer()).post('/iadvize/token').expect(200);
     expect((await iadvize.open(before.body.token, keyA.publicPem, { issuer: ISSUER })).userId).toBe('http-user');
     volume.swap(keyB.privatePem);

@@ -11,8 +11,9 @@ import {
 } from '../../lib/index.js';
 import { loadPublicKeyInput } from '../../lib/keys/public-key-input.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
+import { expectNoSecrets, tempDir, type TestKeyPair } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 let brand: TestKeyPair;
@@ -27,8 +28,9 @@ function setEnv(name: string, value: string): string {
 }
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  const setup = await authTestSetup();
+  brand = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
 });
 afterAll(() => {
   tmp.cleanup();

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
   IAdvizeAuthEvents,
@@ -16,9 +16,10 @@ import {
 import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { type ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize, FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestBrandKey, authTestModule, authTestSetup } from '../support/auth-module.js';
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
-import { PLATFORMS, startApp } from '../support/platforms.js';
+import { PLATFORMS } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { kmsLikeSigner } from '../support/kms-like-signer.js';
 
@@ -30,12 +31,15 @@ const SWITCH_MS = Date.parse(SWITCH);
 let keyA: TestKeyPair;
 let keyB: TestKeyPair;
 let keyC: TestKeyPair;
+let setup: FakeIAdvizeSetup;
 let iadvize: FakeIAdvize;
 let thumbA: string;
 let thumbB: string;
 
 beforeAll(async () => {
-  [keyA, keyB, keyC, iadvize] = await Promise.all([rsaKeyPair('rotation-a'), rsaKeyPair('rotation-b'), rsaKeyPair('rotation-c'), FakeIAdvize.create()]);
+  [setup, keyB, keyC] = await Promise.all([authTestSetup(ISSUER), rsaKeyPair('rotation-b'), rsaKeyPair('rotation-c')]);
+  keyA = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
   thumbA = await thumbprintOf(keyA.publicKey);
   thumbB = await thumbprintOf(keyB.publicKey);
 });
@@ -191,9 +195,7 @@ describe('signingKey schedule: validation at startup', () => {
 describe('signingKey schedule: the switch at the agreed instant', () => {
   async function moduleWith(clock: () => number, extra: Partial<IAdvizeAuthOptions> = {}) {
     const logger = new CapturingLogger();
-    const moduleRef = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot({ ...scheduleOptions(clock, extra), controller: false })] })
-      .setLogger(logger)
-      .compile();
+    const { moduleRef } = await authTestModule(setup, { options: { ...scheduleOptions(clock, extra), controller: false }, moduleLogger: logger });
     await moduleRef.init();
     return { moduleRef, logger };
   }
@@ -262,6 +264,7 @@ describe('signingKey schedule: the switch at the agreed instant', () => {
 
   it('forRootAsync takes a schedule from a factory', async () => {
     const clock = testClock(SWITCH_MS + 1);
+    // Hand-written on purpose: forRootAsync is what this test checks.
     const moduleRef = await Test.createTestingModule({
       imports: [IAdvizeAuthModule.forRootAsync({ useFactory: async () => scheduleOptions(clock.fn), controller: false })],
     }).compile();
@@ -281,14 +284,10 @@ class SignedInGuard implements CanActivate {
 
 describe.each(PLATFORMS)('signingKey schedule over HTTP (%s)', (_name, platform) => {
   let app: INestApplication;
-  let moduleRef: TestingModule;
   const clock = testClock(SWITCH_MS - 1000);
 
   beforeAll(async () => {
-    moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...scheduleOptions(clock.fn, { tokenCache: { ttlSeconds: 30 } }), controller: { guards: [SignedInGuard] } })],
-    }).compile();
-    app = await startApp(moduleRef, platform);
+    ({ app } = await authTestApp(setup, platform, { options: scheduleOptions(clock.fn, { tokenCache: { ttlSeconds: 30 } }), controller: { guards: [SignedInGuard] } }));
   });
   afterAll(async () => {
     await app?.close();

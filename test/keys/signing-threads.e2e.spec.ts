@@ -15,15 +15,13 @@ import { constants, closeSync, openSync, writeFileSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { IAdvizeAuthModule, type IAdvizeAuthModuleExtras, type IAdvizeAuthOptions } from '../../lib/index.js';
 import { SigningPool, defaultSigningThreads } from '../../lib/keys/signing-thread.pool.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestModule, authTestModuleBuilder, authTestSetup, type AuthTestModuleParts } from '../support/auth-module.js';
+import { tempDir } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
 
-const ISSUER = 'https://brand.example';
 /** libuv's thread pool size in this process (Node's default is 4). */
 const UV_THREADS = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
 
@@ -41,19 +39,20 @@ class HeaderGuard implements CanActivate {
   }
 }
 
-let brand: TestKeyPair;
-let iadvize: FakeIAdvize;
+let setup: FakeIAdvizeSetup;
+let brandPem: string;
 let tmp: ReturnType<typeof tempDir>;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup();
+  brandPem = setup.moduleOptions.signingKey.pem;
   tmp = tempDir();
 });
 afterAll(() => tmp.cleanup());
 
-function options(): IAdvizeAuthOptions & IAdvizeAuthModuleExtras {
-  return { issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem, controller: { guards: [HeaderGuard] } };
+/** The test app: the setup's brand key (with `signingKey` overrides) behind {@link HeaderGuard}. */
+function parts(signingKey: { signingThreads?: number } = {}): AuthTestModuleParts {
+  return { options: { signingKey: { pem: brandPem, ...signingKey } }, controller: { guards: [HeaderGuard] } };
 }
 
 /**
@@ -93,8 +92,7 @@ async function blockLibuvPool(name: string) {
 describe.each(PLATFORMS)('local signing threads on %s', (name, platform) => {
   let app: INestApplication;
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot(options())] }).compile();
-    app = await startApp(moduleRef, platform);
+    ({ app } = await authTestApp(setup, platform, parts()));
   });
   afterAll(() => app?.close());
 
@@ -119,7 +117,7 @@ describe.each(PLATFORMS)('local signing threads on %s', (name, platform) => {
     expect(mintedWhileBlocked).toBe(true);
     // The block was real: no libuv thread came free before the token was out.
     expect(poolBlockedWhenMinted).toBe(true);
-    const opened = await iadvize.open(res.body.token as string, brand.publicPem, { issuer: ISSUER });
+    const opened = await setup.open(res.body.token as string);
     expect(opened.userId).toBe('alice');
   }, 40_000);
 
@@ -128,17 +126,14 @@ describe.each(PLATFORMS)('local signing threads on %s', (name, platform) => {
     expect(crashed.status).toBe(503);
     expect(crashed.body.code).toBe('IADVIZE_SIGNING_UNAVAILABLE');
     const next = await request(app.getHttpServer()).post('/iadvize/token').set('x-user', 'bob').expect(200);
-    expect((await iadvize.open(next.body.token as string, brand.publicPem, { issuer: ISSUER })).userId).toBe('bob');
+    expect((await setup.open(next.body.token as string)).userId).toBe('bob');
   });
 });
 
 describe('closing the app', () => {
   it('stops the signing threads it started', async () => {
     const pool = SigningPool.shared(3);
-    const moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...options(), signingKey: { pem: brand.privatePem, signingThreads: 3 } })],
-    }).compile();
-    const app = await startApp(moduleRef, PLATFORMS[0][1]);
+    const { app } = await authTestApp(setup, PLATFORMS[0][1], parts({ signingThreads: 3 }));
     await request(app.getHttpServer()).post('/iadvize/token').set('x-user', 'carol').expect(200);
     const workers = pool.workers();
     expect(workers).toHaveLength(3);
@@ -152,14 +147,12 @@ describe('closing the app', () => {
 describe('signingThreads: 0 signs on libuv\'s thread pool (no signing thread)', () => {
   it('mints tokens without starting a thread', async () => {
     const pool = SigningPool.shared(defaultSigningThreads());
-    const moduleRef = await Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...options(), signingKey: { pem: brand.privatePem, signingThreads: 0 } })],
-    }).compile();
+    const { moduleRef } = await authTestModule(setup, parts({ signingThreads: 0 }));
     const before = pool.workers().length;
     const app = await startApp(moduleRef, PLATFORMS[1][1]);
     try {
       const res = await request(app.getHttpServer()).post('/iadvize/token').set('x-user', 'dave').expect(200);
-      expect((await iadvize.open(res.body.token as string, brand.publicPem, { issuer: ISSUER })).userId).toBe('dave');
+      expect((await setup.open(res.body.token as string)).userId).toBe('dave');
       expect(pool.workers()).toHaveLength(before);
     } finally {
       await app.close();
@@ -169,9 +162,7 @@ describe('signingThreads: 0 signs on libuv\'s thread pool (no signing thread)', 
 
 describe('signingThreads is checked at startup', () => {
   it.each([-1, 1.5, 17, '2'])('%p is refused with a message naming the option', async (bad) => {
-    const moduleRef = Test.createTestingModule({
-      imports: [IAdvizeAuthModule.forRoot({ ...options(), signingKey: { pem: brand.privatePem, signingThreads: bad as number } })],
-    });
-    await expect(moduleRef.compile()).rejects.toThrow(/signingKey: signingThreads: must be a whole number from 0/);
+    const { builder } = authTestModuleBuilder(setup, parts({ signingThreads: bad as number }));
+    await expect(builder.compile()).rejects.toThrow(/signingKey: signingThreads: must be a whole number from 0/);
   });
 });

@@ -13,8 +13,9 @@ import {
 } from '../../lib/index.js';
 import { IADVIZE_AUTH_CONFIG } from '../../lib/iadvize.constants.js';
 import type { ResolvedIAdvizeAuthConfig } from '../../lib/startup/resolved-config.js';
-import { FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
+import { FakeKeyProvider, type FakeIAdvize } from '../../lib/testing/index.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { expectNoSecrets, rsaKeyPair, tempDir } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
@@ -23,8 +24,9 @@ const ISSUER = 'https://brand.example';
 let iadvize: FakeIAdvize;
 let brand: Awaited<ReturnType<typeof rsaKeyPair>>;
 beforeAll(async () => {
-  iadvize = await FakeIAdvize.create();
-  brand = await rsaKeyPair('brand');
+  const setup = await authTestSetup();
+  brand = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
 });
 
 async function expectWorking(tokens: TokenService) {
@@ -36,6 +38,7 @@ function goodOptions(): IAdvizeAuthOptions {
   return { issuer: ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem };
 }
 
+// forRoot / forRootAsync are written by hand on purpose: they are what this file tests (other specs use test/support/auth-module.ts).
 describe('IAdvizeAuthModule registration', () => {
   it('forRoot provides a working TokenService and logs thumbprints, never keys', async () => {
     const logger = new CapturingLogger();

@@ -23,7 +23,8 @@ import {
   type KeyProvider,
 } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { describeLeaks, LeakCorpus, scanText, SecretRegistry } from '../support/leak-scanner.js';
@@ -58,7 +59,8 @@ function pemOf(key: KeyObject, type: 'pkcs8' | 'pkcs1' | 'sec1' = 'pkcs8'): stri
 }
 
 beforeAll(async () => {
-  const brand = await rsaKeyPair('brand');
+  const setup = await authTestSetup();
+  const brand = authTestBrandKey(setup);
   const other = await rsaKeyPair('other');
   const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -66,7 +68,7 @@ beforeAll(async () => {
   keys = {
     brand,
     other,
-    iadvize: await FakeIAdvize.create(),
+    iadvize: setup.iadvize,
     rsa1024Pem: pemOf(small.privateKey),
     ecPem: pemOf(ec.privateKey),
     ed25519Pem: pemOf(ed.privateKey),
@@ -563,6 +565,7 @@ describe('option properties', () => {
           const direct = await resolveIAdvizeAuthOptions(raw).then(() => null, (e: unknown) => e);
           fc.pre(direct !== null);
           const logger = new CapturingLogger(corpus);
+          // Hand-written on purpose: the generated options go to forRoot exactly as they are (no set-up merged in).
           const error = await Test.createTestingModule({ imports: [IAdvizeAuthModule.forRoot(raw as never)] })
             .setLogger(logger)
             .compile()

@@ -23,8 +23,9 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { thumbprintOf, TokenService } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
+import type { TestKeyPair } from '../support/keys.js';
 import { findSoftHsm, SoftHsmStore } from '../support/softhsm.js';
 import { AwsKmsStandin } from '../support/standins/aws-kms.standin.js';
 import { AzureKeyVaultStandin } from '../support/standins/azure-key-vault.standin.js';
@@ -49,7 +50,9 @@ let testNodeVersion: string;
 beforeAll(async () => {
   temp = tempDir('iadvize-artifact-');
   testNodeVersion = execFileSync(testNode(), ['-p', 'process.versions.node'], { env: { PATH: process.env.PATH ?? '' } }).toString().trim();
-  [brand, iadvize] = await Promise.all([rsaKeyPair('brand'), FakeIAdvize.create()]);
+  const setup = await authTestSetup(ISSUER);
+  brand = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
   iadvizePrivatePem = iadvize.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   packed = await packTarball(temp.dir);
   app = await installApp(temp.dir, packed.tarball);

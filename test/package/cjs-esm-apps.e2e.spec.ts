@@ -5,9 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestSetup } from '../support/auth-module.js';
 import { startChildApp, type ChildApp } from '../support/child-app.js';
-import { expectNoSecrets, rsaKeyPair } from '../support/keys.js';
+import { expectNoSecrets } from '../support/keys.js';
 
 const fixture = (p: string) => fileURLToPath(new URL(`../fixtures/${p}`, import.meta.url));
 const rootNestCore = JSON.parse(readFileSync(fileURLToPath(new URL('../../node_modules/@nestjs/core/package.json', import.meta.url)), 'utf8')).version as string;
@@ -29,10 +30,10 @@ let brandPublicPem: string;
 const apps = new Map<string, ChildApp>();
 
 beforeAll(async () => {
-  const brand = await rsaKeyPair('brand');
-  brandPublicPem = brand.publicPem;
-  iadvize = await FakeIAdvize.create();
-  const env = { TEST_BRAND_KEY: brand.privatePem, TEST_IADVIZE_PUBLIC_KEY: iadvize.publicKeyPem };
+  const setup = await authTestSetup();
+  brandPublicPem = setup.brandPublicKeyPem;
+  iadvize = setup.iadvize;
+  const env = { TEST_BRAND_KEY: setup.moduleOptions.signingKey.pem, TEST_IADVIZE_PUBLIC_KEY: iadvize.publicKeyPem };
   await Promise.all(CASES.map(async ([label, platform, script]) => apps.set(`${label}/${platform}`, await startChildApp(fixture(script), [platform], env))));
 }, 60_000);
 afterAll(() => Promise.all([...apps.values()].map((a) => a.stop())));

@@ -15,9 +15,10 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { authTestSetup } from '../support/auth-module.js';
 import { startChildApp, type ChildApp } from '../support/child-app.js';
-import { expectNoSecrets, rsaKeyPair } from '../support/keys.js';
+import { expectNoSecrets } from '../support/keys.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixtureDir = join(root, 'test', 'fixtures', 'nest11');
@@ -67,10 +68,10 @@ const apps = new Map<string, ChildApp>();
 
 beforeAll(async () => {
   prepareFixture();
-  const brand = await rsaKeyPair('brand');
-  brandPublicPem = brand.publicPem;
-  iadvize = await FakeIAdvize.create();
-  const env = { TEST_BRAND_KEY: brand.privatePem, TEST_IADVIZE_PUBLIC_KEY: iadvize.publicKeyPem };
+  const setup = await authTestSetup();
+  brandPublicPem = setup.brandPublicKeyPem;
+  iadvize = setup.iadvize;
+  const env = { TEST_BRAND_KEY: setup.moduleOptions.signingKey.pem, TEST_IADVIZE_PUBLIC_KEY: iadvize.publicKeyPem };
   const script = join(fixtureDir, 'app.mjs');
   await Promise.all(['express', 'fastify'].map(async (p) => apps.set(p, await startChildApp(script, [p], env))));
   await Promise.all(['express', 'fastify'].map(async (p) => apps.set(`cjs/${p}`, await startChildApp(CJS_APP, [p], env))));

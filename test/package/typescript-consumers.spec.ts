@@ -13,6 +13,7 @@ import ts from 'typescript';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let dir: string;
 
+// Hand-written forRoot on purpose: the consumer code users write is what is type-checked.
 const MAIN_ENTRY = `
 import { IAdvizeAuthModule, TokenService, PemKeyProvider, type IAdvizeToken } from 'nestjs-iadvize-auth';
 export const mod = IAdvizeAuthModule.forRoot({ issuer: 'https://brand.example', signingKey: new PemKeyProvider({ pem: 'x' }) });

@@ -6,16 +6,16 @@
  */
 import 'reflect-metadata';
 import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { IAdvizeAuthModule, IAdvizeHealthService, PemKeyProvider, TokenService, type IAdvizeAuthOptions, type KeyProvider, type SignOptions } from '../../lib/index.js';
+import { IAdvizeHealthService, PemKeyProvider, TokenService, type IAdvizeAuthOptions, type KeyProvider, type SignOptions } from '../../lib/index.js';
 import { provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../lib/redis/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize, FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestApp, authTestBrandKey, authTestModuleBuilder, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
-import { PLATFORMS, startApp, type PlatformFactory } from '../support/platforms.js';
+import { PLATFORMS, type PlatformFactory } from '../support/platforms.js';
 import { findRedisServer, RedisServer } from '../support/redis-server.js';
 
 const ISSUER = 'https://brand.example';
@@ -91,6 +91,7 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
   }
 
   let redis: RedisServer;
+  let setup: FakeIAdvizeSetup;
   let brand: TestKeyPair;
   let otherBrand: TestKeyPair;
   let fake: FakeIAdvize;
@@ -99,7 +100,9 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
   let prefixCounter = 0;
 
   beforeAll(async () => {
-    [redis, brand, otherBrand, fake] = await Promise.all([RedisServer.start(), rsaKeyPair('brand'), rsaKeyPair('other'), FakeIAdvize.create()]);
+    [redis, setup, otherBrand] = await Promise.all([RedisServer.start(), authTestSetup(ISSUER), rsaKeyPair('other')]);
+    brand = authTestBrandKey(setup);
+    fake = setup.iadvize;
     admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     admin.on('error', () => undefined);
     await admin.connect();
@@ -124,22 +127,17 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
   async function startReplica(platform: PlatformFactory, store: Partial<RedisTokenStoreOptions>, pem = brand.privatePem, signingKey?: IAdvizeAuthOptions['signingKey']): Promise<Replica> {
     const signer = new CountingSigner(pem);
     const registry = new Registry();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        IAdvizeAuthModule.forRoot({
-          issuer: ISSUER,
-          signingKey: signingKey ?? signer,
-          iadvizePublicKey: fake.publicKeyPem,
-          selfCheck: false,
-          clock: () => clock.now,
-          // Generous command deadline: a busy test machine must not look like a Redis outage (which fails open).
-          tokenStore: new RedisTokenStore({ url: redis.url, secret: SECRET, lockWaitMs: 20_000, commandTimeoutMs: 3000, ...store }),
-          controller: { guards: [HeaderUserGuard] },
-          extraProviders: [HeaderUserGuard, provideIAdvizePrometheusMetrics({ registry })],
-        }),
-      ],
-    }).compile();
-    const app = await startApp(moduleRef, platform);
+    const { app } = await authTestApp(setup, platform, {
+      options: {
+        signingKey: signingKey ?? signer,
+        selfCheck: false,
+        clock: () => clock.now,
+        // Generous command deadline: a busy test machine must not look like a Redis outage (which fails open).
+        tokenStore: new RedisTokenStore({ url: redis.url, secret: SECRET, lockWaitMs: 20_000, commandTimeoutMs: 3000, ...store }),
+        extraProviders: [HeaderUserGuard, provideIAdvizePrometheusMetrics({ registry })],
+      },
+      controller: { guards: [HeaderUserGuard] },
+    });
     const replica = { app, signer, registry };
     replicas.push(replica);
     return replica;
@@ -319,18 +317,14 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
 
   it('rejects bad store options at startup, naming the option without echoing values', async () => {
     const signer = new CountingSigner(brand.privatePem);
-    const bad = Test.createTestingModule({
-      imports: [
-        IAdvizeAuthModule.forRoot({
-          issuer: ISSUER,
-          signingKey: signer,
-          iadvizePublicKey: fake.publicKeyPem,
-          tokenTtlSeconds: 60,
-          tokenStore: new RedisTokenStore({ url: 'redis://:hunter2-password@127.0.0.1:1', secret: 'short-secret-value', reuseSeconds: 31 }),
-          controller: false,
-        }),
-      ],
-    }).compile();
+    const bad = authTestModuleBuilder(setup, {
+      options: {
+        signingKey: signer,
+        tokenTtlSeconds: 60,
+        tokenStore: new RedisTokenStore({ url: 'redis://:hunter2-password@127.0.0.1:1', secret: 'short-secret-value', reuseSeconds: 31 }),
+      },
+      controller: false,
+    }).builder.compile();
     const error = await bad.then(
       () => undefined,
       (e: unknown) => e as Error,

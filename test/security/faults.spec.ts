@@ -12,12 +12,12 @@
  */
 import type { AddressInfo } from 'node:net';
 import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { compactDecrypt } from 'jose';
-import { IAdvizeAuthModule, PemKeyProvider, SigningUnavailableError, type KeyProvider, type SignOptions } from '../../lib/index.js';
+import { PemKeyProvider, SigningUnavailableError, type KeyProvider, type SignOptions } from '../../lib/index.js';
 import { VaultTransitKeyProvider } from '../../lib/kms/vault-transit.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import type { FakeIAdvize, FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestModule, authTestSetup } from '../support/auth-module.js';
+import type { TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, type PlatformFactory } from '../support/platforms.js';
 import { VaultTransitStandin } from '../support/standins/vault-transit.standin.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
@@ -115,6 +115,7 @@ interface Outcome {
   body: string;
 }
 
+let setup: FakeIAdvizeSetup;
 let brand: TestKeyPair;
 let iadvize: FakeIAdvize;
 const corpus = new LeakCorpus();
@@ -124,8 +125,9 @@ const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => unhandled.push(e);
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup(ISSUER);
+  brand = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
   secrets
     .addPrivateKey('brand', brand.privateKey)
     .addPrivateKey('iadvize', iadvize.privateKey)
@@ -142,19 +144,7 @@ afterAll(() => {
 
 async function startApp(signingKey: KeyProvider, signingTimeoutMs: number, platform: PlatformFactory, label: string): Promise<{ app: INestApplication; url: string }> {
   const logger = new CapturingLogger(corpus, `log(${label})`);
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      IAdvizeAuthModule.forRoot({
-        issuer: ISSUER,
-        signingKey,
-        iadvizePublicKey: iadvize.publicKeyPem,
-        signingTimeoutMs,
-        controller: { guards: [BearerGuard] },
-      }),
-    ],
-  })
-    .setLogger(logger)
-    .compile();
+  const { moduleRef } = await authTestModule(setup, { options: { signingKey, signingTimeoutMs }, controller: { guards: [BearerGuard] }, moduleLogger: logger });
   const app = moduleRef.createNestApplication(platform(), { logger });
   await app.listen(0, '127.0.0.1');
   return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}${PATH}` };

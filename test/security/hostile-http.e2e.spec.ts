@@ -244,7 +244,7 @@ describe.each(PLATFORMS)('hostile requests on %s', (name, platform) => {
   const observed: string[] = [];
 
   beforeAll(async () => {
-    const { moduleRef } = await authTestModule(setup, { controller: { guards: [SessionGuard] }, override: (builder) => builder.setLogger(logger) });
+    const { moduleRef } = await authTestModule(setup, { controller: { guards: [SessionGuard] }, moduleLogger: logger });
     app = moduleRef.createNestApplication(platform(), { logger });
     await app.listen(0, '127.0.0.1');
     port = (app.getHttpServer().address() as AddressInfo).port;

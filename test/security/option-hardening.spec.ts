@@ -12,10 +12,8 @@
  *   material pasted in the wrong option.
  */
 import { createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
-  IAdvizeAuthModule,
   InvalidOptionsError,
   PemKeyProvider,
   SigningUnavailableError,
@@ -23,19 +21,22 @@ import {
   type KeyProvider,
 } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize, FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestModule, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, startApp } from '../support/platforms.js';
 
 const ISSUER = 'https://brand.example';
 
+let setup: FakeIAdvizeSetup;
 let brand: TestKeyPair;
 let iadvize: FakeIAdvize;
 let modulus: string;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup(ISSUER);
+  brand = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
   modulus = (await rsaKeyPair('other')).publicKey.export({ format: 'jwk' }).n as string;
 });
 
@@ -125,15 +126,10 @@ describe('clock', () => {
   describe.each(PLATFORMS)('a clock that goes bad after startup, on %s', (_name, platform) => {
     it.each(BAD_READINGS)('returning %s: 503 IADVIZE_SIGNING_UNAVAILABLE, never a token', async (_what, bad) => {
       let reading: () => unknown = Date.now;
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          IAdvizeAuthModule.forRoot({
-            ...(base() as { issuer: string; signingKey: { pem: string } }),
-            clock: () => reading() as number,
-            controller: { guards: [{ canActivate: (ctx) => ((ctx.switchToHttp().getRequest().user = { id: 'alice' }), true) }] },
-          }),
-        ],
-      }).compile();
+      const { moduleRef } = await authTestModule(setup, {
+        options: { clock: () => reading() as number },
+        controller: { guards: [{ canActivate: (ctx) => ((ctx.switchToHttp().getRequest().user = { id: 'alice' }), true) }] },
+      });
       const app = await startApp(moduleRef, platform);
       try {
         reading = bad;

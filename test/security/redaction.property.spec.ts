@@ -31,10 +31,11 @@ import {
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthConfig, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import { CLI_COMMANDS, runCli as runCliInProcess } from '../../lib/cli/cli.runner.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
+import type { FakeIAdvize } from '../../lib/testing/index.js';
 import { RedisTokenStore } from '../../lib/redis/index.js';
 import { requireBuiltCli, runCli as runBinary } from '../support/cli-runner.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
+import { tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { captureProcessOutput, LeakCorpus } from '../support/leak-scanner.js';
@@ -59,8 +60,9 @@ let goodEnv: Record<string, string>;
 let token: string;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  const setup = await authTestSetup(ISSUER);
+  brand = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
   ({ dir, cleanup } = tempDir());
   encryptedPem = brand.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PASSPHRASE }).toString();
   files = {
@@ -263,6 +265,7 @@ async function checkNest(label: string, secret: PastedSecret, injected: Injected
     let app: Awaited<ReturnType<typeof NestFactory.create>> | undefined;
     try {
       const options = { ...baseOptions(), controller: { guards: [SignedIn] }, ...injected.options } as unknown as Parameters<typeof IAdvizeAuthModule.forRoot>[0];
+      // Hand-written on purpose: hostile options through Nest's own NestFactory start-up (its crash report included) are under test.
       @Module({ imports: [IAdvizeAuthModule.forRoot(options)] })
       class AppModule {}
       app = await NestFactory.create(AppModule, platform(), { logger, abortOnError: false });

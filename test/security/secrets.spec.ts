@@ -21,8 +21,9 @@ import { ConsoleLogger, Injectable, Module, type CanActivate, type ExecutionCont
 import { NestFactory } from '@nestjs/core';
 import { compactDecrypt } from 'jose';
 import { IAdvizeAuthEvents, IAdvizeAuthModule, PemKeyProvider, TokenService, UserResolver, type IAdvizeAuthOptions, type IAdvizeUser, type KeyProvider } from '../../lib/index.js';
-import { FakeIAdvize } from '../../lib/testing/index.js';
-import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
+import type { FakeIAdvize, FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestOptions, authTestSetup } from '../support/auth-module.js';
+import { tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS } from '../support/platforms.js';
 import { captureProcessOutput, describeLeaks, LeakCorpus, scanText, SecretRegistry } from '../support/leak-scanner.js';
 
@@ -32,13 +33,15 @@ const BACKEND_CREDENTIAL = `kms-credential-${randomBytes(12).toString('hex')}`;
 const USER_ID = `customer-${randomBytes(6).toString('hex')}`;
 const PII = { firstName: 'Zéphyrine', lastName: 'Quatremains', email: `zephyrine.${randomBytes(4).toString('hex')}@example.com`, phoneNumber: '+33612345678' };
 
+let setup: FakeIAdvizeSetup;
 let brand: TestKeyPair;
 let iadvize: FakeIAdvize;
 const secrets = new SecretRegistry();
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  setup = await authTestSetup(ISSUER);
+  brand = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
   secrets
     .addPrivateKey('brand', brand.privateKey)
     .addPrivateKey('iadvize', iadvize.privateKey)
@@ -129,16 +132,16 @@ describe.each(PLATFORMS)('under Nest’s real ConsoleLogger on %s', (name, platf
     let app: INestApplication | undefined;
     const g = globalThis as { __scenario?: string };
     try {
+      // Hand-written on purpose: Nest's own NestFactory start-up under its real ConsoleLogger is what this test checks.
       @Module({
         imports: [
-          IAdvizeAuthModule.forRoot({
-            issuer: ISSUER,
-            signingKey: new LeakySigner(new PemKeyProvider({ pem: brand.privatePem })),
-            iadvizePublicKey: iadvize.publicKeyPem,
-            signingTimeoutMs: 200,
-            userResolver: ScenarioResolver,
-            controller: { guards: [ScenarioGuard] },
-          }),
+          IAdvizeAuthModule.forRoot(
+            authTestOptions(setup, {
+              options: { signingKey: new LeakySigner(new PemKeyProvider({ pem: brand.privatePem })), signingTimeoutMs: 200 },
+              userResolver: ScenarioResolver,
+              controller: { guards: [ScenarioGuard] },
+            }),
+          ),
         ],
       })
       class AppModule {}
@@ -237,7 +240,8 @@ describe('startups that fail on bad keys, as Nest reports them', () => {
     const restore = captureProcessOutput(corpus);
     let error: unknown;
     try {
-      @Module({ imports: [IAdvizeAuthModule.forRoot({ issuer: ISSUER, iadvizePublicKey: iadvize.publicKeyPem, ...options } as IAdvizeAuthOptions)] })
+      // Hand-written on purpose: Nest's own crash report of a failed NestFactory start-up is what these tests check.
+      @Module({ imports: [IAdvizeAuthModule.forRoot(authTestOptions(setup, { options }))] })
       class BrokenModule {}
       const app = await NestFactory.create(BrokenModule, { logger: new ConsoleLogger(), abortOnError: false });
       await app.close();

@@ -25,6 +25,7 @@ class ProductionLikeOptions {
   }
 }
 
+// forRoot / forRootAsync written by hand on purpose: the documented user set-up is what this file checks.
 describe('FakeIAdvizeSetup', () => {
   let setup: FakeIAdvizeSetup;
   beforeAll(async () => {

@@ -21,8 +21,9 @@ import {
   VISITOR_DATA_FIELDS,
 } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
-import { FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { type FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
+import type { TestKeyPair } from '../support/keys.js';
 import {
   codePointLength,
   deepObject,
@@ -45,8 +46,9 @@ let signer: FakeKeyProvider;
 let service: TokenService;
 
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  const setup = await authTestSetup();
+  brand = authTestBrandKey(setup);
+  iadvize = setup.iadvize;
   signer = new FakeKeyProvider({ privateKeyPem: brand.privatePem, kind: 'counting' });
   service = new TokenService(
     await resolveIAdvizeAuthOptions({ issuer: ISSUER, signingKey: signer, iadvizePublicKey: iadvize.publicKeyPem, selfCheck: false }),

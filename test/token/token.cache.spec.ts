@@ -1,13 +1,15 @@
 import { InvalidOptionsError, TokenService } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
-import { FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
-import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
+import { type FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
+import type { TestKeyPair } from '../support/keys.js';
 
 let brand: TestKeyPair;
 let iadvize: FakeIAdvize;
 beforeAll(async () => {
-  brand = await rsaKeyPair('brand');
-  iadvize = await FakeIAdvize.create();
+  const auth = await authTestSetup();
+  brand = authTestBrandKey(auth);
+  iadvize = auth.iadvize;
 });
 
 async function setup(tokenCache: unknown, now = { ms: Date.now() }) {

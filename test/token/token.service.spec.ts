@@ -2,14 +2,20 @@ import { createPublicKey } from 'node:crypto';
 import { compactDecrypt, decodeProtectedHeader } from 'jose';
 import { InvalidIdentityError, PemKeyProvider, TokenService } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
-import { FakeIAdvize, FakeIAdvizeError } from '../../lib/testing/index.js';
+import { FakeIAdvize, FakeIAdvizeError, type FakeIAdvizeSetup } from '../../lib/testing/index.js';
+import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 
+let setup: FakeIAdvizeSetup;
+beforeAll(async () => {
+  setup = await authTestSetup(ISSUER);
+});
+
 async function makeService(overrides: Record<string, unknown> = {}) {
-  const brand = await rsaKeyPair('brand');
-  const iadvize = await FakeIAdvize.create();
+  const brand = authTestBrandKey(setup);
+  const iadvize = setup.iadvize;
   const config = await resolveIAdvizeAuthOptions({
     issuer: ISSUER,
     signingKey: { pem: brand.privatePem },
