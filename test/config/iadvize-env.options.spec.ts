@@ -7,7 +7,7 @@ import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js'
 import { EnvConfiguredKeyProvider, IADVIZE_ENV_VARIABLES, IAdvizeEnv, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import type { FakeIAdvize } from '../../lib/testing/index.js';
 import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
-import { expectNoSecrets, tempDir, type TestKeyPair } from '../support/keys.js';
+import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 
 const ISSUER = 'https://brand.example';
 
@@ -264,7 +264,6 @@ describe('iadvizeAuthOptionsFromEnv', () => {
 
   describe('IADVIZE_SIGNING_THREADS', () => {
     it('sets signingThreads of the local key the environment describes: a key file, the key itself, each schedule entry', async () => {
-      const brand = await rsaKeyPair('brand');
       const file = join(dir, 'threads.pem');
       writeFileSync(file, brand.privatePem, { mode: 0o600 });
       for (const threads of [0, 1, 16]) {
@@ -287,7 +286,7 @@ describe('iadvizeAuthOptionsFromEnv', () => {
     });
 
     it('a watched key file keeps it across a reload, and tokens open', async () => {
-      const [a, b] = await Promise.all([rsaKeyPair('brand'), rsaKeyPair('watch-b')]);
+      const [a, b] = [brand, await rsaKeyPair('watch-b')];
       const file = join(dir, 'watched-threads.pem');
       writeFileSync(file, a.privatePem, { mode: 0o600 });
       const options = iadvizeAuthOptionsFromEnv({
@@ -320,7 +319,7 @@ describe('iadvizeAuthOptionsFromEnv', () => {
     });
 
     it('never shows a key pasted into it, and lists its problem with the others', async () => {
-      const { privatePem } = await rsaKeyPair('brand');
+      const { privatePem } = brand;
       const problems = problemsOf(() => iadvizeAuthOptionsFromEnv({ IADVIZE_SIGNING_KEY_FILE: '/k.pem', IADVIZE_SIGNING_THREADS: privatePem }));
       expect(problems).toEqual([
         expect.stringMatching(/^IADVIZE_ISSUER: is not set/),

@@ -251,7 +251,7 @@ describe('signingKey { file, watch: true }: reload without restart', () => {
 });
 
 describe('signingThreads of a watched key file carries into the key a reload swaps in', () => {
-  function inForce(moduleRef: TestingModule): LocalKeyProvider {
+  function inForce(moduleRef: Awaited<ReturnType<typeof start>>['moduleRef']): LocalKeyProvider {
     const config = moduleRef.get<ResolvedIAdvizeAuthConfig>(IADVIZE_AUTH_CONFIG);
     return (config.signingKeys as NonNullable<ResolvedIAdvizeAuthConfig['signingKeys']>).currentKey().provider as LocalKeyProvider;
   }
