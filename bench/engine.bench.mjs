@@ -19,6 +19,7 @@ export const ENGINE_TARGETS = Object.freeze({
   rawSignCallback: 'raw crypto.sign (callback)',
   rawSubtleSign: 'raw WebCrypto subtle.sign',
   engine: 'engine TokenService.createToken',
+  engineLibuv: 'engine, signingThreads: 0 (libuv pool)',
   jose: 'reference: jose SignJWT + CompactEncrypt',
   jsonwebtokenNodeJose: 'reference: jsonwebtoken + node-jose',
 });
@@ -58,8 +59,14 @@ export async function runEngineBench({ brand, iadvize, concurrency, rounds, dura
     IAdvizeAuthModule.forRoot({ issuer: BENCH_ISSUER, signingKey: { pem: brand.privatePem }, iadvizePublicKey: iadvize.publicKeyPem, controller: false }),
     { logger: false },
   );
+  // The same engine signing on libuv's thread pool: what the default's dedicated signing threads cost at saturation.
+  const appLibuv = await NestFactory.createApplicationContext(
+    IAdvizeAuthModule.forRoot({ issuer: BENCH_ISSUER, signingKey: { pem: brand.privatePem, signingThreads: 0 }, iadvizePublicKey: iadvize.publicKeyPem, controller: false }),
+    { logger: false },
+  );
   try {
     const tokens = app.get(TokenService);
+    const tokensLibuv = appLibuv.get(TokenService);
     const referenceOptions = { privatePem: brand.privatePem, iadvizePublicPem: iadvize.publicKeyPem, issuer: BENCH_ISSUER, ttlSeconds: BENCH_TTL_SECONDS };
     const mintWithJose = await createJoseReference(referenceOptions);
     const mintWithJsonwebtokenNodeJose = await createJsonwebtokenNodeJoseReference(referenceOptions);
@@ -76,11 +83,13 @@ export async function runEngineBench({ brand, iadvize, concurrency, rounds, dura
       new Promise((resolve, reject) => cryptoSign('sha256', data, brand.privateKey, (err, signature) => (err ? reject(err) : resolve(signature))));
     const signWithSubtle = () => webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', subtleKey, data);
     const mintWithEngine = () => tokens.createToken(BENCH_IDENTITY);
+    const mintWithEngineLibuv = () => tokensLibuv.createToken(BENCH_IDENTITY);
 
     // Honest comparison: every pipeline must produce a token iAdvize would open.
     const tokenBytes = {};
     for (const [name, mint] of [
       ['engine', async () => (await mintWithEngine()).token],
+      ['engineLibuv', async () => (await mintWithEngineLibuv()).token],
       ['jose', () => mintWithJose(BENCH_IDENTITY)],
       ['jsonwebtokenNodeJose', () => mintWithJsonwebtokenNodeJose(BENCH_IDENTITY)],
     ]) {
@@ -96,6 +105,7 @@ export async function runEngineBench({ brand, iadvize, concurrency, rounds, dura
       ['rawSignCallback', signWithCallback],
       ['rawSubtleSign', signWithSubtle],
       ['engine', mintWithEngine],
+      ['engineLibuv', mintWithEngineLibuv],
       ['jose', () => mintWithJose(BENCH_IDENTITY)],
       ['jsonwebtokenNodeJose', () => mintWithJsonwebtokenNodeJose(BENCH_IDENTITY)],
     ];
@@ -126,6 +136,7 @@ export async function runEngineBench({ brand, iadvize, concurrency, rounds, dura
     return { concurrency, rounds, durationMs, repeatedRuns, tokenBytes, ...summary, randomness };
   } finally {
     await app.close();
+    await appLibuv.close();
   }
 }
 

@@ -27,6 +27,8 @@ export function computeRatios(engine, http, flood) {
     Object.assign(ratios, {
       engineToRawSign: engine.engine.rate / rawBest,
       engineToRawSignMedian: engine.engine.rateMedian / rawMedian,
+      engineLibuvToRawSign: engine.engineLibuv.rate / rawBest,
+      engineLibuvToRawSignMedian: engine.engineLibuv.rateMedian / rawMedian,
       engineToJose: engine.engine.rate / engine.jose.rate,
       engineToJsonwebtokenNodeJose: engine.engine.rate / engine.jsonwebtokenNodeJose.rate,
       joseToRawSign: engine.jose.rate / rawBest,

@@ -19,7 +19,7 @@ function at(root: unknown, path: string): unknown {
 
 /** Paths (in the result) of figures that must be finite numbers > 0. */
 function positiveFigures(): string[] {
-  const engineTargets = ['rawSignCallback', 'rawSubtleSign', 'engine', 'jose', 'jsonwebtokenNodeJose'];
+  const engineTargets = ['rawSignCallback', 'rawSubtleSign', 'engine', 'engineLibuv', 'jose', 'jsonwebtokenNodeJose'];
   const engineFigures = ['rate', 'rateMedian', 'latencyP50Ms', 'latencyP99Ms', 'cpuCores'];
   const httpTargets = ['node', 'fastify', 'express', 'expressPlain'];
   const httpFigures = [
@@ -44,6 +44,7 @@ function positiveFigures(): string[] {
     'engine.concurrency',
     'engine.rawReference.rate',
     'engine.tokenBytes.engine',
+    'engine.tokenBytes.engineLibuv',
     'engine.tokenBytes.jose',
     'engine.tokenBytes.jsonwebtokenNodeJose',
     'engine.randomness.freshNsPerToken',
@@ -59,6 +60,8 @@ function positiveFigures(): string[] {
     'http.memory.peakRssMb',
     'ratios.engineToRawSign',
     'ratios.engineToRawSignMedian',
+    'ratios.engineLibuvToRawSign',
+    'ratios.engineLibuvToRawSignMedian',
     'ratios.engineToJose',
     'ratios.engineToJsonwebtokenNodeJose',
     'ratios.joseToRawSign',
