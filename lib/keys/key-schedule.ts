@@ -259,6 +259,12 @@ export class SigningKeySchedule {
     if (check === undefined) return this.refuse(slot, watch, state.stamp, `${slot.source}: the key file changed, but reloads are not set up (build the configuration with resolveIAdvizeAuthOptions)`);
     let candidate: SigningKeyInForce;
     let hash: string;
+    // A refused candidate is closed: its key leaves the signing threads it joined when it loaded.
+    let provider: KeyFileSnapshotProvider | undefined;
+    const refuseCandidate = async (reason: string): Promise<KeyFileCheckOutcome> => {
+      await Promise.resolve(provider?.close()).catch(() => undefined);
+      return this.refuse(slot, watch, state.stamp, reason);
+    };
     try {
       const read = await state.read();
       hash = read.hash;
@@ -266,18 +272,18 @@ export class SigningKeySchedule {
         watch.stamp = state.stamp;
         return 'unchanged';
       }
-      const provider = new KeyFileSnapshotProvider(watch.description, read.bytes, watch.passphrase, { signingThreads: watch.signingThreads });
+      provider = new KeyFileSnapshotProvider(watch.description, read.bytes, watch.passphrase, { signingThreads: watch.signingThreads });
       const loaded = await loadKey(provider, slot.source, check.messageOf);
-      if (typeof loaded === 'string') return this.refuse(slot, watch, state.stamp, loaded);
+      if (typeof loaded === 'string') return await refuseCandidate(loaded);
       candidate = loaded;
     } catch (e) {
-      return this.refuse(slot, watch, state.stamp, check.messageOf(e, `${watch.description} could not be read`));
+      return await refuseCandidate(check.messageOf(e, `${watch.description} could not be read`));
     }
     if (samePublicKey(candidate.publicKey, check.iadvizePublicKey)) {
-      return this.refuse(slot, watch, state.stamp, `${slot.source}: the new key is iAdvize's key, not yours; tokens must be signed with the brand's key`);
+      return await refuseCandidate(`${slot.source}: the new key is iAdvize's key, not yours; tokens must be signed with the brand's key`);
     }
     const problem = await selfCheckSigningKey(candidate, slot.source, check);
-    if (problem !== undefined) return this.refuse(slot, watch, state.stamp, problem);
+    if (problem !== undefined) return await refuseCandidate(problem);
     // Fully loaded and checked: swap it in at once.
     const previous = slot.current;
     slot.current = candidate;

@@ -282,6 +282,22 @@ describe('signingThreads of a watched key file carries into the key a reload swa
     expect(pool.workers()).toHaveLength(0);
   });
 
+  it.each(shapes)('%s with signingThreads: 3: a new file refused after it loaded (iAdvize\'s key, a 1024-bit key) leaves the threads too', async (_shape, options) => {
+    const pool = SigningPool.shared(3);
+    const notMine = await rsaKeyPair('watch-refused-iadvize');
+    const small = await rsaKeyPair('watch-refused-small', 1024);
+    const built = options(3);
+    const { moduleRef, tokens, checkNow } = await start({ ...built, iadvizePublicKey: notMine.publicPem });
+    for (const content of [notMine.privatePem, small.privatePem]) {
+      volume.swap(content);
+      expect(await checkNow()).toEqual(['refused']);
+    }
+    expect(tokens.currentSigningKey().thumbprint).toBe(thumbA);
+    // Only key A is left in the pool: closing the module stops the threads.
+    await moduleRef.close();
+    expect(pool.workers()).toHaveLength(0);
+  });
+
   it.each(shapes)('%s with signingThreads: 0: the reloaded key signs on libuv\'s pool too', async (_shape, options) => {
     const { moduleRef, tokens, checkNow } = await start(options(0));
     expect(inForce(moduleRef).signingThreads).toBe(0);
