@@ -208,8 +208,12 @@ const KEY_IN_PATH: readonly RedactionCategory[] = ['key', 'json', 'multi-line'];
  */
 export function keyFilePathProblem(file: unknown): string | undefined {
   if (typeof file !== 'string' || file.trim() === '') return 'must be a non-empty path';
-  const verdict = redactionVerdict(file.trim());
-  if (verdict !== undefined && KEY_IN_PATH.includes(verdict.category)) return `holds ${redact(file.trim())}, not a file path`;
+  const path = file.trim();
+  // `\n…` and `\r…` in a Windows path are folders (`C:\Users\nick\repos`), not escaped line
+  // breaks: judge the path with them read as separators. A pasted key is still caught by its
+  // PEM markers, JSON or base64 body.
+  const verdict = redactionVerdict(path.replace(/\\(?=[nr])/g, '/'));
+  if (verdict !== undefined && KEY_IN_PATH.includes(verdict.category)) return `holds ${redact(path)}, not a file path`;
   return undefined;
 }
 

@@ -57,7 +57,8 @@ describe('the key file path rule, shared by the environment reader, the options 
   });
 
   it('a key pasted where its path belongs: the same description in every variable, option and provider, never the key', async () => {
-    for (const value of [pem, pem.replace(/\n/g, '\\n'), Buffer.from(pem).toString('base64')]) {
+    // The PEM, the PEM with escaped line breaks, its body alone with escaped line breaks (no markers), base64 of the PEM.
+    for (const value of [pem, pem.replace(/\n/g, '\\n'), pem.split('\n').filter((l) => !l.startsWith('-----')).join('\\n'), Buffer.from(pem).toString('base64')]) {
       const problem = keyFilePathProblem(value) as string;
       expect(problem).toMatch(/^holds <redacted: [^>]+, \d+ chars>, not a file path$/);
       const outputs: string[] = [problem];
@@ -80,7 +81,9 @@ describe('the key file path rule, shared by the environment reader, the options 
   });
 
   it('a sound path passes everywhere', () => {
-    for (const path of ['keys/brand.pem', '/run/secrets/brand-2026.pem', 'brand.key']) expect(keyFilePathProblem(path)).toBeUndefined();
+    // Windows folders starting with n or r (`\\nick`, `\\repos`) are not escaped line breaks.
+    const windows = ['C:\\Users\\nick\\repos\\brand.pem', 'D:\\run\\nestjs\\brand.pem', '\\\\server\\share\\keys\\brand.pem'];
+    for (const path of ['keys/brand.pem', '/run/secrets/brand-2026.pem', 'brand.key', './keys/my brand.pem', ...windows]) expect([path, keyFilePathProblem(path)]).toEqual([path, undefined]);
     expect(() => iadvizeAuthOptionsFromEnv(schedule('keys/brand.pem'))).not.toThrow();
   });
 });
