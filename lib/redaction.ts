@@ -51,6 +51,7 @@ const CREDENTIAL = new RegExp(
   ].join('|'),
 );
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const UUID_INSIDE = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g;
 
 /** `true` when one segment (between separators) of a value looks random rather than like a word. */
 function randomLooking(segment: string): boolean {
@@ -131,6 +132,8 @@ function judgeText(text: string): RedactionVerdict | undefined {
   }
   if (/[!"#$%&'()*,;<>?@[\]^`{|}]/.test(rest)) return { category: 'passphrase', looksLike: 'holds symbols (like a passphrase)' };
   if (UUID.test(text)) return undefined;
+  // A UUID inside a value (a tenant id in a URL, `urn:uuid:…`) is an id, not random text.
+  rest = rest.replace(UUID_INSIDE, 'uuid');
   const segments = rest.split(/[/\\.:_-]+/).filter(Boolean);
   // A file path (a separator and an extension) is judged by its segments only: a temp directory's random suffix is no secret.
   const filePath = /[/\\]/.test(rest) && /\.[A-Za-z0-9]{1,5}$/.test(rest);

@@ -7,6 +7,7 @@ import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redactio
 import { keyFilePathProblem, type LocalSigningOptions } from '../keys/local-key.provider.js';
 import { MAX_SIGNING_THREADS } from '../keys/signing-thread.pool.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
+import { issuerProblem } from '../token/issuer.js';
 
 /**
  * Names of the environment variables the library reads.
@@ -265,9 +266,14 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
   const issuer = read(env, IAdvizeEnv.Issuer);
   if (issuer === undefined) {
     problems.push(`${IAdvizeEnv.Issuer}: is not set; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
-  } else if (redactionVerdict(issuer.trim()) !== undefined) {
-    // The issuer is public (every token carries it): a value that looks like a key or credential is a mistake.
-    problems.push(`${IAdvizeEnv.Issuer}: holds ${redact(issuer.trim())}, not an issuer; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
+  } else if (issuerProblem(issuer.trim()) !== undefined) {
+    // The issuer rule of the options (lib/token/issuer.ts), reported against the variable; the value only as the redaction rule allows.
+    const problem = issuerProblem(issuer.trim()) as string;
+    problems.push(
+      redactionVerdict(issuer.trim()) !== undefined
+        ? `${IAdvizeEnv.Issuer}: holds ${redact(issuer.trim())}, not an issuer; set it to the "iss" your tokens carry, e.g. https://www.example.com`
+        : `${IAdvizeEnv.Issuer}: ${problem.slice('issuer: '.length)}`,
+    );
   }
 
   let signingKey: SigningKeyOption | SigningKeyScheduleOption | undefined;

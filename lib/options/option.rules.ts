@@ -3,7 +3,7 @@ import {
   MAX_TOKEN_TTL_SECONDS,
   MIN_TOKEN_TTL_SECONDS,
 } from '../iadvize.constants.js';
-import { quoteName, redact, redactionVerdict, safeName } from '../redaction.js';
+import { quoteName, safeName } from '../redaction.js';
 import { describeClockReading, isClockReading } from '../token/clock.js';
 import { issuerProblem } from '../token/issuer.js';
 import { isTokenStore, type TokenStore } from '../token/token-store.js';
@@ -117,10 +117,6 @@ export function checkPlainOptions(raw: Record<string, unknown>, problems: string
     }
   }
 
-  // The issuer is carried in every token: never a value that looks like a key or credential.
-  if (badIssuer === undefined && typeof issuer === 'string' && redactionVerdict(issuer) !== undefined) {
-    problems.push(`issuer: holds ${redact(issuer)}, not an issuer; set it to the \`iss\` your tokens carry, e.g. "https://www.example.com"`);
-  }
   return {
     issuer: issuer as string,
     tokenTtlSeconds: ttl as number,

@@ -15,11 +15,16 @@ const EXAMPLE = 'set it to your site\'s URL, e.g. "https://www.example.com"';
  * - a non-empty string of at most {@link MAX_ISSUER_LENGTH} characters;
  * - no whitespace, control or invisible format characters, well-formed Unicode;
  * - with a `:`, an absolute URI (RFC 7519: "any value containing a ':' MUST be a URI");
- * - nothing the redaction rule ({@link redactionVerdict}) would hide: key
- *   material (a PEM, a JWK, base64) or a credential (an AWS secret, a JWT, a
- *   Vault token…) pasted in the wrong option, a URL with credentials or a
- *   query, symbols of a passphrase. The issuer is public (every token
- *   carries it), so an accepted issuer can always be shown.
+ * - not a secret pasted in the wrong option, as the redaction rule
+ *   ({@link redactionVerdict}) recognises one: key material (a PEM, a JWK,
+ *   base64), a known credential shape (an AWS secret, a JWT, a Vault or
+ *   GitHub token…);
+ * - an issuer that is not an absolute URL (`acme-chat`, `urn:…`) must also be
+ *   something the redaction rule shows (not random-looking, no passphrase
+ *   symbols), so such a value is never carried by every token. An `http(s)`
+ *   URL without credentials is accepted even when a part of it looks random
+ *   (a tenant GUID, an authorization server id, a percent-encoded path, a
+ *   query): those are public ids.
  *
  * Returns the problem, prefixed `issuer:`, or `undefined`. The message never
  * contains the value.
@@ -38,13 +43,22 @@ export function issuerProblem(issuer: unknown): string | undefined {
   if (issuer.includes(':') && !(/^[A-Za-z][A-Za-z0-9+.-]*:/.test(issuer) && URL.canParse(issuer))) {
     return `issuer: contains ":" so it must be an absolute URI (RFC 7519 StringOrURI); ${EXAMPLE}`;
   }
-  // Whatever else the redaction rule would hide (a URL with a query or credentials, passphrase symbols).
-  if (verdict !== undefined) return `issuer: ${verdict.looksLike}, which the redaction rule hides from logs and doctor (every token carries the issuer); ${EXAMPLE}`;
+  // Whatever else the redaction rule would hide: accepted in a URL (public ids), refused in a bare string.
+  if (verdict !== undefined && !isHttpUrl(issuer)) {
+    return `issuer: ${verdict.looksLike}, which the redaction rule hides from logs and doctor (every token carries the issuer); ${EXAMPLE}`;
+  }
   return undefined;
 }
 
-/** A verdict meaning key material or a credential (not merely a URL with a query, spaces or symbols). */
+/** A verdict meaning key material or a known credential shape (not a value that merely looks random, or a URL with a query). */
 function looksLikeSecret(verdict: RedactionVerdict): boolean {
   if (verdict.category === 'key' || verdict.category === 'json') return true;
-  return verdict.category === 'credential' && !verdict.looksLike.startsWith('is a URL');
+  return verdict.category === 'credential' && verdict.looksLike === 'looks like a credential';
+}
+
+/** An absolute `http:` / `https:` URL with a host and no credentials. */
+function isHttpUrl(issuer: string): boolean {
+  if (!/^https?:\/\//i.test(issuer) || !URL.canParse(issuer)) return false;
+  const url = new URL(issuer);
+  return url.host !== '' && url.username === '' && url.password === '';
 }

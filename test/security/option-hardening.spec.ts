@@ -176,10 +176,17 @@ describe('issuer', () => {
     'urn:example:brand',
     'https://例え.jp/😀',
     `https://brand.example/${'a.'.repeat(69)}`,
+    // Public ids that look random to the redaction rule: accepted in a URL (and a UUID anywhere).
+    'https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0',
+    'urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6',
+    'https://example.okta.com/oauth2/aus1a2b3c4d5e6f7g8h9',
+    'https://brand-7c9e6679.example.com',
+    'https://xn--r8jz45g.jp/%F0%9F%98%80',
+    'https://example.com/#frag',
+    'https://brand.example/?site=fr',
   ];
-  /** Short credentials: the redaction rule hides them, so they are refused as key material, like a PEM. */
+  /** Credentials of a known shape: the redaction rule names them credentials, so they are refused as key material, like a PEM. */
   const CREDENTIALS: Array<[string, string]> = [
-    ['an AWS secret access key', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'],
     ['an AWS access key id', 'AKIAIOSFODNN7EXAMPLE'],
     ['a JWT', ['eyJhbGciOiJIUzI1NiJ9', 'eyJzdWIiOiJhbGljZSJ9', 'c2lnbmF0dXJlLW5vdC1yZWFs'].join('.')],
     ['a Vault token', 'hvs.CAESIGq3ZxT0kNw8rJb2Lm5Yp'],
@@ -193,10 +200,12 @@ describe('issuer', () => {
     expect(problems).toEqual([KEY_MATERIAL]);
   });
 
-  it('refuses any issuer the redaction rule would hide, saying what it looks like', async () => {
-    for (const issuer of ['https://brand.example/?session=abc', 'https://user@brand.example', 'brand!chat']) {
+  it('refuses a URL with credentials, and a bare string the redaction rule would hide, saying what it looks like', async () => {
+    // An AWS secret access key has no fixed shape: it is refused as random-looking, like a passphrase.
+    const awsSecret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    for (const issuer of ['https://user@brand.example', 'https://user:pa55@brand.example/chat', 'brand!chat', 'Tr0ub4dor7x9', 'urn:brand:a8f3c9e1d2b7f4e6', awsSecret]) {
       const problems = await problemsOf({ ...base(), issuer });
-      expect(problems).toEqual([expect.stringMatching(/^issuer: (is|holds) [^"]+, which the redaction rule hides/)]);
+      expect(problems).toEqual([expect.stringMatching(/^issuer: (is|holds|looks) [^"]+, which the redaction rule hides/)]);
       expect(problems.join('\n')).not.toContain(issuer);
     }
   });
