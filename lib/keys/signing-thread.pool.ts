@@ -27,7 +27,7 @@ export function defaultSigningThreads(): number {
  * since its last answer, and the rest when its queue is drained
  * (`setImmediate`). Answering all of a long queue at once would leave the
  * main thread idle while the thread signs, then the thread idle while the
- * main thread encrypts the whole batch (the engine then used about 1.6 of 2
+ * main thread encrypts the whole batch (the engine then used about 1.7 of 2
  * cores under load); answering each signature alone costs a message per
  * token. About a millisecond is two or three 2048-bit signatures, one at
  * 3072 bits or more.

@@ -239,7 +239,10 @@ describe('IAdvizeAuthModule startup validation', () => {
   });
 
   it('fails the startup self-check when the provider signs with another key than it reports', async () => {
-    const liar = new FakeKeyProvider({ privateKeyPem: brand.privatePem, kind: 'liar', mode: 'wrong-signature' });
+    // Signs with the brand key but reports another key as its public key (FakeKeyProvider can only sign wrong bytes).
+    const signer = new FakeKeyProvider({ privateKeyPem: brand.privatePem });
+    const other = await rsaKeyPair('other');
+    const liar: KeyProvider = { alg: 'RS256', kind: 'liar', sign: (input) => signer.sign(input), getPublicKey: async () => other.publicKey };
     const e = await compileError({ ...goodOptions(), signingKey: liar });
     expect(e.message).toContain("signingKey: self-check failed: the provider's signature does not verify with its public key");
   });

@@ -118,7 +118,7 @@ describe('file names', () => {
     expect(namingProblems(libFiles, entries)).toEqual([]);
   });
 
-  it('feature folders of test/ hold only kebab-case specs, named after what they test', () => {
+  it('feature folders of test/ hold only kebab-case specs (with a role and a kind where they have one)', () => {
     const notFeatures = new Set(['support', 'jest', 'fixtures']);
     // The README's testing example is test/docs/testing-your-integration.spec.ts byte for byte, and
     // imports its app as a user's spec would: from `./app.module.js` beside it.
