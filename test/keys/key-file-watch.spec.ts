@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import {
   IAdvizeAuthEvents,
@@ -22,6 +22,7 @@ import { authTestApp, authTestBrandKey, authTestModule, authTestSetup } from '..
 import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
+import { signedInGuard } from '../support/test-guards.js';
 
 const ISSUER = 'https://brand.example';
 
@@ -309,14 +310,6 @@ describe('signingThreads of a watched key file carries into the key a reload swa
   });
 });
 
-@Injectable()
-class SignedInGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    context.switchToHttp().getRequest<{ user?: unknown }>().user = { id: 'http-user' };
-    return true;
-  }
-}
-
 describe.each(PLATFORMS)('watched key file over HTTP (%s)', (_name, platform) => {
   let app: INestApplication;
 
@@ -325,7 +318,7 @@ describe.each(PLATFORMS)('watched key file over HTTP (%s)', (_name, platform) =>
   });
 
   it('the endpoint switches to the reloaded key', async () => {
-    const { moduleRef, app: started } = await authTestApp(setup, platform, { options: watchOptions({ tokenCache: { ttlSeconds: 30 } }), controller: { guards: [SignedInGuard] } });
+    const { moduleRef, app: started } = await authTestApp(setup, platform, { options: watchOptions({ tokenCache: { ttlSeconds: 30 } }), controller: { guards: [signedInGuard('http-user')] } });
     app = started;
     const before = await request(app.getHttpServer()).post('/iadvize/token').expect(200);
     expect((await iadvize.open(before.body.token, keyA.publicPem, { issuer: ISSUER })).userId).toBe('http-user');

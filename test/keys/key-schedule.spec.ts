@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
@@ -22,6 +22,7 @@ import { expectNoSecrets, rsaKeyPair, tempDir, type TestKeyPair } from '../suppo
 import { PLATFORMS } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { kmsLikeSigner } from '../support/kms-like-signer.js';
+import { signedInGuard } from '../support/test-guards.js';
 
 const ISSUER = 'https://brand.example';
 /** The instant agreed with iAdvize for the switch from key A to key B. */
@@ -274,20 +275,12 @@ describe('signingKey schedule: the switch at the agreed instant', () => {
   });
 });
 
-@Injectable()
-class SignedInGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    context.switchToHttp().getRequest<{ user?: unknown }>().user = { id: 'http-user' };
-    return true;
-  }
-}
-
 describe.each(PLATFORMS)('signingKey schedule over HTTP (%s)', (_name, platform) => {
   let app: INestApplication;
   const clock = testClock(SWITCH_MS - 1000);
 
   beforeAll(async () => {
-    ({ app } = await authTestApp(setup, platform, { options: scheduleOptions(clock.fn, { tokenCache: { ttlSeconds: 30 } }), controller: { guards: [SignedInGuard] } }));
+    ({ app } = await authTestApp(setup, platform, { options: scheduleOptions(clock.fn, { tokenCache: { ttlSeconds: 30 } }), controller: { guards: [signedInGuard('http-user')] } }));
   });
   afterAll(async () => {
     await app?.close();

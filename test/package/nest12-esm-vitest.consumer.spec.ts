@@ -2,7 +2,8 @@
 // (test/fixtures/consumers/nest12-esm-vitest: "type": "module", module
 // nodenext, Vitest 4 + Vite 8 with vitest.config.e2e.ts, decorators through
 // Vite's oxc transform reading tsconfig.json), installed from the packed
-// tarball, runs its e2e spec: forRootAsync + ConfigService, UserResolver
+// tarball, runs the e2e spec of test/fixtures/consumers/nest12-esm-jest (the
+// same app's src/ and test/, copied in by installConsumer): forRootAsync + ConfigService, UserResolver
 // overridden through DI, supertest on Express and Fastify, FakeIAdvize opens
 // the token. See test/support/consumer-app.ts.
 import { readFileSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ let app: ConsumerApp;
 
 beforeAll(() => {
   tarball = packRepository();
-  app = installConsumer('nest12-esm-vitest', tarball);
+  app = installConsumer('nest12-esm-vitest', tarball, { sourcesFrom: 'nest12-esm-jest' });
 }, 600_000);
 afterAll(() => {
   app?.remove();

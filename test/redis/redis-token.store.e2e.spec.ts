@@ -5,7 +5,7 @@
  * provider itself. Under CI a missing redis-server fails; locally it skips.
  */
 import 'reflect-metadata';
-import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
@@ -17,6 +17,7 @@ import { authTestApp, authTestBrandKey, authTestModuleBuilder, authTestSetup } f
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, type PlatformFactory } from '../support/platforms.js';
 import { findRedisServer, RedisServer } from '../support/redis-server.js';
+import { HeaderUserGuard } from '../support/test-guards.js';
 
 const ISSUER = 'https://brand.example';
 const SECRET = 'a-test-secret-of-at-least-thirty-two-bytes!';
@@ -51,17 +52,6 @@ class CountingSigner implements KeyProvider {
   }
   getPublicKey() {
     return this.inner.getPublicKey();
-  }
-}
-
-/** The app's authentication: the user id comes from a header (a stand-in for a session). */
-@Injectable()
-class HeaderUserGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; user?: unknown }>();
-    const id = req.headers['x-user'];
-    if (id) req.user = { id };
-    return true;
   }
 }
 

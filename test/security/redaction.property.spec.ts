@@ -19,7 +19,7 @@
  */
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Injectable, Module, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { compactDecrypt } from 'jose';
 import fc from 'fast-check';
@@ -40,6 +40,7 @@ import { PLATFORMS } from '../support/platforms.js';
 import { CapturingLogger } from '../support/capturing-logger.js';
 import { captureProcessOutput, LeakCorpus } from '../support/leak-scanner.js';
 import { pastedSecret, secretSeedArb, SECRET_KINDS, SecretNeedles, type PastedSecret } from '../support/pasted-secrets.js';
+import { signedInGuard } from '../support/test-guards.js';
 
 const ISSUER = 'https://brand.example';
 const PASSPHRASE = 'brand passphrase 42';
@@ -246,14 +247,6 @@ async function checkResolve(label: string, secret: PastedSecret, injected: Injec
   });
 }
 
-@Injectable()
-class SignedIn implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    context.switchToHttp().getRequest<{ user?: unknown }>().user = { id: 'u1' };
-    return true;
-  }
-}
-
 /** Starts a Nest app with the options (on `platform`), requests a token if it starts, and scans everything. */
 async function checkNest(label: string, secret: PastedSecret, injected: Injected, platformIndex: number): Promise<void> {
   const needles = new SecretNeedles(secret.value);
@@ -264,7 +257,7 @@ async function checkNest(label: string, secret: PastedSecret, injected: Injected
     const restore = captureProcessOutput(corpus);
     let app: Awaited<ReturnType<typeof NestFactory.create>> | undefined;
     try {
-      const options = { ...baseOptions(), controller: { guards: [SignedIn] }, ...injected.options } as unknown as Parameters<typeof IAdvizeAuthModule.forRoot>[0];
+      const options = { ...baseOptions(), controller: { guards: [signedInGuard('u1')] }, ...injected.options } as unknown as Parameters<typeof IAdvizeAuthModule.forRoot>[0];
       // Hand-written on purpose: hostile options through Nest's own NestFactory start-up (its crash report included) are under test.
       @Module({ imports: [IAdvizeAuthModule.forRoot(options)] })
       class AppModule {}

@@ -104,10 +104,23 @@ export function packRepository(): string {
   return join(dir, filename);
 }
 
-/** Copies test/fixtures/consumers/<name> to a temporary folder, runs `npm ci`, then installs the tarball there. */
-export function installConsumer(name: string, tarball: string): ConsumerApp {
+/**
+ * Copies test/fixtures/consumers/<name> to a temporary folder, runs `npm ci`, then installs the tarball there.
+ * With `sourcesFrom`, the app's `src/` and `test/` come from that other consumer app (two test set-ups of one
+ * app: only the set-up's own files — package.json, lock file, tsconfig, runner config — live in `<name>`).
+ */
+export function installConsumer(name: string, tarball: string, options: { sourcesFrom?: string } = {}): ConsumerApp {
   const dir = join(mkdtempSync(join(tmpdir(), `iadvize-consumer-${name}-`)), name);
-  cpSync(join(root, 'test', 'fixtures', 'consumers', name), dir, { recursive: true, filter: (src) => basename(src) !== 'node_modules' });
+  const notInstalled = (src: string) => basename(src) !== 'node_modules';
+  cpSync(join(root, 'test', 'fixtures', 'consumers', name), dir, { recursive: true, filter: notInstalled });
+  if (options.sourcesFrom !== undefined) {
+    for (const folder of ['src', 'test']) {
+      cpSync(join(root, 'test', 'fixtures', 'consumers', options.sourcesFrom, folder), join(dir, folder), {
+        recursive: true,
+        filter: (src) => notInstalled(src) && !src.endsWith('.json'), // the runner config (jest-e2e.json) belongs to its set-up
+      });
+    }
+  }
   const quiet = ['--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'];
   runOrThrow(dir, 'npm', ['ci', ...quiet]);
   runOrThrow(dir, 'npm', ['install', '--no-save', ...quiet, tarball]);
