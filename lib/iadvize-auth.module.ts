@@ -42,7 +42,7 @@ import { TokenService } from './token/token.service.js';
         new Logger('IAdvizeAuthModule').log(
           `Signing with ${config.keyProvider.kind} key (thumbprint ${config.signingKeyThumbprint}); encrypting to ${recipient}; token lifetime ${config.tokenTtlSeconds}s`,
         );
-        for (const line of config.signingKeys?.isDynamic ? config.signingKeys.describe() : []) {
+        for (const line of config.signingKeys.isDynamic ? config.signingKeys.describe() : []) {
           if (line.state === 'scheduled' || line.watched) {
             new Logger('IAdvizeAuthModule').log(
               `Key schedule: ${line.source} (thumbprint ${line.thumbprint ?? 'not loaded'})${line.state === 'scheduled' ? ` takes over at ${formatInstant(line.from)}` : ' is in force'}${line.watched ? '; its file is watched for changes' : ''}`,
@@ -72,7 +72,6 @@ export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModu
   /** Starts the key schedule: key switches are emitted as events; watched key files are polled. */
   onModuleInit(): void {
     const { signingKeys } = this.config;
-    if (!signingKeys) return;
     signingKeys.attach(this.events);
     signingKeys.start();
   }
@@ -80,7 +79,6 @@ export class IAdvizeAuthModule extends ConfigurableModuleClass implements OnModu
   /** Stops the key schedule, releases the key providers (KMS clients, HSM sessions) and the token store's own connections on shutdown. */
   async onModuleDestroy(): Promise<void> {
     await this.config.tokenStore?.close?.();
-    if (this.config.signingKeys) await this.config.signingKeys.close();
-    else await this.config.keyProvider.close?.();
+    await this.config.signingKeys.close();
   }
 }

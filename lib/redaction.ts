@@ -51,6 +51,8 @@ const CREDENTIAL = new RegExp(
   ].join('|'),
 );
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** A Windows path: a drive (`C:\\`) or a UNC share (`\\\\server\\`). */
+const WINDOWS_PATH = /^(?:[A-Za-z]:\\|\\\\)/;
 const UUID_INSIDE = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g;
 
 /** `true` when one segment (between separators) of a value looks random rather than like a word. */
@@ -115,7 +117,8 @@ function judgeText(text: string): RedactionVerdict | undefined {
     return { category: 'json', looksLike };
   }
   if (/[\r\n]/.test(text)) return { category: 'multi-line', looksLike: `is multi-line (${text.split(/\r\n|\r|\n/).length} lines)` };
-  if (/\\[rn]/.test(text) && (text.match(/\\[rn]/g) ?? []).length >= 2) return { category: 'key', looksLike: 'has escaped line breaks (like a pasted key)' };
+  // Escaped line breaks, except in a Windows path, whose `\\nick` or `\\repos` folders are folders.
+  if (!WINDOWS_PATH.test(text) && (text.match(/\\[rn]/g) ?? []).length >= 2) return { category: 'key', looksLike: 'has escaped line breaks (like a pasted key)' };
   // Base64 / DER bodies: a long unbroken run of the base64 alphabets.
   const run = /[A-Za-z0-9+/_-]{64,}={0,2}/.exec(text)?.[0];
   if (run !== undefined && run.length / (run.split('/').length) >= 16) return { category: 'key', looksLike: 'looks like base64 key material or a credential' };

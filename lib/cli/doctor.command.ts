@@ -186,7 +186,7 @@ export const doctorCommand: CliCommand = {
       const bits = config.signingPublicKey.asymmetricKeyDetails?.modulusLength;
       out(`       signing key    ${provider.describe?.() ?? provider.kind}, RSA-${bits}`);
       out(`                      thumbprint ${config.signingKeyThumbprint}`);
-      if (config.signingKeys?.isDynamic) {
+      if (config.signingKeys.isDynamic) {
         out('       key schedule   (every replica switches at each instant by its own clock; watched files reload when they change)');
         for (const k of config.signingKeys.describe()) {
           const from = k.from === undefined ? 'from the start' : `from ${formatInstant(k.from)}`;
@@ -235,7 +235,7 @@ export const doctorCommand: CliCommand = {
     } catch (e) {
       return fail('round trip', e);
     } finally {
-      await (config.signingKeys?.close() ?? config.keyProvider.close?.())?.catch(() => undefined);
+      await config.signingKeys.close().catch(() => undefined);
     }
 
     out('');

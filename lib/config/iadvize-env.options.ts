@@ -6,6 +6,7 @@ import type { PublicKeyInput } from '../keys/public-key-input.js';
 import { looksLikePath, quoteValue, redact, redactionVerdict } from '../redaction.js';
 import { keyFilePathProblem, type LocalSigningOptions } from '../keys/local-key.provider.js';
 import { MAX_SIGNING_THREADS } from '../keys/signing-thread.pool.js';
+import { MAX_KEY_FILE_WATCH_INTERVAL_MS, MIN_KEY_FILE_WATCH_INTERVAL_MS } from '../keys/key-file-watch.js';
 import { EnvConfiguredKeyProvider } from './env-key.provider.js';
 import { issuerProblem } from '../token/issuer.js';
 
@@ -160,7 +161,7 @@ function wholeNumber(
 /** `IADVIZE_SIGNING_KEY_WATCH` (and its interval): watch settings, or `undefined` when off. */
 function watchFromEnv(env: EnvRecord, problems: string[]): { intervalMs?: number } | undefined {
   const raw = read(env, IAdvizeEnv.SigningKeyWatch)?.trim().toLowerCase();
-  const intervalMs = wholeNumber(env, IAdvizeEnv.SigningKeyWatchMs, 100, 3_600_000, 'milliseconds', '', problems);
+  const intervalMs = wholeNumber(env, IAdvizeEnv.SigningKeyWatchMs, MIN_KEY_FILE_WATCH_INTERVAL_MS, MAX_KEY_FILE_WATCH_INTERVAL_MS, 'milliseconds', '', problems);
   if (raw === undefined || raw === 'false') return undefined;
   if (raw !== 'true') {
     problems.push(`${IAdvizeEnv.SigningKeyWatch}: must be true or false`);
@@ -266,14 +267,17 @@ export function iadvizeAuthOptionsFromEnv(env: EnvRecord = process.env, options:
   const issuer = read(env, IAdvizeEnv.Issuer);
   if (issuer === undefined) {
     problems.push(`${IAdvizeEnv.Issuer}: is not set; set it to the "iss" your tokens carry, e.g. https://www.example.com`);
-  } else if (issuerProblem(issuer.trim()) !== undefined) {
+  } else {
     // The issuer rule of the options (lib/token/issuer.ts), reported against the variable; the value only as the redaction rule allows.
-    const problem = issuerProblem(issuer.trim()) as string;
-    problems.push(
-      redactionVerdict(issuer.trim()) !== undefined
-        ? `${IAdvizeEnv.Issuer}: holds ${redact(issuer.trim())}, not an issuer; set it to the "iss" your tokens carry, e.g. https://www.example.com`
-        : `${IAdvizeEnv.Issuer}: ${problem.slice('issuer: '.length)}`,
-    );
+    const trimmed = issuer.trim();
+    const problem = issuerProblem(trimmed);
+    if (problem !== undefined) {
+      problems.push(
+        redactionVerdict(trimmed) !== undefined
+          ? `${IAdvizeEnv.Issuer}: holds ${redact(trimmed)}, not an issuer; set it to the "iss" your tokens carry, e.g. https://www.example.com`
+          : `${IAdvizeEnv.Issuer}: ${problem.slice('issuer: '.length)}`,
+      );
+    }
   }
 
   let signingKey: SigningKeyOption | SigningKeyScheduleOption | undefined;

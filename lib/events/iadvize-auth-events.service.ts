@@ -228,19 +228,21 @@ export type IAdvizeAuthEventListener<E extends IAdvizeAuthEventName> = (event: I
 
 type ListenerLists = { [E in IAdvizeAuthEventName]: ReadonlyArray<IAdvizeAuthEventListener<E>> };
 
-const EVENT_NAMES: readonly IAdvizeAuthEventName[] = [
-  'token.issued',
-  'token.refused',
-  'signer.failure',
-  'health.checked',
-  'store.hit',
-  'store.coalesced',
-  'budget.refused',
-  'store.error',
-  'store.recovered',
-  'signing.key.switched',
-  'signing.key.reload.failed',
-];
+/** Every event, once (the type makes the list complete). */
+const EVENTS: Record<IAdvizeAuthEventName, true> = {
+  'token.issued': true,
+  'token.refused': true,
+  'signer.failure': true,
+  'health.checked': true,
+  'store.hit': true,
+  'store.coalesced': true,
+  'budget.refused': true,
+  'store.error': true,
+  'store.recovered': true,
+  'signing.key.switched': true,
+  'signing.key.reload.failed': true,
+};
+const EVENT_NAMES = Object.keys(EVENTS) as readonly IAdvizeAuthEventName[];
 
 /**
  * Hooks for metrics, audit and alerting, with no metrics dependency.
@@ -267,19 +269,7 @@ const EVENT_NAMES: readonly IAdvizeAuthEventName[] = [
 @Injectable()
 export class IAdvizeAuthEvents {
   private readonly logger = new Logger('IAdvizeAuthEvents');
-  private readonly listeners: ListenerLists = {
-    'token.issued': [],
-    'token.refused': [],
-    'signer.failure': [],
-    'health.checked': [],
-    'store.hit': [],
-    'store.coalesced': [],
-    'budget.refused': [],
-    'store.error': [],
-    'store.recovered': [],
-    'signing.key.switched': [],
-    'signing.key.reload.failed': [],
-  };
+  private readonly listeners = Object.fromEntries(EVENT_NAMES.map((name) => [name, []])) as unknown as ListenerLists;
   private readonly hashKey: KeyObject | undefined;
 
   constructor(@Optional() @Inject(IADVIZE_AUTH_EVENTS_OPTIONS) options?: IAdvizeAuthEventsOptions) {

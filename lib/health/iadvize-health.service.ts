@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { IAdvizeAuthError } from '../errors.js';
@@ -6,7 +5,7 @@ import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-aut
 import { IADVIZE_AUTH_CONFIG, JWS_ALGORITHM } from '../iadvize.constants.js';
 import { b64url, jwsSigningInput } from '../token/compact.js';
 import type { ResolvedIAdvizeAuthConfig } from '../startup/resolved-config.js';
-import type { KeyProvider } from '../keys/key-provider.js';
+import type { SigningKeyInForce } from '../keys/signing-key-check.js';
 import { signerFailureCodeOf, signVerified } from '../keys/sign-with-deadline.js';
 import type { TokenStoreStatus } from '../token/token-store.js';
 
@@ -140,14 +139,8 @@ export class IAdvizeHealthService {
   }
 
   /** The signing key in force at `now` (it changes at a scheduled instant or a key file reload). */
-  private keyInForce(now: number): { provider: KeyProvider; publicKey: KeyObject; thumbprint: string } {
-    return (
-      this.config.signingKeys?.currentKey(now) ?? {
-        provider: this.config.keyProvider,
-        publicKey: this.config.signingPublicKey,
-        thumbprint: this.config.signingKeyThumbprint,
-      }
-    );
+  private keyInForce(now: number): SigningKeyInForce {
+    return this.config.signingKeys.currentKey(now);
   }
 
   private async runCheck(): Promise<IAdvizeHealthResult> {

@@ -4,6 +4,10 @@ import { InvalidKeyError } from '../errors.js';
 
 /** Default of `watchIntervalMs` on a watched key file: 2 seconds. */
 export const DEFAULT_KEY_FILE_WATCH_INTERVAL_MS = 2000;
+/** Shortest `watchIntervalMs`: 100 ms. */
+export const MIN_KEY_FILE_WATCH_INTERVAL_MS = 100;
+/** Longest `watchIntervalMs`: one hour. */
+export const MAX_KEY_FILE_WATCH_INTERVAL_MS = 3_600_000;
 
 /** What a poll of a watched key file found. @internal */
 export type KeyFileState =

@@ -105,9 +105,10 @@ export class SigningKeySchedule {
   constructor(
     private readonly slots: readonly Slot[],
     private readonly retired: readonly { source: string; from: number; description?: string }[],
+    /** Already made safe ({@link safeClock}) by the loader, which reads it first. */
     clock: () => number,
   ) {
-    this.clock = safeClock(clock);
+    this.clock = clock;
     const index = indexAt(slots, this.clock());
     this.inForce = { index, thumbprint: slots[index].current.thumbprint };
   }

@@ -40,6 +40,11 @@ export interface LocalSigningOptions {
   signingThreads?: number;
 }
 
+/** A valid `signingThreads`: a whole number from 0 to {@link MAX_SIGNING_THREADS}. */
+function isSigningThreadCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_SIGNING_THREADS;
+}
+
 /**
  * Base of the providers whose private key is loaded into this process.
  * Signing never blocks the event loop: it runs on a small pool of dedicated
@@ -68,7 +73,7 @@ export abstract class LocalKeyProvider implements KeyProvider {
   /** Number of signing threads this provider uses (see {@link LocalSigningOptions.signingThreads}); `0`: libuv's thread pool. */
   get signingThreads(): number {
     const n = this.signingThreadsOption;
-    return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_SIGNING_THREADS ? n : defaultSigningThreads();
+    return isSigningThreadCount(n) ? n : defaultSigningThreads();
   }
 
   /** Reads the raw key material; throws `InvalidKeyError` naming the source. */
@@ -101,14 +106,14 @@ export abstract class LocalKeyProvider implements KeyProvider {
    * first use; `undefined` with `signingThreads: 0`. Loads the key.
    */
   private signingPool(): Pooled | undefined {
+    if (this.pooled) return this.pooled; // checked and loaded when it was registered: nothing to redo per signature
     const n = this.signingThreadsOption;
-    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_SIGNING_THREADS)) {
+    if (n !== undefined && !isSigningThreadCount(n)) {
       throw new InvalidKeyError(
         `signingThreads: must be a whole number from 0 (sign on libuv's thread pool) to ${MAX_SIGNING_THREADS}; leave it out for the default (${defaultSigningThreads()})`,
       );
     }
     const key = this.ensureLoaded();
-    if (this.pooled) return this.pooled;
     const size = this.signingThreads;
     if (size === 0) return undefined;
     const pool = SigningPool.shared(size);
@@ -209,10 +214,7 @@ const KEY_IN_PATH: readonly RedactionCategory[] = ['key', 'json', 'multi-line'];
 export function keyFilePathProblem(file: unknown): string | undefined {
   if (typeof file !== 'string' || file.trim() === '') return 'must be a non-empty path';
   const path = file.trim();
-  // `\n…` and `\r…` in a Windows path are folders (`C:\Users\nick\repos`), not escaped line
-  // breaks: judge the path with them read as separators. A pasted key is still caught by its
-  // PEM markers, JSON or base64 body.
-  const verdict = redactionVerdict(path.replace(/\\(?=[nr])/g, '/'));
+  const verdict = redactionVerdict(path);
   if (verdict !== undefined && KEY_IN_PATH.includes(verdict.category)) return `holds ${redact(path)}, not a file path`;
   return undefined;
 }

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { InvalidOptionsError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
+import { boundRetryAfter } from '../http/retry-after.js';
 import { importOptional } from '../kms/optional-import.js';
 import type { IAdvizeUser } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/token.service.js';
@@ -339,7 +340,7 @@ export class RedisTokenStore implements TokenStore {
       return { token: candidate.token, cached: true };
     }
     const maxRetry = this.options.budget?.maxRetryAfterSeconds ?? 5;
-    const retryAfterSeconds = Math.min(maxRetry, Math.max(1, Math.ceil(waitMs / 1000)));
+    const retryAfterSeconds = Math.min(maxRetry, boundRetryAfter(waitMs / 1000));
     if (this.events.listening('budget.refused')) this.events.emit('budget.refused', { scope, served: 'none', retryAfterSeconds });
     throw new SigningUnavailableError(
       `the ${scope === 'fleet' ? 'fleet-wide' : "replica's share of the"} signing budget (tokenStore budget.signaturesPerSecond) is spent and no cached token is left for this identity; raise the budget if the KMS quota allows`,

@@ -1,6 +1,6 @@
 import type { KeyProvider } from '../keys/key-provider.js';
 import type { KeyFileWatchTarget } from '../keys/local-key.provider.js';
-import { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS, pollKeyFile } from '../keys/key-file-watch.js';
+import { DEFAULT_KEY_FILE_WATCH_INTERVAL_MS, MAX_KEY_FILE_WATCH_INTERVAL_MS, MIN_KEY_FILE_WATCH_INTERVAL_MS, pollKeyFile } from '../keys/key-file-watch.js';
 import { quoteName } from '../redaction.js';
 import { indexAt, safeClock, SigningKeySchedule, type FileWatch, type Slot } from '../keys/key-schedule.js';
 import { loadKey } from '../keys/signing-key-check.js';
@@ -43,8 +43,8 @@ export async function loadSigningKeys(option: unknown, ctx: SigningKeyLoadContex
     const target = watchTargetOf(entry.provider);
     if (target !== undefined) {
       const interval = target.intervalMs ?? DEFAULT_KEY_FILE_WATCH_INTERVAL_MS;
-      if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 100 || interval > 3_600_000) {
-        problems.push(`${entry.source}.watchIntervalMs: must be a whole number of milliseconds from 100 to 3600000 (default ${DEFAULT_KEY_FILE_WATCH_INTERVAL_MS})`);
+      if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < MIN_KEY_FILE_WATCH_INTERVAL_MS || interval > MAX_KEY_FILE_WATCH_INTERVAL_MS) {
+        problems.push(`${entry.source}.watchIntervalMs: must be a whole number of milliseconds from ${MIN_KEY_FILE_WATCH_INTERVAL_MS} to ${MAX_KEY_FILE_WATCH_INTERVAL_MS} (default ${DEFAULT_KEY_FILE_WATCH_INTERVAL_MS})`);
         continue;
       }
       const description = entry.provider.describe?.() ?? `file ${quoteName(target.file)}`;

@@ -73,7 +73,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     throw new InvalidOptionsError(problems);
   }
 
-  const keys = signingKeys as SigningKeySchedule;
+  const keys = signingKeys as SigningKeySchedule; // set whenever no problem was found
   const iadvizePub = iadvizePublicKey as KeyObject;
   keys.checkReloadsWith({ timeoutMs: timeout, iadvizePublicKey: iadvizePub, messageOf });
   const iadvizeKeyThumbprint = await thumbprintOf(iadvizePub);

@@ -15,11 +15,8 @@ export interface ResolvedIAdvizeAuthConfig {
   readonly signingPublicKey: KeyObject;
   /** RFC 7638 thumbprint of the key in force. */
   readonly signingKeyThumbprint: string;
-  /**
-   * Every configured signing key and which one is in force at an instant
-   * (`signingKeys.currentKey(now)`); absent only in configurations built by hand.
-   */
-  readonly signingKeys?: SigningKeySchedule;
+  /** Every configured signing key and which one is in force at an instant (`signingKeys.currentKey(now)`). */
+  readonly signingKeys: SigningKeySchedule;
   readonly iadvizePublicKey: KeyObject;
   readonly iadvizeKeyThumbprint: string;
   /** `true` when tokens go to iAdvize's production key (the default). */

@@ -115,12 +115,7 @@ export class TokenService implements OnModuleInit {
     const { cached, token } = this.cache.getOrMint(cacheKey, () => this.mint(valid, started, key, now));
     if (cached && this.events.listening('token.issued')) {
       const issued = await token;
-      this.events.emit('token.issued', {
-        durationMs: performance.now() - started,
-        signerKind: key.provider.kind,
-        userIdHash: this.events.hashUserId(valid.userId),
-        cached: true,
-      });
+      this.emitCachedIssue(valid.userId, started, key.provider.kind);
       return issued;
     }
     return token;
@@ -143,9 +138,7 @@ export class TokenService implements OnModuleInit {
   }
 
   private keyInForce(now: number): SigningKeyInForce {
-    const { signingKeys } = this.config;
-    if (signingKeys) return signingKeys.currentKey(now);
-    return { provider: this.config.keyProvider, publicKey: this.config.signingPublicKey, thumbprint: this.config.signingKeyThumbprint };
+    return this.config.signingKeys.currentKey(now);
   }
 
   private async mint(valid: IAdvizeUser, started: number, key: SigningKeyInForce, now: number): Promise<IAdvizeToken> {

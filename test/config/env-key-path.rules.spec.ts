@@ -7,6 +7,7 @@
  */
 import { InvalidKeyError, InvalidOptionsError } from '../../lib/errors.js';
 import { FileKeyProvider, keyFilePathProblem } from '../../lib/keys/local-key.provider.js';
+import { redact } from '../../lib/redaction.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { IAdvizeEnv, iadvizeAuthOptionsFromEnv } from '../../lib/config/index.js';
 import { expectNoSecrets, rsaKeyPair } from '../support/keys.js';
@@ -84,6 +85,8 @@ describe('the key file path rule, shared by the environment reader, the options 
     // Windows folders starting with n or r (`\\nick`, `\\repos`) are not escaped line breaks.
     const windows = ['C:\\Users\\nick\\repos\\brand.pem', 'D:\\run\\nestjs\\brand.pem', '\\\\server\\share\\keys\\brand.pem'];
     for (const path of ['keys/brand.pem', '/run/secrets/brand-2026.pem', 'brand.key', './keys/my brand.pem', ...windows]) expect([path, keyFilePathProblem(path)]).toEqual([path, undefined]);
+    // …and messages show them: the redaction rule itself reads them as paths.
+    for (const path of windows) expect(redact(path)).toBe(path);
     expect(() => iadvizeAuthOptionsFromEnv(schedule('keys/brand.pem'))).not.toThrow();
   });
 });
