@@ -154,7 +154,21 @@ export interface StoreErrorEvent {
 }
 
 /**
- * `store.recovered`: the shared token store answers again after failures.
+ * `store.rejected`: a value read from the shared token store was not used: it
+ * did not verify (written by something other than this fleet, copied from
+ * another key), did not parse, or was out of range. The replica treated it as
+ * missing (a token entry) or as "budget spent" (the budget state).
+ * @public
+ */
+export interface StoreRejectedEvent {
+  /** The store's kind, e.g. `'redis'`. */
+  store: string;
+  /** `'unauthenticated'` (its seal does not verify), `'malformed'`, `'out-of-range'`, or `'budget-state'` (the signing budget's state). */
+  reason: 'unauthenticated' | 'malformed' | 'out-of-range' | 'budget-state';
+}
+
+/**
+ * `store.recovered`: the shared token store takes writes again after failures.
  * @public
  */
 export interface StoreRecoveredEvent {
@@ -209,6 +223,7 @@ export interface IAdvizeAuthEventMap {
   'store.coalesced': StoreCoalescedEvent;
   'budget.refused': BudgetRefusedEvent;
   'store.error': StoreErrorEvent;
+  'store.rejected': StoreRejectedEvent;
   'store.recovered': StoreRecoveredEvent;
   'signing.key.switched': SigningKeySwitchedEvent;
   'signing.key.reload.failed': SigningKeyReloadFailedEvent;
@@ -238,6 +253,7 @@ const EVENTS: Record<IAdvizeAuthEventName, true> = {
   'store.coalesced': true,
   'budget.refused': true,
   'store.error': true,
+  'store.rejected': true,
   'store.recovered': true,
   'signing.key.switched': true,
   'signing.key.reload.failed': true,

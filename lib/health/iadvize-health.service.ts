@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { IAdvizeAuthError } from '../errors.js';
+import { IAdvizeAuthError, IAdvizeErrorCode } from '../errors.js';
 import { IAdvizeAuthEvents, type SignerFailureCode } from '../events/iadvize-auth-events.service.js';
 import { IADVIZE_AUTH_CONFIG, JWS_ALGORITHM } from '../iadvize.constants.js';
 import { b64url, jwsSigningInput } from '../token/compact.js';
@@ -50,10 +50,11 @@ export interface IAdvizeHealthResult {
   /** When unhealthy: what went wrong, without secrets (the library's own message, never the backend's). */
   message?: string;
   /**
-   * `true` when the shared `tokenStore` is down: the replica still serves by
-   * the store's failure policy (in-process cache and a share of the signing
-   * budget by default) but no longer as part of the fleet. Checked afresh on
-   * every call. Absent without a `tokenStore`.
+   * `true` when the shared `tokenStore` is down or refuses writes (checked
+   * afresh on every call with a write-and-read round trip): with
+   * `failurePolicy: 'open'` the replica still serves (in-process cache and a
+   * share of the signing budget) but no longer as part of the fleet, and stays
+   * `healthy`; with `'closed'` it is also not `healthy`. Absent without a `tokenStore`.
    */
   degraded?: boolean;
   /** The shared `tokenStore`'s status (checked afresh on every call), when one is configured. */
@@ -111,6 +112,10 @@ export class IAdvizeHealthService {
     const store = this.config.tokenStore;
     const [signer, storeStatus] = await Promise.all([this.signerCheck(maxAgeSeconds), store?.status()]);
     if (storeStatus === undefined) return signer;
+    if (!storeStatus.up && storeStatus.failurePolicy === 'closed' && signer.healthy) {
+      // Failing closed, a store that cannot take writes means no new token: not ready.
+      return { ...signer, healthy: false, code: IAdvizeErrorCode.SigningUnavailable, message: `token store "${storeStatus.kind}" (failurePolicy "closed"): ${storeStatus.message ?? 'down'}`, degraded: true, tokenStore: storeStatus };
+    }
     return { ...signer, degraded: !storeStatus.up, tokenStore: storeStatus };
   }
 

@@ -1,3 +1,4 @@
+import { IntervalLog } from '../common/interval-log.js';
 import { STATUS_CODES } from 'node:http';
 import { Catch, HttpException, HttpStatus, Injectable, Logger, Optional, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -58,6 +59,8 @@ function reply(status: number, error: string, message: string, code: string, hea
 @Injectable()
 export class IAdvizeExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('IAdvizeTokenEndpoint');
+  /** 503s repeat during exactly the overload or outage that causes them: one line per message per interval, with a count. */
+  private readonly unavailableLog = new IntervalLog(this.logger, 10_000);
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -92,13 +95,13 @@ export class IAdvizeExceptionFilter implements ExceptionFilter {
       } catch {
         retryAfter = 1; // a subclass whose getter throws
       }
-      this.logger.error(`${e.code}: ${e.message}`);
+      this.unavailableLog.note(`${e.code}: ${e.message}`, 'error', `${e.code}: ${e.message}`);
       // Bounded whatever the error carries (a custom provider's error, a backend's Retry-After): 1..MAX_RETRY_AFTER_SECONDS.
       return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, e.code, { 'Retry-After': String(boundRetryAfter(retryAfter)) });
     }
     if (e instanceof IAdvizeAuthError) {
       // e.g. InvalidKeyError at sign time (access revoked, key disabled): the message names the fix and holds no secret.
-      this.logger.error(`${e.code}: ${e.message}`);
+      this.unavailableLog.note(`${e.code}: ${e.message}`, 'error', `${e.code}: ${e.message}`);
       return reply(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', UNAVAILABLE, IAdvizeErrorCode.SigningUnavailable, { 'Retry-After': '30' });
     }
     if (e instanceof HttpException) return this.foreign(e.getStatus(), e.getResponse(), refusalEmitted);

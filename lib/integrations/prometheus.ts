@@ -44,7 +44,9 @@ export const DEFAULT_SIGNING_DURATION_BUCKETS: readonly number[] = [0.001, 0.002
  *   because the budget was spent), `iadvize_token_store_coalesced_waits_total{outcome}`
  *   (`"shared"`, `"timeout"`), `iadvize_signing_budget_refusals_total{scope,served}`
  *   (`scope="fleet"|"replica"`, `served="cached"|"none"`),
- *   `iadvize_token_store_errors_total{store,operation}` and
+ *   `iadvize_token_store_rejected_total{reason}` (values read from the store
+ *   that were not used: `"unauthenticated"`, `"malformed"`, `"out-of-range"`,
+ *   `"budget-state"`), `iadvize_token_store_errors_total{store,operation}` and
  *   `iadvize_token_store_up{store}` (0 from the first error, 1 again on recovery);
  * - `iadvize_signing_key_switches_total{reason}`: signing key switches,
  *   `reason="schedule"` (a scheduled instant passed) or `reason="reload"` (a watched key file changed);
@@ -60,6 +62,7 @@ export const IADVIZE_METRIC_NAMES = {
   coalescedWaits: 'token_store_coalesced_waits_total',
   budgetRefusals: 'signing_budget_refusals_total',
   storeErrors: 'token_store_errors_total',
+  storeRejected: 'token_store_rejected_total',
   storeUp: 'token_store_up',
   keySwitches: 'signing_key_switches_total',
   keyReloadFailures: 'signing_key_reload_failures_total',
@@ -91,6 +94,8 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
   readonly storeHits: Counter<'source' | 'stale'>;
   /** `iadvize_token_store_coalesced_waits_total{outcome}`. */
   readonly coalescedWaits: Counter<'outcome'>;
+  /** `iadvize_token_store_rejected_total{reason}`. */
+  readonly storeRejected: Counter<'reason'>;
   /** `iadvize_signing_budget_refusals_total{scope,served}`. */
   readonly budgetRefusals: Counter<'scope' | 'served'>;
   /** `iadvize_token_store_errors_total{store,operation}`. */
@@ -141,6 +146,7 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
     this.storeHits = counter('storeHits', 'iAdvize tokens served by the shared token store without a signature, by source (local, shared) and stale', ['source', 'stale']);
     this.coalescedWaits = counter('coalescedWaits', 'Token requests that waited for another request\'s signature of the same identity, by outcome (shared, timeout)', ['outcome']);
     this.budgetRefusals = counter('budgetRefusals', 'Signatures refused by the signing budget, by scope (fleet, replica) and what was served (cached, none)', ['scope', 'served']);
+    this.storeRejected = counter('storeRejected', 'Values read from the shared token store that were not used (unauthenticated, malformed, out-of-range, budget-state)', ['reason']);
     this.storeErrors = counter('storeErrors', 'Failed or timed-out commands to the shared token store, by store and operation', ['store', 'operation']);
     this.storeUp =
       existing<Gauge<'store'>>(name('storeUp')) ??
@@ -174,6 +180,7 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
         this.storeErrors.inc({ store: e.store, operation: e.operation });
         this.storeUp.set({ store: e.store }, 0);
       }),
+      events.on('store.rejected', (e) => this.storeRejected.inc({ reason: e.reason })),
       events.on('store.recovered', (e) => this.storeUp.set({ store: e.store }, 1)),
       events.on('signing.key.switched', (e) => this.keySwitches.inc({ reason: e.reason })),
       events.on('signing.key.reload.failed', () => this.keyReloadFailures.inc()),

@@ -1,7 +1,7 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { quoteName } from '../redaction.js';
 import { MAX_RETRY_AFTER_SECONDS } from '../http/retry-after.js';
+import { parseRedisUrl, type RedisUrlOptions } from './redis-url.js';
 
 /**
  * Smallest accepted {@link RedisTokenStoreOptions.secret}, in bytes.
@@ -47,18 +47,26 @@ export interface RedisTokenStoreOptions {
   /** Your ioredis client (`Redis`, Sentinel-backed `Redis`, or `Cluster`). Not closed by the store. */
   client?: Redis | Cluster;
   /**
-   * Redis URL (`redis://…`, `rediss://…`) when `client` is absent: the store
-   * builds its own ioredis client with an offline queue off and short command
-   * timeouts, and closes it on shutdown. Never logged.
+   * Redis URL (`redis://[user:password@]host[:port][/db]`, or `rediss://…`
+   * for TLS) when `client` is absent: the store builds its own ioredis client
+   * with an offline queue off and short command timeouts, and closes it on
+   * shutdown. Read with the WHATWG URL parser: reserved characters in the
+   * user name or password must be percent-encoded (`encodeURIComponent`:
+   * `#` is `%23`, `/` is `%2F`, `?` is `%3F`, `@` is `%40`), the port must be a
+   * number, and options go in `redisOptions` (no query string); anything
+   * ambiguous is refused at startup. Messages show it with the password hidden.
    */
   url?: string;
   /** Extra ioredis options for the client the store builds from `url`. */
   redisOptions?: RedisOptions;
   /**
-   * Required. Secret key of the HMAC that turns an identity and the signing
-   * key's thumbprint into a Redis key, at least 32 bytes (e.g.
-   * `openssl rand -base64 32`); the same on every replica. Redis keys carry
-   * no user id; without the secret they cannot be linked to a user.
+   * Required. The fleet's shared secret, at least 32 bytes (e.g.
+   * `openssl rand -base64 32`), the same on every replica of one app. Keys
+   * derived from it name the Redis keys (no user id: without the secret they
+   * cannot be linked to a user) and authenticate every value the store writes,
+   * so a replica never serves a value it cannot prove this fleet wrote for
+   * this identity under this configuration. Two apps on one Redis share no
+   * state unless they share the secret and `keyPrefix`.
    */
   secret: string | Uint8Array;
   /** Prefix of every Redis key. Default: `'iadvize:'`. */
@@ -91,12 +99,6 @@ export interface RedisTokenStoreOptions {
    *   every request that needs a signature gets `503` + `Retry-After`.
    */
   failurePolicy?: 'open' | 'closed';
-  /**
-   * How long a request waits for another replica's signature of the same
-   * identity before signing itself, in ms. Default: the smaller of
-   * `signingTimeoutMs` and 3000.
-   */
-  lockWaitMs?: number;
   /** Deadline of each Redis command, in ms; a slower answer counts as Redis down. Default: 250. */
   commandTimeoutMs?: number;
   /** Most identities kept in each replica's in-process cache; the oldest entry is evicted first. Default: 10000. */
@@ -114,10 +116,11 @@ export interface ResolvedRedisTokenStoreOptions {
   budget?: Required<SigningBudgetOptions>;
   expectedReplicas: number;
   failurePolicy: 'open' | 'closed';
-  lockWaitMs?: number;
   commandTimeoutMs: number;
   maxLocalEntries: number;
   keyPrefix: string;
+  /** The `url` option, parsed (connection options for ioredis). */
+  url?: RedisUrlOptions;
 }
 
 /** What {@link resolveRedisTokenStoreOptions} makes of the raw options. @internal */
@@ -126,8 +129,8 @@ export interface RedisTokenStoreOptionsCheck {
   options: ResolvedRedisTokenStoreOptions;
   /** What is wrong with the raw options (option, and how to fix it; never a value). */
   problems: string[];
-  /** The HMAC key of the Redis keys, when `secret` is usable. */
-  hmacKey?: KeyObject;
+  /** The secret's bytes, when usable. */
+  secret?: Uint8Array;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -141,10 +144,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function resolveRedisTokenStoreOptions(raw: unknown): RedisTokenStoreOptionsCheck {
   const problems: string[] = [];
-  let hmacKey: KeyObject | undefined;
+  let secretBytes: Uint8Array | undefined;
+  let url: RedisUrlOptions | undefined;
   const o = isRecord(raw) ? raw : ({} as Record<string, unknown>);
   if (!isRecord(raw)) problems.push('options: must be an object with "secret" and "client" or "url"');
-  const known = ['client', 'url', 'redisOptions', 'secret', 'keyPrefix', 'reuseSeconds', 'minValiditySeconds', 'budget', 'expectedReplicas', 'failurePolicy', 'lockWaitMs', 'commandTimeoutMs', 'maxLocalEntries'];
+  const known = ['client', 'url', 'redisOptions', 'secret', 'keyPrefix', 'reuseSeconds', 'minValiditySeconds', 'budget', 'expectedReplicas', 'failurePolicy', 'commandTimeoutMs', 'maxLocalEntries'];
   const unknown = Object.keys(o).filter((k) => !known.includes(k));
   if (unknown.length > 0) problems.push(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => quoteName(k)).join(', ')} (known: ${known.join(', ')})`);
   if (o.client === undefined && o.url === undefined) problems.push('give "client" (your ioredis Redis or Cluster) or "url" (redis://host:6379)');
@@ -152,12 +156,20 @@ export function resolveRedisTokenStoreOptions(raw: unknown): RedisTokenStoreOpti
   if (o.client !== undefined && (!isRecord(o.client) || typeof (o.client as { get?: unknown }).get !== 'function' || typeof (o.client as { eval?: unknown }).eval !== 'function')) {
     problems.push('client: must be an ioredis Redis or Cluster instance');
   }
-  if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url))) problems.push('url: must be a redis:// or rediss:// URL (set it from an environment variable such as REDIS_URL)');
+  if (o.url !== undefined) {
+    if (typeof o.url !== 'string' || !/^rediss?:\/\//i.test(o.url)) {
+      problems.push('url: must be a redis:// or rediss:// URL (set it from an environment variable such as REDIS_URL)');
+    } else {
+      const parsed = parseRedisUrl(o.url);
+      if ('problem' in parsed) problems.push(parsed.problem);
+      else url = parsed.options;
+    }
+  }
   const secret = o.secret;
   const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret instanceof Uint8Array ? secret : undefined;
   if (bytes === undefined) problems.push('secret: is required, a string or Uint8Array of at least 32 bytes, the same on every replica (generate it with `openssl rand -base64 32`)');
   else if (bytes.length < MIN_REDIS_KEY_SECRET_BYTES) problems.push(`secret: must be at least ${MIN_REDIS_KEY_SECRET_BYTES} bytes (got ${bytes.length}); generate one with \`openssl rand -base64 32\``);
-  else hmacKey = createSecretKey(bytes);
+  else secretBytes = Uint8Array.from(bytes);
 
   const int = (name: string, value: unknown, min: number, max: number, fallback?: number): number | undefined => {
     const v = value ?? fallback;
@@ -198,10 +210,10 @@ export function resolveRedisTokenStoreOptions(raw: unknown): RedisTokenStoreOpti
     budget,
     expectedReplicas: int('expectedReplicas', o.expectedReplicas, 1, 10_000, 1) as number,
     failurePolicy: failurePolicy === 'closed' ? 'closed' : 'open',
-    lockWaitMs: int('lockWaitMs', o.lockWaitMs, 10, 60_000),
     commandTimeoutMs: int('commandTimeoutMs', o.commandTimeoutMs, 10, 60_000, 250) as number,
     maxLocalEntries: int('maxLocalEntries', o.maxLocalEntries, 1, 1_000_000, 10_000) as number,
     keyPrefix: typeof keyPrefix === 'string' ? keyPrefix : 'iadvize:',
+    ...(url ? { url } : {}),
   };
-  return { options, problems, ...(hmacKey ? { hmacKey } : {}) };
+  return { options, problems, ...(secretBytes ? { secret: secretBytes } : {}) };
 }

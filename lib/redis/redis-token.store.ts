@@ -1,32 +1,25 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { IntervalLog } from '../common/interval-log.js';
 import { InvalidOptionsError, SigningUnavailableError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import { boundRetryAfter } from '../http/retry-after.js';
-import { importOptional } from '../kms/optional-import.js';
 import type { IAdvizeUser } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/token.service.js';
 import type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from '../token/token-store.js';
 import { resolveRedisTokenStoreOptions, type RedisTokenStoreOptions, type ResolvedRedisTokenStoreOptions } from './redis-token-store.options.js';
-import { parseSharedEntry, PUBLISH_SCRIPT, RELEASE_SCRIPT, sharedKeyOf, type SharedEntry } from './shared-entry.js';
-import { LocalBucket, RedisBucket, type BudgetAnswer } from './signing-budget.js';
+import { RedisLink, StoreDown } from './redis-link.js';
+import { PUBLISH_SCRIPT, RELEASE_SCRIPT, StoreKeys, type RejectedEntryReason, type SharedEntry } from './shared-entry.js';
+import { LocalBucket, RedisBucket, takeWithin, type BudgetAnswer } from './signing-budget.js';
 
 /** Clock difference between replicas tolerated when judging a shared entry's age, in ms. */
 const MAX_CLOCK_SKEW_MS = 5000;
 
-/** Thrown inside the store when Redis fails; never leaves it. */
-class StoreDown extends Error {
-  constructor(readonly operation: string) {
-    super(`redis ${operation} failed`);
-  }
-}
-
-/** The minimal ioredis surface the store uses (a `Redis` or a `Cluster`). */
-type RedisClient = Pick<Redis, 'get' | 'set' | 'eval' | 'ping' | 'status'> & { quit(): Promise<unknown>; disconnect(): void };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** What a request holds while it signs for the fleet. */
+interface Lock {
+  tokenKey: string;
+  lockKey: string;
+  nonce: string;
 }
 
 /**
@@ -37,19 +30,23 @@ function sleep(ms: number): Promise<void> {
  *   every replica for the same identity during `reuseSeconds` (at most half
  *   the token lifetime), from Redis and from each replica's memory;
  * - **coalescing**: concurrent misses for one identity, on any replicas,
- *   cost one signature (a short `SET NX PX` lock; the others poll; one that
- *   waits longer than `lockWaitMs` signs itself);
+ *   cost one signature while Redis answers: one request takes a short lock
+ *   (`SET NX PX`, as long as its own signing deadline) and signs; the others
+ *   wait for its token, and one signs itself only once that holder is gone
+ *   (its signature failed, or its lock expired);
  * - **signing budget**: an atomic limiter in Redis caps signatures per second
  *   across the fleet; over it, a still-valid cached token is served, else
  *   `503 IADVIZE_SIGNING_UNAVAILABLE` with `Retry-After`;
- * - **Redis failure** follows `failurePolicy` (default: fail open to the
- *   in-process cache and a per-replica share of the budget), is reported by
- *   the health check (`degraded`) and in events, and heals by itself when
- *   Redis answers again.
- *
- * Redis keys are `<prefix>{<HMAC-SHA256(secret, identity, signing-key thumbprint)>}:t|l`:
- * no user id; a key switch (`signingKey.schedule`, a reloaded key file) changes every key,
- * so an old-key token is never served after it.
+ * - **nothing read back is trusted**: every value is sealed with an HMAC
+ *   (a key derived from `secret`) bound to its Redis key, the signing key,
+ *   the issuer, the iAdvize key and the token lifetime; a value that does not
+ *   verify is never served (the replica signs its own, and reports
+ *   `store.rejected`); the budget state is checked and repaired to "spent";
+ * - **Redis failure** (down, too slow, refusing writes) follows
+ *   `failurePolicy` (default: fail open to the in-process cache and a
+ *   per-replica share of the budget), is reported by the health check (a
+ *   write-and-read round trip) and in events, and heals by itself when Redis
+ *   takes writes again.
  *
  * ```ts
  * import { RedisTokenStore } from 'nestjs-iadvize-auth/redis';
@@ -70,28 +67,33 @@ function sleep(ms: number): Promise<void> {
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis';
   private readonly logger = new Logger('IAdvizeRedisTokenStore');
+  private readonly rejections = new IntervalLog(this.logger);
   private readonly options: ResolvedRedisTokenStoreOptions;
   private readonly problems: string[];
-  private readonly hmacKey?: KeyObject;
+  private readonly secret?: Uint8Array;
+  private readonly link: RedisLink;
   private context?: TokenStoreContext;
+  private keys?: StoreKeys;
   private events: IAdvizeAuthEvents = new IAdvizeAuthEvents();
-  private client?: RedisClient;
-  private ownsClient = false;
-  private connecting?: Promise<void>;
   private readonly local = new Map<string, SharedEntry>();
   private readonly inFlight = new Map<string, Promise<TokenStoreResult>>();
   private fleetBudget?: RedisBucket;
-  private replicaBudget?: LocalBucket;
-  /** When Redis started failing (ms, wall clock), or undefined while it answers. */
-  private downSince: number | undefined;
-  private lastProblem: string | undefined;
-  private closed = false;
+  private readonly replicaBudget?: LocalBucket;
+  private readonly healthNonce = randomBytes(9).toString('base64url');
 
-  constructor(private readonly raw: RedisTokenStoreOptions) {
-    const { options, problems, hmacKey } = resolveRedisTokenStoreOptions(raw);
+  constructor(raw: RedisTokenStoreOptions) {
+    const { options, problems, secret } = resolveRedisTokenStoreOptions(raw);
     this.options = options;
     this.problems = problems;
-    this.hmacKey = hmacKey;
+    this.secret = secret;
+    const r = raw as Partial<RedisTokenStoreOptions> | undefined;
+    this.link = new RedisLink({
+      client: r?.client,
+      url: options.url,
+      redisOptions: r?.redisOptions,
+      commandTimeoutMs: options.commandTimeoutMs,
+      failurePolicy: options.failurePolicy,
+    });
     const budget = options.budget;
     if (budget) {
       const share = budget.signaturesPerSecond / this.options.expectedReplicas;
@@ -112,12 +114,15 @@ export class RedisTokenStore implements TokenStore {
     return problems;
   }
 
-  /** Called by the token service: takes its clock, events and token lifetime. */
+  /** Called by the token service: takes its clock, events and what gives a token its meaning. */
   attach(context: TokenStoreContext): void {
     const problems = this.checkOptions(context.tokenTtlSeconds);
-    if (problems.length > 0) throw new InvalidOptionsError(problems, 'RedisTokenStore options');
+    if (problems.length > 0 || !this.secret) throw new InvalidOptionsError(problems, 'RedisTokenStore options');
     this.context = context;
     this.events = context.events;
+    this.link.events = context.events;
+    this.keys = new StoreKeys(this.secret, this.options.keyPrefix, context);
+    if (this.options.budget) this.fleetBudget = new RedisBucket(this.options.budget.signaturesPerSecond, this.options.budget.burst, this.keys.budgetKey);
   }
 
   private get ctx(): TokenStoreContext {
@@ -133,86 +138,48 @@ export class RedisTokenStore implements TokenStore {
     return (this.options.minValiditySeconds ?? Math.max(10, Math.ceil(this.ctx.tokenTtlSeconds / 5))) * 1000;
   }
 
-  private get lockWaitMs(): number {
-    return this.options.lockWaitMs ?? Math.min(this.ctx.signingTimeoutMs, 3000);
+  /** How long a signing request holds its lock: its whole deadline (budget wait, signature, Redis commands). */
+  private get lockMs(): number {
+    return this.ctx.signingTimeoutMs + (this.options.budget?.maxWaitMs ?? 0) + 2 * this.options.commandTimeoutMs + 1000;
   }
 
-  /** Builds the ioredis client from `url` (lazily importing ioredis) and waits, bounded, for it to be ready. */
-  async connect(): Promise<void> {
-    this.connecting ??= this.open();
-    return this.connecting;
-  }
-
-  private async open(): Promise<void> {
-    if (this.raw.client) {
-      this.client = this.raw.client as unknown as RedisClient;
-    } else {
-      const mod = await importOptional(() => import('ioredis'), 'ioredis', 'RedisTokenStore (nestjs-iadvize-auth/redis)');
-      const RedisCtor = (mod as { Redis?: typeof Redis }).Redis ?? (mod as unknown as { default: typeof Redis }).default;
-      const timeout = this.options.commandTimeoutMs;
-      const client = new RedisCtor(this.raw.url as string, {
-        // Commands fail at once while disconnected instead of queueing: the failure policy decides.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        commandTimeout: timeout,
-        connectTimeout: Math.max(1000, timeout * 4),
-        retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
-        ...this.raw.redisOptions,
-        lazyConnect: false,
-      });
-      // ioredis emits 'error' on every failed reconnection: count it, never crash on it.
-      client.on('error', () => this.markDown('connection'));
-      this.client = client as unknown as RedisClient;
-      this.ownsClient = true;
-    }
-    if (this.options.budget) this.fleetBudget = new RedisBucket(this.options.budget.signaturesPerSecond, this.options.budget.burst, `${this.options.keyPrefix}budget`);
-    // Wait (bounded) for the first connection; a store that cannot connect works by its failure policy.
-    const deadline = Date.now() + Math.max(1000, this.options.commandTimeoutMs * 8);
-    while (this.client.status !== 'ready' && Date.now() < deadline && !this.closed) await sleep(20);
-    if (this.client.status !== 'ready') {
-      this.markDown('connect');
-    }
+  /** Connects to Redis (bounded; a store that cannot connect works by its failure policy). */
+  connect(): Promise<void> {
+    return this.link.connect();
   }
 
   /** Closes the client the store built from `url` (a client you passed stays open). */
-  async close(): Promise<void> {
-    this.closed = true;
-    const client = this.client;
-    if (!client || !this.ownsClient) return;
-    try {
-      if (client.status === 'ready') await this.bounded(client.quit(), 'quit');
-      else client.disconnect();
-    } catch {
-      client.disconnect();
-    }
+  close(): Promise<void> {
+    return this.link.close();
   }
 
-  /** Whether Redis answers (a `PING` bounded by `commandTimeoutMs`), and the failure policy. */
+  /**
+   * Whether Redis does what the store needs: a write-and-read round trip on a
+   * short-lived key of this app, bounded by `commandTimeoutMs`. A Redis that
+   * answers but refuses writes (read-only replica, out of memory) is down.
+   */
   async status(): Promise<TokenStoreStatus> {
     const base = { kind: this.kind, failurePolicy: this.options.failurePolicy };
-    try {
-      await this.command('ping', (c) => c.ping());
-      return { ...base, up: true };
-    } catch {
-      return { ...base, up: false, message: this.lastProblem ?? 'Redis is not reachable' };
-    }
+    const keys = this.keys;
+    if (!keys) return { ...base, up: false, message: 'the store is not attached' };
+    const trip = await this.link.roundTrip(keys.healthKey(this.healthNonce));
+    return trip.up ? { ...base, up: true } : { ...base, up: false, message: trip.message };
   }
 
   /** A token for `identity`: reused, shared, or minted by `mint` within the budget. */
   issue(identity: IAdvizeUser, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult> {
     const ctx = this.ctx;
     const kid = signingKeyThumbprint;
-    const hash = sharedKeyOf(this.hmacKey as KeyObject, identity, kid);
-    const now = ctx.clock();
-    const hit = this.local.get(hash);
-    if (hit && this.fresh(hit, kid, now)) {
+    const base = (this.keys as StoreKeys).identityBase(identity, kid);
+    const hit = this.local.get(base);
+    if (hit && this.fresh(hit, kid, ctx.clock())) {
       this.emitHit('local', false);
       return Promise.resolve({ token: hit.token, cached: true });
     }
-    const pending = this.inFlight.get(hash);
+    const pending = this.inFlight.get(base);
     if (pending) return pending.then((r) => ({ token: r.token, cached: true }));
-    const promise = this.resolveMiss(hash, kid, mint).finally(() => this.inFlight.delete(hash));
-    this.inFlight.set(hash, promise);
+    const promise = this.resolveMiss(base, kid, mint).finally(() => this.inFlight.delete(base));
+    this.inFlight.set(base, promise);
     return promise;
   }
 
@@ -225,74 +192,80 @@ export class RedisTokenStore implements TokenStore {
     return entry !== undefined && entry.kid === kid && entry.token.expiresAt * 1000 - now >= this.minValidityMs;
   }
 
-  private async resolveMiss(hash: string, kid: string, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
+  private async resolveMiss(base: string, kid: string, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
+    // One deadline for every Redis wait of this request: the longest a holder may keep its lock, the budget wait, the commands.
+    const until = Date.now() + this.lockMs + (this.options.budget?.maxWaitMs ?? 0) + 4 * this.options.commandTimeoutMs;
     try {
-      return await this.throughRedis(hash, kid, mint);
+      return await this.throughRedis(base, kid, mint, until);
     } catch (e) {
       if (!(e instanceof StoreDown)) throw e;
       if (this.options.failurePolicy === 'closed') {
-        throw new SigningUnavailableError('token store "redis" is unreachable and its failurePolicy is "closed"; check Redis (the replica recovers by itself when it answers)', {
+        throw new SigningUnavailableError('token store "redis" is unreachable or refuses writes and its failurePolicy is "closed"; check Redis (the replica recovers by itself when it answers)', {
           retryAfterSeconds: 1,
         });
       }
-      return this.locally(hash, kid, mint);
+      return this.locally(base, kid, mint);
     }
   }
 
   /** The fleet path: shared entry, lock, budget, publish. Throws StoreDown when Redis fails. */
-  private async throughRedis(hash: string, kid: string, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
-    const tokenKey = `${this.options.keyPrefix}{${hash}}:t`;
-    const lockKey = `${this.options.keyPrefix}{${hash}}:l`;
+  private async throughRedis(base: string, kid: string, mint: () => Promise<IAdvizeToken>, until: number): Promise<TokenStoreResult> {
+    const keys = this.keys as StoreKeys;
+    const tokenKey = keys.tokenKey(base);
+    const lockKey = keys.lockKey(base);
     const waitStart = Date.now();
     let waited = false;
     let pollMs = 10;
     for (;;) {
-      const shared = parseSharedEntry(await this.command('get', (c) => c.get(tokenKey)));
-      const now = this.ctx.clock();
-      if (shared && this.fresh(shared, kid, now)) {
-        this.remember(hash, shared);
+      const shared = await this.read(tokenKey, kid, until);
+      if (shared && this.fresh(shared, kid, this.ctx.clock())) {
+        this.remember(base, shared);
         if (waited) this.emitCoalesced('shared', Date.now() - waitStart);
         else this.emitHit('shared', false);
         return { token: shared.token, cached: true };
       }
       const nonce = randomBytes(12).toString('base64url');
-      const lockMs = this.ctx.signingTimeoutMs + 1000;
-      const locked = await this.command('lock', (c) => c.set(lockKey, nonce, 'PX', lockMs, 'NX'));
-      if (locked === 'OK') {
-        return this.signAsLeader(hash, kid, mint, { tokenKey, lockKey, nonce }, shared);
-      }
-      if (Date.now() - waitStart >= this.lockWaitMs) {
+      const locked = await this.link.command('lock', (c) => c.set(lockKey, nonce, 'PX', this.lockMs, 'NX'), true, until);
+      if (locked === 'OK') return this.signAsLeader(base, kid, mint, { tokenKey, lockKey, nonce }, shared, until);
+      // Another request holds the lock: its token comes, or its lock goes (failure, expiry) and this one takes it.
+      // Past a whole lock lifetime, someone keeps re-taking it (not this fleet's behaviour): sign without it.
+      if (Date.now() - waitStart >= this.lockMs + this.options.commandTimeoutMs) {
         this.emitCoalesced('timeout', Date.now() - waitStart);
-        return this.signAsLeader(hash, kid, mint, undefined, shared);
+        return this.signAsLeader(base, kid, mint, undefined, shared, until);
       }
       waited = true;
-      await sleep(pollMs);
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
       pollMs = Math.min(100, Math.ceil(pollMs * 1.5));
     }
   }
 
-  private async signAsLeader(
-    hash: string,
-    kid: string,
-    mint: () => Promise<IAdvizeToken>,
-    lock: { tokenKey: string; lockKey: string; nonce: string } | undefined,
-    stale: SharedEntry | undefined,
-  ): Promise<TokenStoreResult> {
+  /** The entry under `tokenKey`, authenticated and checked; a value that is not is reported and treated as missing. */
+  private async read(tokenKey: string, kid: string, until: number): Promise<SharedEntry | undefined> {
+    const value = await this.link.command('get', (c) => c.get(tokenKey), false, until);
+    const opened = (this.keys as StoreKeys).open(tokenKey, kid, value);
+    if (typeof opened !== 'string') return opened;
+    this.reject(opened);
+    return undefined;
+  }
+
+  private async signAsLeader(base: string, kid: string, mint: () => Promise<IAdvizeToken>, lock: Lock | undefined, stale: SharedEntry | undefined, until: number): Promise<TokenStoreResult> {
     const bucket = this.fleetBudget;
     if (bucket) {
       let answer: BudgetAnswer;
       try {
         // A request that can fall back on a still-valid token does not queue for budget: new visitors go first.
         const now = this.ctx.clock();
-        const canWait = !this.usableStale(stale, kid, now) && !this.usableStale(this.local.get(hash), kid, now);
-        answer = await this.takeBudget((c) => bucket.take(c as never, !canWait), canWait);
+        const canWait = !this.usableStale(stale, kid, now) && !this.usableStale(this.local.get(base), kid, now);
+        const waitUntil = canWait ? Math.min(until, Date.now() + (this.options.budget?.maxWaitMs ?? 0)) : 0;
+        answer = await takeWithin(() => this.link.command('budget', (c) => bucket.take(c as never, !canWait), true, until), waitUntil);
       } catch (e) {
         if (lock) void this.release(lock);
         throw e;
       }
+      if (answer.repaired) this.reject('budget-state');
       if (!answer.allowed) {
         if (lock) void this.release(lock);
-        return this.refuse('fleet', hash, kid, stale, answer.waitMs);
+        return this.refuse('fleet', base, kid, stale, answer.waitMs);
       }
     }
     let token: IAdvizeToken;
@@ -304,35 +277,23 @@ export class RedisTokenStore implements TokenStore {
       throw e;
     }
     const entry: SharedEntry = { token, mintedAt, kid };
-    this.remember(hash, entry);
+    this.remember(base, entry);
+    const keys = this.keys as StoreKeys;
     const ttlMs = Math.floor(token.expiresAt * 1000 - mintedAt - this.minValidityMs);
-    const tokenKey = lock?.tokenKey ?? `${this.options.keyPrefix}{${hash}}:t`;
-    const lockKey = lock?.lockKey ?? `${this.options.keyPrefix}{${hash}}:l`;
+    const tokenKey = lock?.tokenKey ?? keys.tokenKey(base);
+    const lockKey = lock?.lockKey ?? keys.lockKey(base);
     if (ttlMs > 0) {
       // Best effort: the token is already minted and served; a failed publish only costs reuse.
-      await this.command('publish', (c) => c.eval(PUBLISH_SCRIPT, 2, tokenKey, lockKey, JSON.stringify(entry), ttlMs, lock?.nonce ?? '')).catch(() => undefined);
+      await this.link.command('publish', (c) => c.eval(PUBLISH_SCRIPT, 2, tokenKey, lockKey, keys.seal(tokenKey, entry), ttlMs, lock?.nonce ?? ''), true).catch(() => undefined);
     } else if (lock) {
       void this.release(lock);
     }
     return { token, cached: false };
   }
 
-  /** Takes one signature from the fleet budget, waiting up to `maxWaitMs` for one. */
-  private async takeBudget(take: (c: RedisClient) => Promise<BudgetAnswer>, canWait: boolean): Promise<BudgetAnswer> {
-    const maxWait = canWait ? (this.options.budget?.maxWaitMs ?? 0) : 0;
-    const start = Date.now();
-    for (;;) {
-      const answer = await this.command('budget', take);
-      if (answer.allowed) return answer;
-      const spent = Date.now() - start;
-      if (spent + answer.waitMs > maxWait) return answer;
-      await sleep(Math.max(1, answer.waitMs));
-    }
-  }
-
-  private refuse(scope: 'fleet' | 'replica', hash: string, kid: string, stale: SharedEntry | undefined, waitMs: number): TokenStoreResult {
+  private refuse(scope: 'fleet' | 'replica', base: string, kid: string, stale: SharedEntry | undefined, waitMs: number): TokenStoreResult {
     const now = this.ctx.clock();
-    const local = this.local.get(hash);
+    const local = this.local.get(base);
     const candidate = [stale, local].filter((e): e is SharedEntry => this.usableStale(e, kid, now)).sort((a, b) => b.token.expiresAt - a.token.expiresAt)[0];
     if (candidate) {
       this.emitHit(candidate === stale ? 'shared' : 'local', true);
@@ -349,83 +310,42 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** The fail-open path: in-process cache (already checked) and this replica's share of the budget. */
-  private async locally(hash: string, kid: string, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
+  private async locally(base: string, kid: string, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
     const bucket = this.replicaBudget;
     if (bucket) {
-      const canWait = !this.usableStale(this.local.get(hash), kid, this.ctx.clock());
-      const maxWait = canWait ? (this.options.budget?.maxWaitMs ?? 0) : 0;
-      let answer = bucket.take(!canWait);
-      const start = Date.now();
-      while (!answer.allowed && Date.now() - start + answer.waitMs <= maxWait) {
-        await sleep(Math.max(1, answer.waitMs));
-        answer = bucket.take(!canWait);
-      }
-      if (!answer.allowed) return this.refuse('replica', hash, kid, undefined, answer.waitMs);
+      const canWait = !this.usableStale(this.local.get(base), kid, this.ctx.clock());
+      const answer = await takeWithin(() => bucket.take(!canWait), canWait ? Date.now() + (this.options.budget?.maxWaitMs ?? 0) : 0);
+      if (!answer.allowed) return this.refuse('replica', base, kid, undefined, answer.waitMs);
     }
     const mintedAt = this.ctx.clock();
     const token = await mint();
-    this.remember(hash, { token, mintedAt, kid });
+    this.remember(base, { token, mintedAt, kid });
     return { token, cached: false };
   }
 
-  private remember(hash: string, entry: SharedEntry): void {
-    this.local.delete(hash);
+  private remember(base: string, entry: SharedEntry): void {
+    this.local.delete(base);
     while (this.local.size >= this.options.maxLocalEntries) {
       const oldest = this.local.keys().next().value as string;
       this.local.delete(oldest);
     }
-    this.local.set(hash, entry);
+    this.local.set(base, entry);
   }
 
-  private async release(lock: { lockKey: string; nonce: string }): Promise<void> {
-    await this.command('unlock', (c) => c.eval(RELEASE_SCRIPT, 1, lock.lockKey, lock.nonce)).catch(() => undefined);
+  private async release(lock: Lock): Promise<void> {
+    await this.link.command('unlock', (c) => c.eval(RELEASE_SCRIPT, 1, lock.lockKey, lock.nonce), true).catch(() => undefined);
   }
 
-  /** Runs one Redis command, bounded by `commandTimeoutMs`; any failure becomes StoreDown (and is reported). */
-  private async command<T>(operation: string, run: (client: RedisClient) => Promise<T>): Promise<T> {
-    if (!this.client) await this.connect();
-    const client = this.client as RedisClient;
-    if (client.status !== 'ready') {
-      this.markDown('unavailable');
-      throw new StoreDown(operation);
-    }
-    try {
-      const result = await this.bounded(run(client), operation);
-      this.markUp();
-      return result;
-    } catch (e) {
-      this.markDown(operation);
-      throw e instanceof StoreDown ? e : new StoreDown(operation);
-    }
-  }
-
-  private bounded<T>(promise: Promise<T>, operation: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreDown(operation)), this.options.commandTimeoutMs);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-  }
-
-  private markDown(operation: string): void {
-    if (this.closed) return;
-    this.lastProblem = operation === 'connect' || operation === 'connection' || operation === 'unavailable' ? 'Redis is not connected' : `Redis ${operation} failed or timed out`;
-    if (this.downSince === undefined) {
-      this.downSince = Date.now();
-      this.logger.warn(
-        `${this.lastProblem}; ${this.options.failurePolicy === 'open' ? 'serving from the in-process cache within this replica\'s share of the signing budget (failurePolicy "open")' : 'requests that need a signature get 503 (failurePolicy "closed")'} until Redis answers again`,
-      );
-    }
-    if (this.events.listening('store.error')) this.events.emit('store.error', { store: this.kind, operation, failurePolicy: this.options.failurePolicy });
-  }
-
-  private markUp(): void {
-    if (this.downSince === undefined) return;
-    const downMs = Date.now() - this.downSince;
-    this.downSince = undefined;
-    this.lastProblem = undefined;
-    this.logger.log(`Redis answers again after ${Math.round(downMs)} ms; the replica is back in the fleet`);
-    if (this.events.listening('store.recovered')) this.events.emit('store.recovered', { store: this.kind, downMs });
+  /** A value read from Redis that this fleet did not write (or not for this context): counted, evented, logged at a bounded rate. */
+  private reject(reason: RejectedEntryReason | 'budget-state'): void {
+    if (this.events.listening('store.rejected')) this.events.emit('store.rejected', { store: this.kind, reason });
+    this.rejections.note(
+      reason,
+      'warn',
+      reason === 'budget-state'
+        ? 'the signing budget state in Redis was not a number in range and was reset to "spent": something other than this fleet writes to its key'
+        : `a value read from Redis was not served (${reason}): something other than this fleet (or a replica with another secret) wrote to this store's keys; the replica signed its own token`,
+    );
   }
 
   private emitHit(source: 'local' | 'shared', stale: boolean): void {

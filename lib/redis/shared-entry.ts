@@ -1,8 +1,8 @@
-import { createHmac, type KeyObject } from 'node:crypto';
-import type { IAdvizeUser } from '../token/identity.js';
+import { createHash, createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { canonicalIdentity, type IAdvizeUser } from '../token/identity.js';
 import type { IAdvizeToken } from '../token/iadvize-token.js';
 
-/** A cached token, with when it was minted and by which key (in Redis as JSON, and in each replica's memory). @internal */
+/** A cached token, with when it was minted (in Redis sealed, and in each replica's memory). @internal */
 export interface SharedEntry {
   token: IAdvizeToken;
   /** When it was minted (module clock, ms). */
@@ -11,9 +11,27 @@ export interface SharedEntry {
   kid: string;
 }
 
+/** What gives a token its meaning besides the identity and the signing key: an entry minted under another context is never served. @internal */
+export interface EntryContext {
+  readonly issuer: string;
+  readonly iadvizeKeyThumbprint: string;
+  readonly tokenTtlSeconds: number;
+}
+
+/** Why a value read from Redis was not served. @internal */
+export type RejectedEntryReason = 'malformed' | 'unauthenticated' | 'out-of-range';
+
+/** Largest value the store accepts from Redis, in bytes (a token is about 1.3 KB). @internal */
+export const MAX_ENTRY_BYTES = 16 * 1024;
+
+/** A compact JWE: five base64url parts, the second empty (`dir` is not used, but RSA-OAEP keys are). */
+const COMPACT_JWE = /^[A-Za-z0-9_-]{1,512}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,12000}\.[A-Za-z0-9_-]{1,64}$/;
+const VERSION = '2';
+const MAC_LENGTH = 43; // base64url of 32 bytes
+
 /**
  * Stores an entry and, if the caller still holds the lock (its nonce), releases it, atomically.
- * KEYS: token key, lock key; ARGV: entry JSON, TTL (ms), lock nonce.
+ * KEYS: token key, lock key; ARGV: sealed entry, TTL (ms), lock nonce.
  * @internal
  */
 export const PUBLISH_SCRIPT = `
@@ -30,30 +48,96 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 /**
- * The Redis key base of an identity under a signing key (its thumbprint `kid`):
- * an HMAC under the store's secret, no user data.
+ * Every name and seal of one store, derived from its `secret` (HKDF-SHA-256, one
+ * sub-key per use), its key prefix and the context fingerprint:
+ *
+ * - Redis key names: `<prefix>{<HMAC(names, context, kid, identity)>}:t|l` (token, lock;
+ *   one hash tag, so one Cluster slot), and `<prefix>{<app tag>}:b|h:…` (budget, health),
+ *   where the app tag is an HMAC of the prefix: two apps on one Redis share state only
+ *   if they share the secret and the prefix;
+ * - values: `2.<HMAC(values, key name, kid, context, payload)>.<payload>`, so a value
+ *   copied to another key, written by anyone without the secret or minted under
+ *   another context does not verify.
  * @internal
  */
-export function sharedKeyOf(hmacKey: KeyObject, identity: IAdvizeUser, kid: string): string {
-  // Own properties only (the identity was validated, but never read through a prototype).
-  const vd = (Object.hasOwn(identity, 'visitorData') ? identity.visitorData : undefined) as Record<string, string> | undefined;
-  const canonical = JSON.stringify([identity.userId, vd ? Object.keys(vd).sort().map((k) => [k, vd[k]]) : null]);
-  return createHmac('sha256', hmacKey)
-    .update(`nestjs-iadvize-auth/v1\0${kid}\0${canonical}`, 'utf8')
-    .digest('base64url');
-}
+export class StoreKeys {
+  private readonly namesKey: KeyObject;
+  private readonly valuesKey: KeyObject;
+  /** SHA-256 of the context: issuer, iAdvize key, token lifetime. */
+  readonly contextFingerprint: string;
+  private readonly appTag: string;
 
-/**
- * An entry read from Redis, or `undefined` when absent or not one of ours.
- * @internal
- */
-export function parseSharedEntry(value: string | null): SharedEntry | undefined {
-  if (value === null || value === undefined) return undefined;
-  try {
-    const e = JSON.parse(value) as SharedEntry;
-    if (typeof e?.token?.token !== 'string' || typeof e.token.expiresAt !== 'number' || typeof e.mintedAt !== 'number' || typeof e.kid !== 'string') return undefined;
-    return e;
-  } catch {
-    return undefined;
+  constructor(
+    secret: Uint8Array,
+    private readonly prefix: string,
+    private readonly context: EntryContext,
+  ) {
+    const derive = (info: string) => createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'nestjs-iadvize-auth/redis', info, 32)));
+    this.namesKey = derive('key names v2');
+    this.valuesKey = derive('entry seal v2');
+    this.contextFingerprint = createHash('sha256')
+      .update(JSON.stringify(['context v2', context.issuer, context.iadvizeKeyThumbprint, context.tokenTtlSeconds]))
+      .digest('base64url');
+    this.appTag = createHmac('sha256', this.namesKey).update(`app\0${prefix}`).digest('base64url').slice(0, 22);
+  }
+
+  /** The hash-tagged base of an identity's keys under a signing key (no user data). */
+  identityBase(identity: IAdvizeUser, kid: string): string {
+    return createHmac('sha256', this.namesKey).update(`identity\0${this.contextFingerprint}\0${kid}\0${canonicalIdentity(identity)}`, 'utf8').digest('base64url');
+  }
+
+  tokenKey(base: string): string {
+    return `${this.prefix}{${base}}:t`;
+  }
+
+  lockKey(base: string): string {
+    return `${this.prefix}{${base}}:l`;
+  }
+
+  /** The fleet budget's key: this app's own (prefix and secret). */
+  get budgetKey(): string {
+    return `${this.prefix}{${this.appTag}}:b`;
+  }
+
+  /** A replica's health probe key. */
+  healthKey(nonce: string): string {
+    return `${this.prefix}{${this.appTag}}:h:${nonce}`;
+  }
+
+  /** The value stored under `redisKey` for `entry`. */
+  seal(redisKey: string, entry: SharedEntry): string {
+    const payload = JSON.stringify({ v: entry.token.token, e: entry.token.expiresAt, m: entry.mintedAt });
+    return `${VERSION}.${this.mac(redisKey, entry.kid, payload)}.${payload}`;
+  }
+
+  /**
+   * The entry a value read from `redisKey` holds, once authenticated and checked;
+   * `undefined` when absent; the reason when it must not be served.
+   */
+  open(redisKey: string, kid: string, value: unknown): SharedEntry | RejectedEntryReason | undefined {
+    if (value === null || value === undefined) return undefined;
+    if (typeof value !== 'string' || value.length > MAX_ENTRY_BYTES || !value.startsWith(`${VERSION}.`) || value.charAt(2 + MAC_LENGTH) !== '.') return 'malformed';
+    const mac = Buffer.from(value.slice(2, 2 + MAC_LENGTH), 'utf8');
+    const payload = value.slice(3 + MAC_LENGTH);
+    const expected = Buffer.from(this.mac(redisKey, kid, payload), 'utf8');
+    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return 'unauthenticated';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(payload);
+    } catch {
+      return 'malformed';
+    }
+    if (typeof parsed !== 'object' || parsed === null) return 'malformed';
+    const { v, e, m } = parsed as Record<string, unknown>;
+    if (typeof v !== 'string' || !COMPACT_JWE.test(v)) return 'malformed';
+    if (!Number.isSafeInteger(e) || !Number.isSafeInteger(m) || (m as number) < 0) return 'out-of-range';
+    // Our own entries expire tokenTtlSeconds after they were minted (+1: the mint may start in the next second).
+    const lifetime = (e as number) - Math.floor((m as number) / 1000);
+    if (lifetime < this.context.tokenTtlSeconds || lifetime > this.context.tokenTtlSeconds + 1) return 'out-of-range';
+    return { token: { token: v, expiresAt: e as number }, mintedAt: m as number, kid };
+  }
+
+  private mac(redisKey: string, kid: string, payload: string): string {
+    return createHmac('sha256', this.valuesKey).update(`entry\0${redisKey}\0${kid}\0${this.contextFingerprint}\0${payload}`, 'utf8').digest('base64url');
   }
 }

@@ -130,3 +130,15 @@ function checkIdentity(identity: unknown): IAdvizeUser {
   if (cleanVisitorData && Object.keys(cleanVisitorData).length > 0) clean.visitorData = cleanVisitorData;
   return clean;
 }
+
+/**
+ * One string per identity, the same whatever the order of its `visitorData`
+ * fields: the key of every token cache (in-process and shared). Reads own
+ * properties only (the identity was validated).
+ * @internal
+ */
+export function canonicalIdentity(identity: IAdvizeUser): string {
+  const vd = (Object.hasOwn(identity, 'visitorData') ? identity.visitorData : undefined) as Record<string, string> | undefined;
+  const fields = vd ? Object.keys(vd).sort().map((k) => [k, vd[k]]) : [];
+  return JSON.stringify([identity.userId, fields]);
+}

@@ -9,6 +9,10 @@ import type { IAdvizeToken } from './iadvize-token.js';
 export interface TokenStoreContext {
   /** Lifetime of minted tokens (`tokenTtlSeconds`). */
   readonly tokenTtlSeconds: number;
+  /** The `iss` claim of minted tokens (`issuer`): a store shares tokens only between replicas with the same. */
+  readonly issuer: string;
+  /** RFC 7638 thumbprint of the iAdvize key tokens are encrypted to: a store shares tokens only between replicas with the same. */
+  readonly iadvizeKeyThumbprint: string;
   /** Deadline of one signature (`signingTimeoutMs`): how long a mint can take. */
   readonly signingTimeoutMs: number;
   /** The module clock, in milliseconds since the epoch. */

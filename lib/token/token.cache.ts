@@ -1,5 +1,6 @@
 import type { IAdvizeToken } from './iadvize-token.js';
 import type { TokenCacheOptions } from '../options/iadvize-auth.options.js';
+import { canonicalIdentity, type IAdvizeUser } from './identity.js';
 
 interface Entry {
   token: IAdvizeToken;
@@ -25,12 +26,13 @@ export class TokenCache {
   }
 
   /**
-   * The cache key of an identity: user id and visitor data, unambiguous, and
-   * the thumbprint of the signing key, so that after a key switch (scheduled
-   * rotation, key file reload) no token signed with the old key is served.
+   * The cache key of an identity: user id and visitor data, unambiguous and
+   * independent of field order, and the thumbprint of the signing key, so that
+   * after a key switch (scheduled rotation, key file reload) no token signed
+   * with the old key is served.
    */
-  static keyOf(userId: string, visitorData: object | undefined, signingKeyThumbprint: string): string {
-    return JSON.stringify([signingKeyThumbprint, userId, visitorData ?? null]);
+  static keyOf(identity: IAdvizeUser, signingKeyThumbprint: string): string {
+    return `${signingKeyThumbprint}\0${canonicalIdentity(identity)}`;
   }
 
   /** The cached token for `key` while it is still served, else `undefined` (an expired entry is dropped). */

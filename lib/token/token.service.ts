@@ -57,6 +57,8 @@ export class TokenService implements OnModuleInit {
       this.store = config.tokenStore;
       this.store.attach({
         tokenTtlSeconds: config.tokenTtlSeconds,
+        issuer: config.issuer,
+        iadvizeKeyThumbprint: config.iadvizeKeyThumbprint,
         signingTimeoutMs: config.signingTimeoutMs,
         clock: config.clock,
         events: this.events,
@@ -111,7 +113,7 @@ export class TokenService implements OnModuleInit {
       }
     }
     if (!this.cache) return this.mint(valid, started, key, now);
-    const cacheKey = TokenCache.keyOf(valid.userId, ownVisitorData(valid), key.thumbprint);
+    const cacheKey = TokenCache.keyOf(valid, key.thumbprint);
     const { cached, token } = this.cache.getOrMint(cacheKey, () => this.mint(valid, started, key, now));
     if (cached && this.events.listening('token.issued')) {
       const issued = await token;

@@ -123,7 +123,7 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
         selfCheck: false,
         clock: () => clock.now,
         // Generous command deadline: a busy test machine must not look like a Redis outage (which fails open).
-        tokenStore: new RedisTokenStore({ url: redis.url, secret: SECRET, lockWaitMs: 20_000, commandTimeoutMs: 3000, ...store }),
+        tokenStore: new RedisTokenStore({ url: redis.url, secret: SECRET, commandTimeoutMs: 3000, ...store }),
         extraProviders: [HeaderUserGuard, provideIAdvizePrometheusMetrics({ registry })],
       },
       controller: { guards: [HeaderUserGuard] },
