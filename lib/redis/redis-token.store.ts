@@ -163,7 +163,9 @@ export class RedisTokenStore implements TokenStore {
     const keys = this.keys;
     if (!keys) return { ...base, up: false, message: 'the store is not attached' };
     const trip = await this.link.roundTrip(keys.healthKey(this.healthNonce));
-    return trip.up ? { ...base, up: true } : { ...base, up: false, message: trip.message };
+    if (!trip.up) return { ...base, up: false, message: trip.message };
+    // Hysteresis: after failures, up once writes have succeeded for a quiet second (the round trip is one).
+    return this.link.down ? { ...base, up: false, message: 'Redis answers again; waiting for a quiet second before counting it up' } : { ...base, up: true };
   }
 
   /** A token for `identity`: reused, shared, or minted by `mint` within the budget. */

@@ -257,7 +257,9 @@ describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` ($
       for (const key of keys) {
         expect(key).not.toContain('erin');
         expect(key).not.toContain('4242');
-        expect(key).toMatch(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\{[A-Za-z0-9_-]{43}\\}:[tl]|budget)$`));
+        // Identity keys: <prefix>{HMAC}:t|l; this app's own keys: <prefix>{app tag}:b (budget) or :h:<replica> (health).
+        expect(key.startsWith(prefix)).toBe(true);
+        expect(key.slice(prefix.length)).toMatch(/^(\{[A-Za-z0-9_-]{43}\}:[tl]|\{[A-Za-z0-9_-]{22}\}:(b|h:[A-Za-z0-9_-]+))$/);
       }
       const value = await admin.get(keys.find((k) => k.endsWith(':t')) as string);
       expect(value).not.toContain('erin');
