@@ -8,6 +8,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,8 +22,32 @@ const START_DEADLINE_MS = 30_000;
 /** No RDB, no AOF: nothing is written but cluster node files and sentinel configs, in the group's folder. */
 const NO_PERSISTENCE = ['--save', '', '--appendonly', 'no'];
 
+/** Every process any group started and has not seen exit: killed if the test process exits first. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `count` distinct free TCP ports on 127.0.0.1 (all held open at once while they are picked). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as { port: number }).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
 
 /** A TLS-only server and the CA that signed its certificate (PEM). */
@@ -50,7 +75,11 @@ export class RedisDeployments {
   async spawn(args: string[], ready: RegExp = /Ready to accept connections/): Promise<ChildProcess> {
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
-    child.once('exit', () => this.children.delete(child));
+    running.add(child);
+    child.once('exit', () => {
+      this.children.delete(child);
+      running.delete(child);
+    });
     let out = '';
     const onData = (d: Buffer) => {
       out = (out + d.toString()).slice(-4000);
@@ -98,16 +127,15 @@ export class RedisDeployments {
    */
   async startCluster(masters = 3): Promise<number[]> {
     const dir = this.tempDir();
-    const ports: number[] = [];
-    for (let i = 0; i < masters; i++) {
-      const port = await freePort();
-      // The bus port defaults to port + 10000, which may be taken or past 65535: pick a free one too.
-      const busPort = await freePort();
+    // The bus port defaults to port + 10000, which may be taken or past 65535: pick free ones too.
+    const free = await freePorts(2 * masters);
+    const ports = free.slice(0, masters);
+    for (const [i, port] of ports.entries()) {
+      const busPort = free[masters + i];
       await this.spawn([
         '--port', String(port), '--bind', '127.0.0.1', ...NO_PERSISTENCE, '--dir', dir,
         '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-port', String(busPort),
       ]);
-      ports.push(port);
     }
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: START_DEADLINE_MS });
     const deadline = Date.now() + START_DEADLINE_MS;
