@@ -72,6 +72,7 @@ export {
   type BudgetRefusedEvent,
   type StoreErrorEvent,
   type StoreRecoveredEvent,
+  type StoreRejectedEvent,
   type SigningKeySwitchedEvent,
   type SigningKeyReloadFailedEvent,
   type TokenRefusedCode,
