@@ -95,9 +95,8 @@ export class Fleet {
       logger,
     });
     const bus = app.get(IAdvizeAuthEvents);
-    for (const name of ['store.rejected', 'store.error', 'store.recovered', 'store.coalesced', 'budget.refused'] as const) {
-      bus.on(name, (e: never) => void (events[name] ??= []).push(e));
-    }
+    const record = <E extends keyof IAdvizeAuthEventMap>(name: E) => bus.on(name, (e) => void ((events[name] ??= []) as IAdvizeAuthEventMap[E][]).push(e));
+    for (const name of ['store.rejected', 'store.error', 'store.recovered', 'store.coalesced', 'budget.refused'] as const) record(name);
     const replica = { app, signer, registry, logger, events };
     this.replicas.push(replica);
     return replica;
