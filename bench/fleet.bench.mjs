@@ -28,6 +28,8 @@
  * under the default fail-open policy followed by a scheduled signing-key
  * switch, after which every token served is opened with FakeIAdvize and
  * those still carrying the old key are counted (full run, or `--only redisOutage`).
+ * Then, on the same redis-server, what authenticating a shared entry adds to a
+ * store hit (bench/store-hit.bench.mjs; goal under 2 % of a page view served from the store).
  *
  * Prints a table, or with --json one JSON object on stdout (progress goes to
  * stderr). Goals missed print FAIL but exit 0; only errors exit non-zero.
@@ -41,9 +43,10 @@ import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AUTH_OVERHEAD_GOAL_PERCENT, measureSharedHitAuth } from './store-hit.bench.mjs';
 
 const USAGE = `usage: node bench/fleet.bench.mjs [options]
-  --quick          smoke run, under 90 s: the headline and the in-process comparison only
+  --quick          smoke run, under 90 s: the headline, the in-process comparison and the store-hit cost only
   --json           print one JSON object on stdout instead of the table
   --replicas N     replica processes (default 3, at least 3 for the goal)
   --only redisOutage   only the Redis outage + key switch scenario (full timing)
@@ -466,6 +469,7 @@ async function main() {
   const started = Date.now();
   let fleet;
   let inProcess;
+  let sharedHit;
   const extra = {};
   try {
     if (options.only === 'redisOutage') {
@@ -480,6 +484,16 @@ async function main() {
       extra.inProcessTtl60 = await runScenario('inProcessTtl60', { ...common, tokenTtlSeconds: 60, shared: false });
       extra.redisOutage = await runScenario('redisOutage', { ...common, tokenTtlSeconds: 300, shared: true, outage: { seconds: 10, keySwitch: true } });
     }
+    // After the scenarios (replicas stopped): the cost of authentication on a store hit.
+    sharedHit = await measureSharedHitAuth({ redisUrl: redis.url, issuer: ISSUER, iadvizePublicKeyPem: fake.publicKeyPem, quick, log });
+    // For scale: open's extra CPU against the median page view of the headline (served mostly from the store).
+    const share = fleet.p50Ms > 0 ? ((sharedHit.openUs - sharedHit.plainParseUs) / (fleet.p50Ms * 1000)) * 100 : Infinity;
+    sharedHit.openExtraShareOfFleetPageViewP50Percent = Number.isFinite(share) ? round(share, 3) : null;
+    sharedHit.goal = {
+      name: `authentication adds < ${AUTH_OVERHEAD_GOAL_PERCENT} % to a store hit as served (open's extra CPU vs the headline's p50 page view)`,
+      pass: share < AUTH_OVERHEAD_GOAL_PERCENT,
+    };
+    log(`shared hit: authentication adds ${sharedHit.openExtraShareOfFleetPageViewP50Percent} % to a page view, ${sharedHit.authOverheadOnSharedHitPercent} % to a bare loopback GET (open ${sharedHit.openUs} µs in process)`);
   } finally {
     await redis.stop();
     await kms.stop();
@@ -502,10 +516,13 @@ async function main() {
       timeCompression: timing.compression,
     },
     ...pick(fleet),
+    authOverheadOnStoreHit: sharedHit.openExtraShareOfFleetPageViewP50Percent,
+    authOverheadOnSharedHit: sharedHit.authOverheadOnSharedHitPercent,
     redisVersion: redisServerVersion,
     fleet: { ...fleet, redis: redisServerVersion },
     inProcess,
     ...extra,
+    sharedHit,
     goal,
   };
   if (options.json) {
@@ -532,7 +549,14 @@ function printTable(result) {
   for (const row of rows) console.log(row.map((c, i) => String(c).padStart(widths[i])).join('  '));
   console.log(`redis ${result.redis}, ${result.replicas} replicas, KMS quota ${result.kmsQuotaPerSecond}/s, budget ${result.fleet.signingBudgetPerSecond}/s`);
   if (result.redisOutage?.outage) console.log(`Redis outage: ${JSON.stringify(result.redisOutage.outage)}`);
+  const h = result.sharedHit;
+  console.log(
+    `shared store hit (${h.hitsPerVariant} GETs per variant, ${h.pairs} interleaved batch pairs): GET + open ${h.sealedHitUs} µs, GET + JSON.parse ${h.plainHitUs} µs; ` +
+      `authentication adds ${h.openExtraShareOfFleetPageViewP50Percent} % to the headline's p50 page view; ` +
+      `open alone ${h.openUs} µs in process vs JSON.parse ${h.plainParseUs} µs; against a bare loopback GET it adds ${h.authOverheadOnSharedHitPercent} % (totals: ${h.authOverheadOfTotalsPercent} %)`,
+  );
   console.log(`${result.goal.pass ? 'PASS' : 'FAIL'}: ${result.goal.name}`);
+  console.log(`${h.goal.pass ? 'PASS' : 'FAIL'}: ${h.goal.name}`);
 }
 
 main().then(

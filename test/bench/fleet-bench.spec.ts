@@ -50,4 +50,17 @@ describeRedis('fleet benchmark (bench/fleet.bench.mjs --quick --json)', () => {
     expect((result.pageViews as number) > 0).toBe(true);
     expect(typeof (result.goal as Json).pass).toBe('boolean');
   });
+
+  it('reports what authenticating a shared entry adds to a store hit (a ratio of the same run, any sign)', () => {
+    const hit = result.sharedHit as Json;
+    expect(typeof result.authOverheadOnSharedHit === 'number' && Number.isFinite(result.authOverheadOnSharedHit)).toBe(true);
+    expect(hit.authOverheadOnSharedHitPercent).toBe(result.authOverheadOnSharedHit);
+    // The goal's figure: open's extra CPU as a share of the headline's p50 page view.
+    expect(typeof result.authOverheadOnStoreHit === 'number' && Number.isFinite(result.authOverheadOnStoreHit)).toBe(true);
+    for (const field of ['sealedHitUs', 'plainHitUs', 'openUs', 'plainParseUs']) {
+      const value = hit[field];
+      expect({ field, positive: typeof value === 'number' && Number.isFinite(value) && value > 0 }).toEqual({ field, positive: true });
+    }
+    expect(typeof (hit.goal as Json).pass).toBe('boolean');
+  });
 });
