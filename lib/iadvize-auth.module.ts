@@ -33,9 +33,10 @@ import { TokenService } from './token/token.service.js';
   providers: [
     {
       provide: IADVIZE_AUTH_CONFIG,
-      inject: [MODULE_OPTIONS_TOKEN],
-      useFactory: async (options: unknown): Promise<ResolvedIAdvizeAuthConfig> => {
-        const config = await resolveIAdvizeAuthOptions(options);
+      inject: [MODULE_OPTIONS_TOKEN, IAdvizeAuthEvents],
+      useFactory: async (options: unknown, events: IAdvizeAuthEvents): Promise<ResolvedIAdvizeAuthConfig> => {
+        // The token store is opened here, with the module's events.
+        const config = await resolveIAdvizeAuthOptions(options, events);
         const recipient = config.usesProductionIAdvizeKey
           ? `iAdvize production key (thumbprint ${IADVIZE_PRODUCTION_KEY_THUMBPRINT})`
           : `custom iAdvize key (thumbprint ${config.iadvizeKeyThumbprint})`;

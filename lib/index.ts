@@ -48,7 +48,7 @@ export { thumbprintOf } from './keys/key-material.js';
 export type { PublicKeyInput } from './keys/public-key-input.js';
 export { TokenService, type IAdvizeToken, type IAdvizeClaims, type SigningKeyInfo } from './token/token.service.js';
 export { validateIdentity, type IAdvizeUser, type IAdvizeVisitorData, type VisitorDataField } from './token/identity.js';
-export type { TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from './token/token-store.js';
+export type { OpenTokenStore, TokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from './token/token-store.js';
 export { UserResolver, RequestUserResolver } from './http/user.resolver.js';
 export { IAdvizeIdentityGuard } from './http/identity.guard.js';
 export { IAdvizeIdentity, IADVIZE_IDENTITY_REQUEST_KEY } from './http/identity.decorator.js';

@@ -218,6 +218,7 @@ export const doctorCommand: CliCommand = {
       const fake = await FakeIAdvize.create();
       const trial = new TokenService({
         ...config,
+        tokenStore: undefined, // a fresh token, never one of the configured store's
         iadvizePublicKey: fake.publicKey,
         iadvizeKeyThumbprint: await thumbprintOf(fake.publicKey),
         usesProductionIAdvizeKey: false,

@@ -110,7 +110,7 @@ export class IAdvizeHealthService {
       throw new TypeError(`IAdvizeHealthService.check: maxAgeSeconds must be a number >= 0 (got ${String(maxAgeSeconds)})`);
     }
     const store = this.config.tokenStore;
-    const [signer, storeStatus] = await Promise.all([this.signerCheck(maxAgeSeconds), store?.status()]);
+    const [signer, storeStatus] = await Promise.all([this.signerCheck(maxAgeSeconds), store?.status?.()]);
     if (storeStatus === undefined) return signer;
     if (!storeStatus.up && storeStatus.failurePolicy === 'closed' && signer.healthy) {
       // Failing closed, a store that cannot take writes means no new token: not ready.

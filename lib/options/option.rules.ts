@@ -1,3 +1,4 @@
+import { MemoryTokenStore } from '../token/memory-token.store.js';
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   MAX_TOKEN_TTL_SECONDS,
@@ -40,6 +41,7 @@ export interface PlainOptions {
   /** The clock as given (or `Date.now`); a function whenever no problem names `clock`. */
   clock: unknown;
   tokenCache?: Required<TokenCacheOptions>;
+  /** The `tokenStore` option (opened later, with the resolved settings), or the memory store `tokenCache` configures. */
   tokenStore?: TokenStore;
 }
 
@@ -113,7 +115,6 @@ export function checkPlainOptions(raw: Record<string, unknown>, problems: string
       if (raw.tokenCache !== undefined && raw.tokenCache !== false) {
         problems.push('tokenCache: remove it when tokenStore is set (the store keeps its own in-process cache, with the same reuse rules)');
       }
-      if (typeof ttl === 'number') for (const p of tokenStore.checkOptions(ttl)) problems.push(`tokenStore: ${p}`);
     }
   }
 
@@ -124,6 +125,6 @@ export function checkPlainOptions(raw: Record<string, unknown>, problems: string
     selfCheck: selfCheck as boolean,
     clock,
     ...(tokenCache ? { tokenCache } : {}),
-    ...(tokenStore ? { tokenStore } : {}),
+    ...(tokenStore ? { tokenStore } : tokenCache ? { tokenStore: new MemoryTokenStore(tokenCache) } : {}),
   };
 }

@@ -59,10 +59,10 @@ export class RedisLink {
   private lastFailureAt = 0;
   private lastProblem: string | undefined;
   private closed = false;
-  /** Where failures and recoveries are reported (set by the store once bound). */
-  events?: IAdvizeAuthEvents;
-
-  constructor(private readonly options: RedisLinkOptions) {}
+  constructor(
+    private readonly options: RedisLinkOptions,
+    private readonly events: IAdvizeAuthEvents,
+  ) {}
 
   /** `true` from the first failure until the store counts as up again. */
   get down(): boolean {
@@ -179,7 +179,7 @@ export class RedisLink {
         `${this.lastProblem}; ${this.options.failurePolicy === 'open' ? "serving from the in-process cache within this replica's share of the signing budget (failurePolicy \"open\")" : 'requests that need a signature get 503 (failurePolicy "closed")'} until Redis takes writes again`,
       );
     }
-    if (this.events?.listening('store.error')) this.events.emit('store.error', { store: 'redis', operation, failurePolicy: this.options.failurePolicy });
+    if (this.events.listening('store.error')) this.events.emit('store.error', { store: 'redis', operation, failurePolicy: this.options.failurePolicy });
   }
 
   private succeeded(): void {
@@ -188,6 +188,6 @@ export class RedisLink {
     this.downSince = undefined;
     this.lastProblem = undefined;
     this.logger.log(`Redis takes writes again after ${Math.round(downMs)} ms; the replica is back in the fleet`);
-    if (this.events?.listening('store.recovered')) this.events.emit('store.recovered', { store: 'redis', downMs });
+    if (this.events.listening('store.recovered')) this.events.emit('store.recovered', { store: 'redis', downMs });
   }
 }

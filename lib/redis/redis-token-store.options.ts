@@ -139,7 +139,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * Checks the options of a `RedisTokenStore` (those that do not depend on
- * the module's `tokenTtlSeconds`, which `checkOptions` adds) and applies their defaults.
+ * the module's `tokenTtlSeconds`, which `RedisTokenStore.open` adds) and applies their defaults.
  * @internal
  */
 export function resolveRedisTokenStoreOptions(raw: unknown): RedisTokenStoreOptionsCheck {

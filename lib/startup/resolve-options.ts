@@ -1,5 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { IAdvizeAuthError, InvalidOptionsError } from '../errors.js';
+import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
+import type { OpenTokenStore } from '../token/token-store.js';
 import { IADVIZE_PRODUCTION_PUBLIC_KEY } from '../iadvize.constants.js';
 import { loadPublicKey, samePublicKey, thumbprintOf } from '../keys/key-material.js';
 import type { SigningKeySchedule } from '../keys/key-schedule.js';
@@ -18,12 +20,12 @@ function messageOf(e: unknown, fallback: string): string {
 }
 
 /**
- * Validates raw options, loads every key, runs the startup self-check and
- * returns the resolved configuration. Throws one {@link InvalidOptionsError}
+ * Validates raw options, loads every key, opens the token store (its events
+ * go to `events`), runs the startup self-check and returns the resolved configuration. Throws one {@link InvalidOptionsError}
  * listing every problem (option, file or variable, and how to fix it); no
  * message contains key material.
  */
-export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedIAdvizeAuthConfig> {
+export async function resolveIAdvizeAuthOptions(raw: unknown, events: IAdvizeAuthEvents = new IAdvizeAuthEvents()): Promise<ResolvedIAdvizeAuthConfig> {
   if (!isRecord(raw)) throw new InvalidOptionsError(['options: must be an object with at least "issuer" and "signingKey"']);
   const problems: string[] = [];
   const plain = checkPlainOptions(raw, problems);
@@ -63,6 +65,25 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     problems.push('iadvizePublicKey: is the same key as signingKey; tokens must be encrypted to iAdvize\'s key, not to your own');
   }
 
+  const iadvizeKeyThumbprint = iadvizePublicKey ? await thumbprintOf(iadvizePublicKey) : '';
+  // The store is opened with the settings that give a token its meaning (its problems are listed with the others).
+  let tokenStore: OpenTokenStore | undefined;
+  if (plain.tokenStore && Number.isInteger(plain.tokenTtlSeconds)) {
+    try {
+      tokenStore = plain.tokenStore.open({
+        tokenTtlSeconds: plain.tokenTtlSeconds,
+        issuer: plain.issuer,
+        iadvizeKeyThumbprint,
+        signingTimeoutMs: timeout,
+        clock: typeof clock === 'function' ? (clock as () => number) : Date.now,
+        events,
+      });
+    } catch (e) {
+      if (e instanceof InvalidOptionsError) problems.push(...e.problems.map((p) => `tokenStore: ${p}`));
+      else problems.push(`tokenStore: ${messageOf(e, 'could not be opened')}`);
+    }
+  }
+
   if (problems.length === 0 && plain.selfCheck && signingKeys && iadvizePublicKey) {
     // Every scheduled key, not only the one in force: a bad future key fails now, not at its instant.
     problems.push(...(await signingKeys.selfCheck({ timeoutMs: timeout, iadvizePublicKey, messageOf })));
@@ -76,7 +97,6 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
   const keys = signingKeys as SigningKeySchedule; // set whenever no problem was found
   const iadvizePub = iadvizePublicKey as KeyObject;
   keys.checkReloadsWith({ timeoutMs: timeout, iadvizePublicKey: iadvizePub, messageOf });
-  const iadvizeKeyThumbprint = await thumbprintOf(iadvizePub);
   return {
     issuer: plain.issuer,
     tokenTtlSeconds: plain.tokenTtlSeconds,
@@ -96,7 +116,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown): Promise<ResolvedI
     usesProductionIAdvizeKey: samePublicKey(iadvizePub, loadPublicKey(IADVIZE_PRODUCTION_PUBLIC_KEY, 'production key')),
     // Checked on every reading too: a clock that later returns NaN fails the token (503), never signs "iat": null.
     clock: clock === Date.now ? Date.now : checkedClock(clock as () => unknown),
-    ...(plain.tokenCache ? { tokenCache: plain.tokenCache } : {}),
-    ...(plain.tokenStore ? { tokenStore: plain.tokenStore } : {}),
+    events,
+    ...(tokenStore ? { tokenStore } : {}),
   };
 }

@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { KeyProvider } from '../keys/key-provider.js';
 import type { SigningKeySchedule } from '../keys/key-schedule.js';
-import type { TokenCacheOptions } from '../options/iadvize-auth.options.js';
-import type { TokenStore } from '../token/token-store.js';
+import type { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
+import type { OpenTokenStore } from '../token/token-store.js';
 
 /** The validated configuration the module's providers share. */
 export interface ResolvedIAdvizeAuthConfig {
@@ -22,8 +22,8 @@ export interface ResolvedIAdvizeAuthConfig {
   /** `true` when tokens go to iAdvize's production key (the default). */
   readonly usesProductionIAdvizeKey: boolean;
   readonly clock: () => number;
-  /** The token cache settings, when enabled. */
-  readonly tokenCache?: Required<TokenCacheOptions>;
-  /** The shared token store, when one is given. */
-  readonly tokenStore?: TokenStore;
+  /** Where the module's services report events (the store was opened with it). */
+  readonly events: IAdvizeAuthEvents;
+  /** The token store, opened: the `tokenStore` option, or the memory store `tokenCache` configures. */
+  readonly tokenStore?: OpenTokenStore;
 }

@@ -3,7 +3,8 @@ import type { IAdvizeUser } from './identity.js';
 import type { IAdvizeToken } from './iadvize-token.js';
 
 /**
- * What the token service gives a {@link TokenStore} when it attaches it.
+ * What the module gives a {@link TokenStore} when it opens it: the settings
+ * that give a token its meaning, the clock and the events.
  * @public
  */
 export interface TokenStoreContext {
@@ -47,24 +48,13 @@ export interface TokenStoreStatus {
 }
 
 /**
- * A token store shared by the replicas of a fleet (the `tokenStore` module
- * option). The library ships one, `RedisTokenStore` from
- * `nestjs-iadvize-auth/redis`; implement this interface for another engine.
- *
- * The token service validates the identity, then hands it and a `mint`
- * callback (one signature) to {@link issue}; the store decides whether to
- * reuse a token, wait for another replica's signature, or call `mint`.
+ * A token store opened for one module: what the token service calls on
+ * every request ({@link TokenStore.open} returns it).
  * @public
  */
-export interface TokenStore {
+export interface OpenTokenStore {
   /** Short name for logs and health, e.g. `'redis'`. */
   readonly kind: string;
-  /** Problems with the store's options given the module's `tokenTtlSeconds` (empty when fine). Called at startup. */
-  checkOptions(tokenTtlSeconds: number): string[];
-  /** Called by the token service once it is built. */
-  attach(context: TokenStoreContext): void;
-  /** Connects (bounded; a store that cannot connect keeps working by its failure policy). Called at module init. */
-  connect?(): Promise<void>;
   /**
    * A token for `identity` (validated): reused, shared by another replica, or
    * minted by calling `mint`. `signingKeyThumbprint` is the RFC 7638
@@ -74,20 +64,38 @@ export interface TokenStore {
    * @throws SigningUnavailableError when the store refuses to sign (budget spent, or store down and failing closed)
    */
   issue(identity: IAdvizeUser, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult>;
-  /** The store's health (may ask the engine, bounded by a short timeout). */
-  status(): Promise<TokenStoreStatus>;
+  /** The store's health (may ask the engine, bounded by a short timeout). Absent for a store with nothing to check. */
+  status?(): Promise<TokenStoreStatus>;
+  /** Connects (bounded; a store that cannot connect keeps working by its failure policy). Called at module init. */
+  connect?(): Promise<void>;
   /** Releases connections the store opened itself. Called on application shutdown. */
   close?(): Promise<void>;
 }
 
+/**
+ * A token store (the `tokenStore` module option): where minted tokens are
+ * kept for reuse. The library ships `RedisTokenStore` from
+ * `nestjs-iadvize-auth/redis` (shared by the replicas of a fleet); the
+ * `tokenCache` option configures its in-process store. Implement this
+ * interface for another engine.
+ *
+ * The module opens the store once, while it resolves its options, with the
+ * settings that give a token its meaning ({@link TokenStoreContext}); the
+ * token service then validates each identity and hands it and a `mint`
+ * callback (one signature) to {@link OpenTokenStore.issue}.
+ * @public
+ */
+export interface TokenStore {
+  /** Short name for logs and health, e.g. `'redis'`. */
+  readonly kind: string;
+  /**
+   * Opens the store for one module. Must not do I/O (`connect` does).
+   * @throws InvalidOptionsError listing every problem with the store's options given the module's settings; the module reports them with its other problems, prefixed `tokenStore:`
+   */
+  open(context: TokenStoreContext): OpenTokenStore;
+}
+
 /** True when `value` has the shape of a {@link TokenStore}. */
 export function isTokenStore(value: unknown): value is TokenStore {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as TokenStore).issue === 'function' &&
-    typeof (value as TokenStore).attach === 'function' &&
-    typeof (value as TokenStore).checkOptions === 'function' &&
-    typeof (value as TokenStore).status === 'function'
-  );
+  return typeof value === 'object' && value !== null && typeof (value as TokenStore).open === 'function' && typeof (value as TokenStore).kind === 'string';
 }

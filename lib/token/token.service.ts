@@ -9,8 +9,7 @@ import { b64url, compactEncrypt, jwsSigningInput } from './compact.js';
 import { validateIdentity, type IAdvizeUser } from './identity.js';
 import { ownValue } from './own-property.js';
 import type { IAdvizeClaims, IAdvizeToken } from './iadvize-token.js';
-import { TokenCache } from './token.cache.js';
-import type { TokenStore } from './token-store.js';
+import type { OpenTokenStore } from './token-store.js';
 import type { SigningKeyInForce } from '../keys/signing-key-check.js';
 import { signerFailureCodeOf, signVerified } from '../keys/sign-with-deadline.js';
 
@@ -41,8 +40,7 @@ export interface SigningKeyInfo {
 @Injectable()
 export class TokenService implements OnModuleInit {
   private readonly textEncoder = new TextEncoder();
-  private readonly cache?: TokenCache;
-  private readonly store?: TokenStore;
+  private readonly store?: OpenTokenStore;
   /** Where the service reports issued tokens and failures (the module's instance; a private one when built by hand). */
   readonly events: IAdvizeAuthEvents;
 
@@ -51,29 +49,19 @@ export class TokenService implements OnModuleInit {
     @Inject(IADVIZE_AUTH_CONFIG) private readonly config: ResolvedIAdvizeAuthConfig,
     @Optional() events?: IAdvizeAuthEvents,
   ) {
-    this.events = events ?? new IAdvizeAuthEvents();
-    if (config.tokenCache) this.cache = new TokenCache(config.tokenCache, config.clock);
-    if (config.tokenStore) {
-      this.store = config.tokenStore;
-      this.store.attach({
-        tokenTtlSeconds: config.tokenTtlSeconds,
-        issuer: config.issuer,
-        iadvizeKeyThumbprint: config.iadvizeKeyThumbprint,
-        signingTimeoutMs: config.signingTimeoutMs,
-        clock: config.clock,
-        events: this.events,
-      });
-    }
+    // The module's instance, which the store was opened with (config.events is the same one).
+    this.events = events ?? config.events ?? new IAdvizeAuthEvents();
+    this.store = config.tokenStore;
   }
 
-  /** Connects the shared `tokenStore`, if any (bounded: a store that cannot connect follows its failure policy). */
+  /** Connects the token store, if it connects (bounded: a store that cannot connect follows its failure policy). */
   async onModuleInit(): Promise<void> {
     await this.store?.connect?.();
   }
 
   /**
-   * Mints a token for `identity` (or, when the optional `tokenCache` is on,
-   * returns the one minted for the same identity less than `ttlSeconds` ago).
+   * Mints a token for `identity` (or, with a token store — `tokenCache` or
+   * `tokenStore` — returns one minted for the same identity, within its rules).
    *
    * @throws InvalidIdentityError when the identity breaks iAdvize's rules
    * @throws SigningUnavailableError when the signing backend fails or times out
@@ -112,15 +100,7 @@ export class TokenService implements OnModuleInit {
         throw e;
       }
     }
-    if (!this.cache) return this.mint(valid, started, key, now);
-    const cacheKey = TokenCache.keyOf(valid, key.thumbprint);
-    const { cached, token } = this.cache.getOrMint(cacheKey, () => this.mint(valid, started, key, now));
-    if (cached && this.events.listening('token.issued')) {
-      const issued = await token;
-      this.emitCachedIssue(valid.userId, started, key.provider.kind);
-      return issued;
-    }
-    return token;
+    return this.mint(valid, started, key, now);
   }
 
   /**

@@ -286,8 +286,8 @@ describeRedis(`RedisTokenStore against a hostile Redis${'missing' in found ? ` (
       const script = `
         import { RedisTokenStore } from './dist/redis/index.js';
         import { IAdvizeAuthEvents } from './dist/index.js';
-        const store = new RedisTokenStore({ url: process.env.TEST_REDIS_URL, secret: 'x'.repeat(32), commandTimeoutMs: 3000 });
-        store.attach({ tokenTtlSeconds: 60, issuer: 'https://brand.example', iadvizeKeyThumbprint: 'k', signingTimeoutMs: 1000, clock: Date.now, events: new IAdvizeAuthEvents() });
+        const store = new RedisTokenStore({ url: process.env.TEST_REDIS_URL, secret: 'x'.repeat(32), commandTimeoutMs: 3000 })
+          .open({ tokenTtlSeconds: 60, issuer: 'https://brand.example', iadvizeKeyThumbprint: 'k', signingTimeoutMs: 1000, clock: Date.now, events: new IAdvizeAuthEvents() });
         await store.connect();
         console.log(JSON.stringify(await store.status()));
         await store.close();

@@ -45,8 +45,9 @@ describe('ioredis is an optional peer of the /redis subpath', () => {
   it('a store without ioredis installed fails with "npm install ioredis" when it connects', () => {
     const script = `
       import { RedisTokenStore } from './dist/redis/index.js';
-      import { MissingDependencyError } from './dist/index.js';
-      const store = new RedisTokenStore({ url: 'redis://127.0.0.1:1', secret: 'x'.repeat(32) });
+      import { IAdvizeAuthEvents, MissingDependencyError } from './dist/index.js';
+      const store = new RedisTokenStore({ url: 'redis://127.0.0.1:1', secret: 'x'.repeat(32) })
+        .open({ tokenTtlSeconds: 60, issuer: 'https://brand.example', iadvizeKeyThumbprint: 'k', signingTimeoutMs: 1000, clock: Date.now, events: new IAdvizeAuthEvents() });
       try { await store.connect(); console.log('NO ERROR'); }
       catch (e) { console.log(JSON.stringify({ missing: e instanceof MissingDependencyError, code: e.code, message: e.message })); }
     `;

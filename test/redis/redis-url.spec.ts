@@ -5,6 +5,7 @@
  * password. The encoded form is proven against a real server in
  * redis-url.e2e.spec.ts.
  */
+import { IAdvizeAuthEvents, InvalidOptionsError } from '../../lib/index.js';
 import { RedisTokenStore } from '../../lib/redis/index.js';
 import { parseRedisUrl, urlForMessage } from '../../lib/redis/redis-url.js';
 
@@ -41,7 +42,14 @@ describe('the Redis url option', () => {
 
   it('a store given an ambiguous url fails at startup with the url shown, password hidden', () => {
     const store = new RedisTokenStore({ url: 'redis://admin:s3cret#pw@cache.internal:6379', secret: SECRET });
-    const problems = store.checkOptions(60);
+    const context = { tokenTtlSeconds: 60, issuer: 'https://brand.example', iadvizeKeyThumbprint: 'k', signingTimeoutMs: 1000, clock: Date.now, events: new IAdvizeAuthEvents() };
+    let problems: readonly string[] = [];
+    try {
+      store.open(context);
+    } catch (e) {
+      expect(e).toBeInstanceOf(InvalidOptionsError);
+      problems = (e as InvalidOptionsError).problems;
+    }
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain('url: redis://admin:<password hidden>@cache.internal:6379');
     expect(problems.join('\n')).not.toContain('s3cret');
