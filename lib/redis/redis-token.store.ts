@@ -46,6 +46,7 @@ import { RedisSession } from './redis-session.js';
  * @beta
  */
 export class RedisTokenStore implements TokenStore {
+  /** `'redis'`, in logs and health. */
   readonly kind = 'redis';
   private readonly options: ResolvedRedisTokenStoreOptions;
   private readonly problems: readonly string[];
