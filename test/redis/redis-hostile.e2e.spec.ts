@@ -231,9 +231,7 @@ describeRedis(`RedisTokenStore against a hostile Redis${'missing' in found ? ` (
     });
   });
 
-  describe('a Redis that reads but refuses writes', () => {
-    const [, platform] = PLATFORMS[0];
-
+  describe.each(PLATFORMS)('a Redis that reads but refuses writes, on %s', (_name, platform) => {
     async function refusingWrites(how: 'read-only replica' | 'out of memory', run: () => Promise<void>): Promise<void> {
       if (how === 'read-only replica') {
         await admin.replicaof('127.0.0.1', await freePort()); // a master that is not there: reads served, writes refused

@@ -90,3 +90,13 @@ describe('optional per-identity token cache', () => {
     expect((error as Error).message).toMatch(message);
   });
 });
+
+describe('one canonical identity key', () => {
+  it('the same visitor data in another field order is the same identity: one signature', async () => {
+    const { service, signer } = await setup({ ttlSeconds: 20 });
+    const a = await service.createToken({ userId: 'u', visitorData: { city: 'Nantes', country: 'FR', email: 'u@example.com' } });
+    const b = await service.createToken({ userId: 'u', visitorData: { email: 'u@example.com', country: 'FR', city: 'Nantes' } });
+    expect(b.token === a.token).toBe(true); // never print a token (the suite's output check)
+    expect(signer.calls).toBe(1);
+  });
+});
