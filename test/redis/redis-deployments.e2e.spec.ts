@@ -13,14 +13,15 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 import request from 'supertest';
-import { IAdvizeHealthService, PemKeyProvider, type KeyProvider, type SignOptions } from '../../lib/index.js';
+import { IAdvizeHealthService } from '../../lib/index.js';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../lib/redis/index.js';
 import type { FakeIAdvize, FakeIAdvizeSetup } from '../../lib/testing/index.js';
 import { authTestApp, authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import type { TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, type PlatformFactory } from '../support/platforms.js';
 import { RedisDeployments } from '../support/redis-deployments.js';
-import { findRedisServer } from '../support/redis-server.js';
+import { describeWithRedis } from '../support/redis-server.js';
+import { CountingSigner } from '../support/redis-fleet.js';
 import { HeaderUserGuard } from '../support/test-guards.js';
 
 const ISSUER = 'https://brand.example';
@@ -36,29 +37,6 @@ const [[, EXPRESS], [, FASTIFY]] = PLATFORMS;
  */
 const STORE_COMMANDS = ['+get', '+set', '+del', '+eval', '+time', '+info'];
 
-/** Signs with a PEM key and counts signatures. */
-class CountingSigner implements KeyProvider {
-  readonly alg = 'RS256' as const;
-  readonly kind = 'counting-kms';
-  readonly inProcess = true;
-  calls = 0;
-  private readonly inner: PemKeyProvider;
-
-  constructor(pem: string) {
-    this.inner = new PemKeyProvider({ pem });
-  }
-  async init(): Promise<void> {
-    await this.inner.init();
-  }
-  async sign(input: Uint8Array, _options?: SignOptions): Promise<Uint8Array> {
-    this.calls++;
-    return this.inner.sign(input);
-  }
-  getPublicKey() {
-    return this.inner.getPublicKey();
-  }
-}
-
 interface Replica {
   app: INestApplication;
   signer: CountingSigner;
@@ -69,16 +47,7 @@ function same(a: unknown, b: unknown): boolean {
   return typeof a === 'string' && a === b;
 }
 
-const found = findRedisServer();
-const describeRedis = 'missing' in found ? (process.env.CI ? describe : describe.skip) : describe;
-
-describeRedis(`RedisTokenStore on the Redis deployments users run${'missing' in found ? ` (${found.missing})` : ''}`, () => {
-  if ('missing' in found) {
-    it('needs redis-server in CI', () => {
-      throw new Error(`${found.missing}; .ci/run installs it`);
-    });
-    return;
-  }
+describeWithRedis('RedisTokenStore on the Redis deployments users run', () => {
 
   const deployments = new RedisDeployments();
   let setup: FakeIAdvizeSetup;

@@ -16,22 +16,13 @@ import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
 import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { PLATFORMS } from '../support/platforms.js';
 import { Fleet } from '../support/redis-fleet.js';
-import { findRedisServer, freePort, RedisServer } from '../support/redis-server.js';
+import { describeWithRedis, freePort, RedisServer } from '../support/redis-server.js';
 
 const ISSUER = 'https://brand.example';
 const SECRET = 'a-test-secret-of-at-least-thirty-two-bytes!';
 const OTHER_SECRET = 'another-apps-secret-of-at-least-32-bytes!!';
 
-const found = findRedisServer();
-const describeRedis = 'missing' in found ? (process.env.CI ? describe : describe.skip) : describe;
-
-describeRedis(`RedisTokenStore against a hostile Redis${'missing' in found ? ` (${found.missing})` : ''}`, () => {
-  if ('missing' in found) {
-    it('needs redis-server in CI', () => {
-      throw new Error(`${found.missing}; .ci/run installs it`);
-    });
-    return;
-  }
+describeWithRedis('RedisTokenStore against a hostile Redis', () => {
 
   let redis: RedisServer;
   let setup: FakeIAdvizeSetup;

@@ -9,51 +9,19 @@ import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { IAdvizeHealthService, PemKeyProvider, TokenService, type IAdvizeAuthOptions, type KeyProvider, type SignOptions } from '../../lib/index.js';
+import { IAdvizeHealthService, TokenService, type IAdvizeAuthOptions } from '../../lib/index.js';
 import { provideIAdvizePrometheusMetrics } from '../../lib/integrations/prometheus.js';
 import { RedisTokenStore, type RedisTokenStoreOptions } from '../../lib/redis/index.js';
 import type { FakeIAdvize, FakeIAdvizeSetup } from '../../lib/testing/index.js';
 import { authTestApp, authTestBrandKey, authTestModuleBuilder, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, type TestKeyPair } from '../support/keys.js';
 import { PLATFORMS, type PlatformFactory } from '../support/platforms.js';
-import { findRedisServer, RedisServer } from '../support/redis-server.js';
+import { describeWithRedis, RedisServer } from '../support/redis-server.js';
+import { CountingSigner } from '../support/redis-fleet.js';
 import { HeaderUserGuard } from '../support/test-guards.js';
 
 const ISSUER = 'https://brand.example';
 const SECRET = 'a-test-secret-of-at-least-thirty-two-bytes!';
-
-/** Signs with a PEM key and counts signatures; `hold()` makes signatures wait until `release()`. */
-class CountingSigner implements KeyProvider {
-  readonly alg = 'RS256' as const;
-  readonly kind = 'counting-kms';
-  readonly inProcess = true;
-  calls = 0;
-  private readonly inner: PemKeyProvider;
-  private gate?: Promise<void>;
-  private open?: () => void;
-
-  constructor(pem: string) {
-    this.inner = new PemKeyProvider({ pem });
-  }
-  async init(): Promise<void> {
-    await this.inner.init();
-  }
-  hold(): void {
-    this.gate = new Promise((resolve) => (this.open = resolve));
-  }
-  release(): void {
-    this.open?.();
-    this.gate = undefined;
-  }
-  async sign(input: Uint8Array, _options?: SignOptions): Promise<Uint8Array> {
-    this.calls++;
-    if (this.gate) await this.gate;
-    return this.inner.sign(input);
-  }
-  getPublicKey() {
-    return this.inner.getPublicKey();
-  }
-}
 
 interface Replica {
   app: INestApplication;
@@ -69,16 +37,7 @@ function same(a: unknown, b: unknown): boolean {
   return typeof a === 'string' && a === b;
 }
 
-const found = findRedisServer();
-const describeRedis = 'missing' in found ? (process.env.CI ? describe : describe.skip) : describe;
-
-describeRedis(`RedisTokenStore on a real redis-server${'missing' in found ? ` (${found.missing})` : ''}`, () => {
-  if ('missing' in found) {
-    it('needs redis-server in CI', () => {
-      throw new Error(`${found.missing}; .ci/run installs it`);
-    });
-    return;
-  }
+describeWithRedis('RedisTokenStore on a real redis-server', () => {
 
   let redis: RedisServer;
   let setup: FakeIAdvizeSetup;

@@ -81,3 +81,20 @@ export class RedisServer {
     });
   }
 }
+
+/**
+ * `describe` for a spec that needs redis-server: without the binary, under CI
+ * one test fails and says why; locally the suite is skipped.
+ */
+export function describeWithRedis(title: string, body: () => void): void {
+  const found = findRedisServer();
+  if ('missing' in found) {
+    (process.env.CI ? describe : describe.skip)(`${title} (${found.missing})`, () => {
+      it('needs redis-server in CI', () => {
+        throw new Error(`${found.missing}; .ci/run installs it`);
+      });
+    });
+    return;
+  }
+  describe(title, body);
+}
