@@ -151,6 +151,11 @@ export interface StoreErrorEvent {
   operation: string;
   /** What the replica does meanwhile: `'open'` (in-process cache, a share of the budget) or `'closed'` (503). */
   failurePolicy: 'open' | 'closed';
+  /**
+   * Whether the store now counts as down (health `degraded`): `false` for a
+   * first timeout in a row, which may be a busy machine rather than an outage.
+   */
+  down?: boolean;
 }
 
 /**

@@ -47,7 +47,7 @@ export const DEFAULT_SIGNING_DURATION_BUCKETS: readonly number[] = [0.001, 0.002
  *   `iadvize_token_store_rejected_total{reason}` (values read from the store
  *   that were not used: `"unauthenticated"`, `"malformed"`, `"out-of-range"`,
  *   `"budget-state"`), `iadvize_token_store_errors_total{store,operation}` and
- *   `iadvize_token_store_up{store}` (0 from the first error, 1 again on recovery);
+ *   `iadvize_token_store_up{store}` (0 once the store counts as down, 1 again on recovery);
  * - `iadvize_signing_key_switches_total{reason}`: signing key switches,
  *   `reason="schedule"` (a scheduled instant passed) or `reason="reload"` (a watched key file changed);
  * - `iadvize_signing_key_reload_failures_total`: changed key files that were refused (the current key stayed).
@@ -178,7 +178,7 @@ export class IAdvizePrometheusMetrics implements OnModuleDestroy {
       events.on('budget.refused', (e) => this.budgetRefusals.inc({ scope: e.scope, served: e.served })),
       events.on('store.error', (e) => {
         this.storeErrors.inc({ store: e.store, operation: e.operation });
-        this.storeUp.set({ store: e.store }, 0);
+        if (e.down !== false) this.storeUp.set({ store: e.store }, 0);
       }),
       events.on('store.rejected', (e) => this.storeRejected.inc({ reason: e.reason })),
       events.on('store.recovered', (e) => this.storeUp.set({ store: e.store }, 1)),

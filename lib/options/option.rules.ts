@@ -109,7 +109,9 @@ export function checkPlainOptions(raw: Record<string, unknown>, problems: string
   let tokenStore: TokenStore | undefined;
   if (raw.tokenStore !== undefined) {
     if (!isTokenStore(raw.tokenStore)) {
-      problems.push('tokenStore: must be a token store, e.g. new RedisTokenStore({ client, secret }) from nestjs-iadvize-auth/redis');
+      problems.push(
+        'tokenStore: must be a token store ({ kind, open(context) }), e.g. new RedisTokenStore({ client, secret }) from nestjs-iadvize-auth/redis (a store written for 0.x attach/checkOptions: move both into open(context), which returns { kind, issue, status?, connect?, close? })',
+      );
     } else {
       tokenStore = raw.tokenStore;
       if (raw.tokenCache !== undefined && raw.tokenCache !== false) {

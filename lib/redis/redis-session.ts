@@ -9,7 +9,7 @@ import type { IAdvizeToken } from '../token/iadvize-token.js';
 import { MemoryTier } from '../token/memory-token.store.js';
 import type { OpenTokenStore, TokenStoreContext, TokenStoreResult, TokenStoreStatus } from '../token/token-store.js';
 import type { ResolvedRedisTokenStoreOptions } from './redis-token-store.options.js';
-import { RedisLink, StoreDown, type RedisLinkOptions } from './redis-link.js';
+import { RedisLink, StoreDown, WrongType, type RedisLinkOptions } from './redis-link.js';
 import { PUBLISH_SCRIPT, RELEASE_SCRIPT, StoreKeys, type RejectedEntryReason, type SharedEntry } from './shared-entry.js';
 import { LocalBucket, RedisBucket, takeWithin, type BudgetAnswer } from './signing-budget.js';
 
@@ -53,8 +53,9 @@ export class RedisSession implements OpenTokenStore {
     private readonly ctx: TokenStoreContext,
   ) {
     this.events = ctx.events;
-    this.link = new RedisLink({ ...connection, commandTimeoutMs: options.commandTimeoutMs, failurePolicy: options.failurePolicy }, ctx.events);
     this.keys = new StoreKeys(secret, options.keyPrefix, ctx);
+    const probeKey = this.keys.healthKey(this.healthNonce);
+    this.link = new RedisLink({ ...connection, commandTimeoutMs: options.commandTimeoutMs, failurePolicy: options.failurePolicy, probeKey }, ctx.events);
     this.local = new MemoryTier(options.maxLocalEntries);
     const budget = options.budget;
     if (budget) {
@@ -72,9 +73,12 @@ export class RedisSession implements OpenTokenStore {
     return (this.options.minValiditySeconds ?? Math.max(10, Math.ceil(this.ctx.tokenTtlSeconds / 5))) * 1000;
   }
 
-  /** How long a signing request holds its lock: its whole deadline (budget wait, signature, Redis commands). */
+  /**
+   * How long a signing request holds its lock: its whole worst case (the lock's own reply, the budget
+   * wait and its last answer, the signature, the publish), plus a margin for a busy event loop.
+   */
   private get lockMs(): number {
-    return this.ctx.signingTimeoutMs + (this.options.budget?.maxWaitMs ?? 0) + 2 * this.options.commandTimeoutMs + 1000;
+    return this.ctx.signingTimeoutMs + (this.options.budget?.maxWaitMs ?? 0) + 4 * this.options.commandTimeoutMs + 1000;
   }
 
   /** Connects to Redis (bounded; a store that cannot connect works by its failure policy). */
@@ -124,8 +128,9 @@ export class RedisSession implements OpenTokenStore {
   }
 
   private async resolveMiss(names: Names, kid: string, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
-    // One deadline for every Redis wait of this request: the longest a holder may keep its lock, the budget wait, the commands.
-    const until = Date.now() + this.lockMs + (this.options.budget?.maxWaitMs ?? 0) + 4 * this.options.commandTimeoutMs;
+    // One deadline for every Redis wait of this request: two holders' locks in a row (the first one failed),
+    // then its own budget wait and commands.
+    const until = Date.now() + 2 * this.lockMs + (this.options.budget?.maxWaitMs ?? 0) + 4 * this.options.commandTimeoutMs;
     try {
       return await this.throughRedis(names, kid, mint, until);
     } catch (e) {
@@ -144,11 +149,17 @@ export class RedisSession implements OpenTokenStore {
     const tokenKey = this.keys.tokenKey(names.base);
     const lockKey = this.keys.lockKey(names.base);
     const waitStart = Date.now();
+    const waitStartClock = this.ctx.clock();
+    let holderSince = waitStart;
+    let holder: string | undefined;
     let waited = false;
     let pollMs = 10;
     for (;;) {
       const shared = await this.read(tokenKey, kid, until);
-      if (shared && this.fresh(shared, kid, this.ctx.clock())) {
+      const now = this.ctx.clock();
+      // Fresh, or (after waiting) minted by the holder this request waited for, even if signing took longer than the reuse window.
+      const awaited = waited && shared !== undefined && shared.mintedAt >= waitStartClock - MAX_CLOCK_SKEW_MS && this.usableStale(shared, kid, now);
+      if (shared && (this.fresh(shared, kid, now) || awaited)) {
         this.local.set(names.local, shared);
         if (waited) this.emitCoalesced('shared', Date.now() - waitStart);
         else this.emitHit('shared', false);
@@ -158,8 +169,13 @@ export class RedisSession implements OpenTokenStore {
       const locked = await this.link.command('lock', (c) => c.set(lockKey, nonce, 'PX', this.lockMs, 'NX'), true, until);
       if (locked === 'OK') return this.signAsLeader(names, kid, mint, { tokenKey, lockKey, nonce }, shared, until);
       // Another request holds the lock: its token comes, or its lock goes (failure, expiry) and this one takes it.
-      // Past a whole lock lifetime, someone keeps re-taking it (not this fleet's behaviour): sign without it.
-      if (Date.now() - waitStart >= this.lockMs + this.options.commandTimeoutMs) {
+      const current = await this.lockHolder(lockKey, until);
+      if (current !== holder) {
+        holder = current; // a new holder (the last one failed): its own lock lifetime starts now
+        holderSince = Date.now();
+      }
+      // Past a whole lock lifetime of one holder, the lock is not this fleet's (no TTL, re-set by someone else): sign without it.
+      if (Date.now() - holderSince >= this.lockMs + this.options.commandTimeoutMs) {
         this.emitCoalesced('timeout', Date.now() - waitStart);
         return this.signAsLeader(names, kid, mint, undefined, shared, until);
       }
@@ -169,9 +185,30 @@ export class RedisSession implements OpenTokenStore {
     }
   }
 
+  /** Who holds the lock (its nonce), or `undefined`; a value of another type there is not a lock of this fleet's: removed. */
+  private async lockHolder(lockKey: string, until: number): Promise<string | undefined> {
+    try {
+      return (await this.link.command('lock', (c) => c.get(lockKey), false, until)) ?? undefined;
+    } catch (e) {
+      if (!(e instanceof WrongType)) throw e;
+      this.reject('malformed');
+      await this.link.command('repair', (c) => c.del(lockKey), true, until);
+      return undefined;
+    }
+  }
+
   /** The entry under `tokenKey`, authenticated and checked; a value that is not is reported and treated as missing. */
   private async read(tokenKey: string, kid: string, until: number): Promise<SharedEntry | undefined> {
-    const value = await this.link.command('get', (c) => c.get(tokenKey), false, until);
+    let value: string | null;
+    try {
+      value = await this.link.command('get', (c) => c.get(tokenKey), false, until);
+    } catch (e) {
+      if (!(e instanceof WrongType)) throw e;
+      // A value of another type under the token key: not ours; removed, so the next publish can take its place.
+      this.reject('malformed');
+      await this.link.command('repair', (c) => c.del(tokenKey), true, until);
+      return undefined;
+    }
     const opened = this.keys.open(tokenKey, kid, value);
     if (typeof opened !== 'string') return opened;
     this.reject(opened);
@@ -214,7 +251,7 @@ export class RedisSession implements OpenTokenStore {
     const lockKey = lock?.lockKey ?? keys.lockKey(names.base);
     if (ttlMs > 0) {
       // Best effort: the token is already minted and served; a failed publish only costs reuse.
-      await this.link.command('publish', (c) => c.eval(PUBLISH_SCRIPT, 2, tokenKey, lockKey, keys.seal(tokenKey, entry), ttlMs, lock?.nonce ?? ''), true).catch(() => undefined);
+      await this.link.command('publish', (c) => c.eval(PUBLISH_SCRIPT, 2, tokenKey, lockKey, keys.seal(tokenKey, entry), ttlMs, lock?.nonce ?? ''), true, until).catch(() => undefined);
     } else if (lock) {
       void this.release(lock);
     }

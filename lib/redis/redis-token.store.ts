@@ -36,7 +36,7 @@ import { RedisSession } from './redis-session.js';
  *   signingKey: new AwsKmsKeyProvider({ keyId: 'alias/iadvize-jwt' }),
  *   tokenTtlSeconds: 300,
  *   tokenStore: new RedisTokenStore({
- *     url: process.env.REDIS_URL,
+ *     url: process.env.REDIS_URL!,
  *     secret: process.env.IADVIZE_REDIS_KEY_SECRET!,
  *     budget: { signaturesPerSecond: 400 },
  *     expectedReplicas: 6,

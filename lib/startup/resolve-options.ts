@@ -75,7 +75,8 @@ export async function resolveIAdvizeAuthOptions(raw: unknown, events: IAdvizeAut
         issuer: plain.issuer,
         iadvizeKeyThumbprint,
         signingTimeoutMs: timeout,
-        clock: typeof clock === 'function' ? (clock as () => number) : Date.now,
+        // Checked on every reading, as the module's own: a clock that later fails gives a 503, never NaN times.
+        clock: typeof clock === 'function' && clock !== Date.now ? checkedClock(clock as () => unknown) : Date.now,
         events,
       });
     } catch (e) {

@@ -35,6 +35,10 @@ export class MemoryTier<R = TokenStoreResult> {
     return this.entries.get(key);
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   set(key: string, entry: MemoryEntry): void {
     this.entries.delete(key);
     while (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
@@ -83,6 +87,7 @@ export class MemoryTokenStore implements TokenStore {
         const key = MemoryTier.keyOf(identity, signingKeyThumbprint);
         const hit = tier.get(key);
         if (hit && clock() - hit.mintedAt < reuseMs) return Promise.resolve({ token: hit.token, cached: true });
+        if (hit) tier.delete(key); // a bearer token past its reuse window does not stay in memory
         const pending = tier.pending(key);
         if (pending) return pending.then((r) => ({ token: r.token, cached: true }));
         return tier.lead(key, async () => {

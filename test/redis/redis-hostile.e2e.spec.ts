@@ -172,6 +172,29 @@ describeWithRedis('RedisTokenStore against a hostile Redis', () => {
       expect(b.events['store.coalesced']).toEqual([{ outcome: 'timeout', waitedMs: expect.any(Number) }]);
     });
 
+    it('a value of another type under a token or lock key is removed, not taken for an outage', async () => {
+      const prefix = newPrefix();
+      const a = await fleet.start(platform, { keyPrefix: prefix, failurePolicy: 'closed' });
+      const [key] = await newTokenKeys(prefix, () => fleet.post(a, 'trent').expect(200));
+      const lockKey = (key as string).replace(/:t$/, ':l');
+      await admin.del(key as string);
+      await admin.hset(key as string, 'x', '1');
+      await admin.hset(lockKey, 'x', '1'); // no TTL
+      const b = await fleet.start(platform, { keyPrefix: prefix, failurePolicy: 'closed' });
+      // Failing closed, a WRONGTYPE taken for an outage would be a 503: it is a 200, signed once, and the keys are repaired.
+      const reply = await fleet.post(b, 'trent').expect(200);
+      expect(await userOf(reply.body.token)).toBe('trent');
+      expect(fleet.signatures(b)).toBe(1);
+      expect(b.events['store.rejected']?.map((e) => e.reason)).toEqual(['malformed', 'malformed']);
+      expect(b.events['store.error']).toBeUndefined();
+      expect(await admin.type(key as string)).toBe('string');
+      expect((await b.app.get(IAdvizeHealthService).check()).healthy).toBe(true);
+      // And the next replica is served the repaired entry.
+      const c = await fleet.start(platform, { keyPrefix: prefix, failurePolicy: 'closed' });
+      expect((await fleet.post(c, 'trent').expect(200)).body.token === reply.body.token).toBe(true);
+      expect(fleet.signatures(c)).toBe(0);
+    });
+
     it('two apps on one Redis with the same prefix and different secrets share no budget and no tokens', async () => {
       const prefix = newPrefix();
       const small = await fleet.start(platform, { keyPrefix: prefix, budget: { signaturesPerSecond: 0.01, burst: 3, maxWaitMs: 0 } });

@@ -60,6 +60,23 @@ describe('the Redis url option', () => {
     expect(urlForMessage('redis://hunter2@cache:${PORT}')).toBe('redis://<credentials hidden>@cache:${PORT}');
   });
 
+  it.each([
+    // A forgotten host: the password would be read as a port.
+    ['redis://default:s3cr3t', 'redis://default:<not a port: hidden>'],
+    // ioredis' own parser reads a password from the query: never shown.
+    ['redis://cache:6379?password=s3cr3t', 'redis://cache:6379?<query hidden>'],
+    ['redis://u:pw@h/0?x=1&password=s3cr3t', 'redis://u:<password hidden>@h/0?<query hidden>'],
+    ['redis://h:6379/s3cr3t', 'redis://h:6379/<path hidden>'],
+    ['redis://h:6379#s3cr3t', 'redis://h:6379#<fragment hidden>'],
+  ])('a refused %s is shown without anything that may be a credential', (url, shown) => {
+    expect(urlForMessage(url)).toBe(shown);
+    expect((parseRedisUrl(url) as { problem: string }).problem).not.toContain('s3cr3t');
+  });
+
+  it('a tab or line break pasted into the url is refused (the URL parser would drop it silently)', () => {
+    expect(parseRedisUrl('redis://:p\tw@cache:6379')).toEqual({ problem: expect.stringContaining('holds a control character') });
+  });
+
   it('paths, hosts and ports without credentials are shown as given', () => {
     expect(urlForMessage('redis://cache.internal:${REDIS_PORT}')).toBe('redis://cache.internal:${REDIS_PORT}');
     expect(parseRedisUrl('redis://cache.internal:${REDIS_PORT}')).toEqual({ problem: expect.stringContaining('url: redis://cache.internal:${REDIS_PORT} is not a valid URL') });
