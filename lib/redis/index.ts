@@ -8,4 +8,3 @@
 export { RedisTokenStore } from './redis-token.store.js';
 export { MIN_REDIS_KEY_SECRET_BYTES, type RedisTokenStoreOptions, type SigningBudgetOptions } from './redis-token-store.options.js';
 export type { OpenTokenStore, TokenStore, TokenStoreContext } from '../token/token-store.js';
-export type { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
