@@ -89,3 +89,10 @@ export const IADVIZE_PRODUCTION_KEY_THUMBPRINT = 'QspNamaz04P1Fh1DKF1IUvMLLiYJHm
 
 /** Injection token of the validated, resolved module configuration. */
 export const IADVIZE_AUTH_CONFIG = Symbol.for('nestjs-iadvize-auth:config');
+
+/**
+ * Key of the problems `iadvizeAuthConfig` found in the environment, carried to
+ * the module's option resolution (which throws them) instead of failing the
+ * namespace itself. @internal
+ */
+export const ENV_OPTIONS_PROBLEMS = Symbol.for('nestjs-iadvize-auth:env-options-problems');

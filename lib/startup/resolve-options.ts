@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { IAdvizeAuthError, InvalidOptionsError } from '../errors.js';
 import { IAdvizeAuthEvents } from '../events/iadvize-auth-events.service.js';
 import type { OpenTokenStore } from '../token/token-store.js';
-import { IADVIZE_PRODUCTION_PUBLIC_KEY } from '../iadvize.constants.js';
+import { ENV_OPTIONS_PROBLEMS, IADVIZE_PRODUCTION_PUBLIC_KEY } from '../iadvize.constants.js';
 import { loadPublicKey, samePublicKey, thumbprintOf } from '../keys/key-material.js';
 import type { SigningKeySchedule } from '../keys/key-schedule.js';
 import { loadPublicKeyInput, type PublicKeyInput } from '../keys/public-key-input.js';
@@ -27,6 +27,9 @@ function messageOf(e: unknown, fallback: string): string {
  */
 export async function resolveIAdvizeAuthOptions(raw: unknown, events: IAdvizeAuthEvents = new IAdvizeAuthEvents()): Promise<ResolvedIAdvizeAuthConfig> {
   if (!isRecord(raw)) throw new InvalidOptionsError(['options: must be an object with at least "issuer" and "signingKey"']);
+  // Options read from the environment by iadvizeAuthConfig, which found problems: they are this module's.
+  const envProblems = (raw as Record<symbol, unknown>)[ENV_OPTIONS_PROBLEMS];
+  if (envProblems instanceof InvalidOptionsError) throw envProblems;
   const problems: string[] = [];
   const plain = checkPlainOptions(raw, problems);
   const { clock, signingTimeoutMs: timeout } = plain;

@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
-import { IAdvizeAuthModule, InvalidOptionsError, TokenService, type IAdvizeAuthOptions } from '../../lib/index.js';
+import { IADVIZE_AUTH_MODULE_OPTIONS, IAdvizeAuthModule, InvalidOptionsError, TokenService, type IAdvizeAuthOptions } from '../../lib/index.js';
 import { iadvizeAuthConfig } from '../../lib/config/index.js';
-import type { FakeIAdvize } from '../../lib/testing/index.js';
+import { FakeIAdvizeSetup, type FakeIAdvize } from '../../lib/testing/index.js';
 import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
 import { rsaKeyPair, tempDir, type TestKeyPair } from '../support/keys.js';
 
@@ -77,6 +77,22 @@ describe('@nestjs/config integration (iadvizeAuthConfig)', () => {
           }
         },
       );
+    });
+
+    it('the documented override (IADVIZE_AUTH_MODULE_OPTIONS → FakeIAdvizeSetup) serves this form with no IADVIZE_* variable set', async () => {
+      const setup = await FakeIAdvizeSetup.create({ issuer: ISSUER });
+      await withEnv({}, async () => {
+        const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot({ ignoreEnvFile: true }), importModule()] })
+          .overrideProvider(IADVIZE_AUTH_MODULE_OPTIONS)
+          .useValue(setup.moduleOptions)
+          .compile();
+        try {
+          const { token } = await moduleRef.get(TokenService).createToken({ userId: 'customer-8' });
+          expect((await setup.open(token)).userId).toBe('customer-8');
+        } finally {
+          await moduleRef.close();
+        }
+      });
     });
 
     it('fails .compile() with one message naming every bad variable', async () => {
