@@ -41,7 +41,8 @@ import { TokenService } from './token/token.service.js';
           ? `iAdvize production key (thumbprint ${IADVIZE_PRODUCTION_KEY_THUMBPRINT})`
           : `custom iAdvize key (thumbprint ${config.iadvizeKeyThumbprint})`;
         new Logger('IAdvizeAuthModule').log(
-          `Signing with ${config.keyProvider.kind} key (thumbprint ${config.signingKeyThumbprint}); encrypting to ${recipient}; token lifetime ${config.tokenTtlSeconds}s`,
+          `Signing with ${config.keyProvider.kind} key (thumbprint ${config.signingKeyThumbprint}); encrypting to ${recipient}; token lifetime ${config.tokenTtlSeconds}s; ` +
+            (config.tokenStore ? `token store: ${config.tokenStore.description ?? config.tokenStore.kind}` : 'no token store (a fresh token per request)'),
         );
         for (const line of config.signingKeys.isDynamic ? config.signingKeys.describe() : []) {
           if (line.state === 'scheduled' || line.watched) {

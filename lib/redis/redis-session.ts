@@ -73,6 +73,13 @@ export class RedisSession implements OpenTokenStore {
     return (this.options.minValiditySeconds ?? Math.max(10, Math.ceil(this.ctx.tokenTtlSeconds / 5))) * 1000;
   }
 
+  /** What the module's startup line says of the store (no secret, no address). */
+  get description(): string {
+    const b = this.options.budget;
+    const budget = b ? `signing budget ${b.signaturesPerSecond}/s + burst ${b.burst} across ${this.options.expectedReplicas} expected replica(s)` : 'no signing budget';
+    return `redis (reuse ${this.reuseMs / 1000} s, ${budget}, failurePolicy "${this.options.failurePolicy}", key prefix "${this.options.keyPrefix}")`;
+  }
+
   /**
    * How long a signing request holds its lock: its whole worst case (the lock's own reply, the budget
    * wait and its last answer, the signature, the publish), plus a margin for a busy event loop.

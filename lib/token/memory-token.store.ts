@@ -83,6 +83,7 @@ export class MemoryTokenStore implements TokenStore {
     const clock = context.clock;
     return {
       kind: this.kind,
+      description: `in-process (tokenCache: a token reused for ${this.options.ttlSeconds} s, at most ${this.options.maxEntries} identities)`,
       issue(identity: IAdvizeUser, mint: () => Promise<IAdvizeToken>, signingKeyThumbprint: string): Promise<TokenStoreResult> {
         const key = MemoryTier.keyOf(identity, signingKeyThumbprint);
         const hit = tier.get(key);

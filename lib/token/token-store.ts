@@ -55,6 +55,8 @@ export interface TokenStoreStatus {
 export interface OpenTokenStore {
   /** Short name for logs and health, e.g. `'redis'`. */
   readonly kind: string;
+  /** What the module's startup line says of the store, e.g. its reuse window and signing budget (no secret, no address). */
+  readonly description?: string;
   /**
    * A token for `identity` (validated): reused, shared by another replica, or
    * minted by calling `mint`. `signingKeyThumbprint` is the RFC 7638

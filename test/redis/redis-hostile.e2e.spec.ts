@@ -12,8 +12,10 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { IAdvizeHealthService, TokenService } from '../../lib/index.js';
+import { RedisTokenStore } from '../../lib/redis/index.js';
 import type { FakeIAdvizeSetup } from '../../lib/testing/index.js';
-import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
+import { authTestBrandKey, authTestModule, authTestSetup } from '../support/auth-module.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { PLATFORMS } from '../support/platforms.js';
 import { Fleet } from '../support/redis-fleet.js';
 import { describeWithRedis, freePort, RedisServer } from '../support/redis-server.js';
@@ -289,6 +291,21 @@ describeWithRedis('RedisTokenStore against a hostile Redis', () => {
       expect((await open.app.get(IAdvizeHealthService).check()).degraded).toBe(false);
       expect(open.events['store.recovered']).toHaveLength(1);
     });
+  });
+
+  it('the startup line names the store and its budget, never the secret or the address', async () => {
+    const logger = new CapturingLogger();
+    const prefix = newPrefix();
+    const { moduleRef } = await authTestModule(setup, {
+      options: { tokenStore: new RedisTokenStore({ url: redis.url, secret: SECRET, keyPrefix: prefix, budget: { signaturesPerSecond: 40 }, expectedReplicas: 4 }) },
+      controller: false,
+      moduleLogger: logger,
+    });
+    await moduleRef.close();
+    const [line] = logger.matching('Signing with', 'log');
+    expect(line).toContain(`token store: redis (reuse 30 s, signing budget 40/s + burst 4 across 4 expected replica(s), failurePolicy "open", key prefix "${prefix}")`);
+    expect(line).not.toContain(SECRET);
+    expect(line).not.toContain(String(redis.port));
   });
 
   it('a password with #, / and ? works percent-encoded, from the built package, and nothing prints it (Node warnings included)', async () => {

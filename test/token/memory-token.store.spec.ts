@@ -1,7 +1,8 @@
 import { InvalidOptionsError, TokenService } from '../../lib/index.js';
 import { resolveIAdvizeAuthOptions } from '../../lib/startup/resolve-options.js';
 import { type FakeIAdvize, FakeKeyProvider } from '../../lib/testing/index.js';
-import { authTestBrandKey, authTestSetup } from '../support/auth-module.js';
+import { authTestBrandKey, authTestModule, authTestSetup } from '../support/auth-module.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import type { TestKeyPair } from '../support/keys.js';
 
 let brand: TestKeyPair;
@@ -98,5 +99,18 @@ describe('one canonical identity key', () => {
     const b = await service.createToken({ userId: 'u', visitorData: { email: 'u@example.com', country: 'FR', city: 'Nantes' } });
     expect(b.token === a.token).toBe(true); // never print a token (the suite's output check)
     expect(signer.calls).toBe(1);
+  });
+});
+
+describe('the startup line names the token store in force', () => {
+  it.each([
+    [{ ttlSeconds: 20 }, 'token store: in-process (tokenCache: a token reused for 20 s, at most 10000 identities)'],
+    [undefined, 'no token store (a fresh token per request)'],
+  ])('tokenCache %j', async (tokenCache, expected) => {
+    const logger = new CapturingLogger();
+    const auth = await authTestSetup();
+    const { moduleRef } = await authTestModule(auth, { options: tokenCache ? { tokenCache } : {}, controller: false, moduleLogger: logger });
+    await moduleRef.close();
+    expect(logger.matching('Signing with', 'log')).toEqual([expect.stringContaining(expected)]);
   });
 });
