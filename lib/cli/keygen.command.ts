@@ -24,7 +24,8 @@ prints the private key.
 Options:
   --bits N              RSA modulus size: 2048, 3072 or 4096. Default: 2048
   --out DIR             Directory to write to (created, mode 0700, if missing).
-                        Default: the current directory, except inside a git
+                        Default: the current directory (keygen then says
+                        where the key went), except inside a git
                         work tree, where --out is required (so \`git add .\`
                         never commits the private key)
   --name NAME           File name prefix (letters, digits, . _ -). Default: brand
@@ -175,6 +176,13 @@ export const keygenCommand: CliCommand = {
     }
 
     ctx.out(await report({ bits, privatePath, publicPath, publicKey, publicPem, encrypted: passphrase !== undefined, passphraseEnv }));
+    if (outGiven === undefined) {
+      // Never silent about where a private key went.
+      ctx.err(
+        `iadvize-auth keygen: note: no --out given, so the private key was written to the current directory: ${privateFile}. ` +
+          'Move it to your secret store (and delete it here), or pass --out DIR next time.\n',
+      );
+    }
     if (insideGitWorkTree(dir) && gitIgnores(privateFile) !== true) {
       ctx.err(
         'iadvize-auth keygen: warning: the private key is inside a git work tree and git does not ignore it. ' +

@@ -48,6 +48,16 @@ describe('iadvize-auth keygen (built binary)', () => {
     expect(r.all).not.toContain(privatePem.split('\n')[1]);
   });
 
+  it('without --out outside a git work tree writes into the current directory and says so, with the full path', async () => {
+    const here = join(dir, 'no-out');
+    mkdirSync(here);
+    const r = await runCli(['keygen'], { cwd: here });
+    expect(r.code).toBe(0);
+    expect(readdirSync(here).sort()).toEqual(['brand-private-key.pem', 'brand-public-key.pem']);
+    expect(r.stderr).toContain('no --out given');
+    expect(r.stderr).toContain(join(here, 'brand-private-key.pem'));
+  });
+
   it('refuses to overwrite either file, leaving the existing key untouched', async () => {
     const out = join(dir, 'again');
     expect((await runCli(['keygen', '--out', out])).code).toBe(0);
