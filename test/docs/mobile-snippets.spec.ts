@@ -15,7 +15,7 @@ function block(lang: string): string {
   return blocks[0];
 }
 
-const SNIPPETS: Array<{ sdk: string; lang: string; version: RegExp; api: string[]; failure: string[]; async: string[] }> = [
+const SNIPPETS: Array<{ sdk: string; lang: string; version: RegExp; api: string[]; failure: string[]; async: string[]; deadline: string }> = [
   {
     sdk: 'Android',
     lang: 'kotlin',
@@ -29,6 +29,7 @@ const SNIPPETS: Array<{ sdk: string; lang: string; version: RegExp; api: string[
     ],
     failure: ['callback.onJWEFailure(e)', 'override fun onFailure(call: Call, e: IOException)', 'it.code != 200'],
     async: ['.enqueue('],
+    deadline: 'timeout().timeout(10, TimeUnit.SECONDS)',
   },
   {
     sdk: 'iOS',
@@ -43,6 +44,7 @@ const SNIPPETS: Array<{ sdk: string; lang: string; version: RegExp; api: string[
     ],
     failure: ['completion(.failure(error))', 'guard status == 200 else'],
     async: ['try await URLSession.shared.data(for: request)', 'Task {'],
+    deadline: 'request.timeoutInterval = 10',
   },
   {
     sdk: 'Flutter',
@@ -50,27 +52,37 @@ const SNIPPETS: Array<{ sdk: string; lang: string; version: RegExp; api: string[
     version: /iadvize_flutter_sdk` plugin \*\*2\.17\.2\*\*/,
     api: ['AuthenticationOption.secured(', 'onJweRequested: () => fetchIAdvizeToken(', 'Future<String> fetchIAdvizeToken(', 'IAdvizeSdk.activate('],
     failure: ['if (response.statusCode != 200) throw IAdvizeTokenException(response.statusCode);'],
-    async: ['await http.post('],
+    async: ['await http', '.post('],
+    deadline: '.timeout(const Duration(seconds: 10))',
   },
   {
     sdk: 'React Native',
     lang: 'ts',
     version: /iadvize-react-native-sdk` \*\*5\.0\.0\*\*/,
-    api: ['IAdvizeSDKListeners.onJWERequested(', 'IAdvizeSDK.provideJWE(jwe)', 'IAdvizeSDK.activate('],
+    api: ['IAdvizeSDKListeners.onJWERequested(', 'IAdvizeSDK.provideJWE(jwe)', 'IAdvizeSDK.activate(', 'IAdvizeSDKListeners.unsetJWEProvider()'],
     failure: ['onTokenError(error)', 'if (response.status !== 200) throw new IAdvizeTokenError(response.status);', 'IAdvizeSDK.logout()'],
     async: ['await fetch(', '.then('],
+    deadline: 'signal: deadline.signal',
   },
 ];
 
 describe('docs/mobile.md', () => {
-  it.each(SNIPPETS)('$sdk: the SDK version, the exact API names, a bearer token, asynchronous, a failure path', ({ lang, version, api, failure, async: asyncCalls }) => {
+  it.each(SNIPPETS)('$sdk: the SDK version, the exact API names, a bearer token, asynchronous, a failure path, a deadline', ({ lang, version, api, failure, async: asyncCalls, deadline }) => {
     const code = block(lang);
+    expect(code).toContain(deadline);
     expect(doc).toMatch(version);
     for (const name of [...api, ...failure, ...asyncCalls]) expect(code).toContain(name);
     expect(code).toMatch(/Bearer \$\{?accessToken\}?|Bearer \\\(accessToken\)/);
     expect(code).toContain('/iadvize/token');
     // No blocking call on the SDK's thread, and no token kept between calls.
     for (const blocking of ['.execute()', 'runBlocking', 'DispatchSemaphore', '.wait()', 'waitFor(', 'cachedToken']) expect(code).not.toContain(blocking);
+  });
+
+  it('React Native: the provider is unset before each activation and on sign-out, never one listener per activation', () => {
+    const code = block('ts');
+    const activate = code.slice(code.indexOf('export async function activateIAdvize'));
+    expect(activate.indexOf('IAdvizeSDKListeners.unsetJWEProvider()')).toBeLessThan(activate.indexOf('IAdvizeSDKListeners.onJWERequested('));
+    expect(code.slice(code.indexOf('export async function deactivateIAdvize'))).toContain('IAdvizeSDKListeners.unsetJWEProvider()');
   });
 
   it('the old synchronous Kotlin fragment is gone from every doc', () => {
