@@ -16,17 +16,11 @@ import { LocalBucket, RedisBucket, takeWithin, type BudgetAnswer } from './signi
 /** Clock difference between replicas tolerated when judging a shared entry's age, in ms. */
 const MAX_CLOCK_SKEW_MS = 5000;
 
-/** What a request holds while it signs for the fleet. */
-interface Lock {
-  tokenKey: string;
-  lockKey: string;
-  nonce: string;
-}
-
-/** An identity's names: in this replica's tier (canonical identity) and in Redis (the HMAC base of its keys). */
+/** An identity's names: in this replica's tier (canonical identity) and its two keys in Redis. */
 interface Names {
   local: string;
-  base: string;
+  tokenKey: string;
+  lockKey: string;
 }
 
 /**
@@ -45,9 +39,21 @@ export class RedisSession implements OpenTokenStore {
   private readonly fleetBudget?: RedisBucket;
   private readonly replicaBudget?: LocalBucket;
   private readonly healthNonce = randomBytes(9).toString('base64url');
+  /** How long a minted token is handed out again, in ms. */
+  private readonly reuseMs: number;
+  /** Over budget, a cached token is still served while it has this much validity left, in ms. */
+  private readonly minValidityMs: number;
+  /**
+   * How long a signing request holds its lock: its whole worst case (the lock's own reply, the budget
+   * wait and its last answer, the signature, the publish), plus a margin for a busy event loop.
+   */
+  private readonly lockMs: number;
+  /** One request's deadline for all its Redis waits: two holders' locks in a row (the first one failed), its own budget wait and commands. */
+  private readonly requestMs: number;
 
   constructor(
     private readonly options: ResolvedRedisTokenStoreOptions,
+    windows: { reuseMs: number; minValidityMs: number },
     secret: Uint8Array,
     connection: Omit<RedisLinkOptions, 'commandTimeoutMs' | 'failurePolicy'>,
     private readonly ctx: TokenStoreContext,
@@ -57,6 +63,11 @@ export class RedisSession implements OpenTokenStore {
     const probeKey = this.keys.healthKey(this.healthNonce);
     this.link = new RedisLink({ ...connection, commandTimeoutMs: options.commandTimeoutMs, failurePolicy: options.failurePolicy, probeKey }, ctx.events);
     this.local = new MemoryTier(options.maxLocalEntries);
+    this.reuseMs = windows.reuseMs;
+    this.minValidityMs = windows.minValidityMs;
+    const maxWaitMs = options.budget?.maxWaitMs ?? 0;
+    this.lockMs = ctx.signingTimeoutMs + maxWaitMs + 4 * options.commandTimeoutMs + 1000;
+    this.requestMs = 2 * this.lockMs + maxWaitMs + 4 * options.commandTimeoutMs;
     const budget = options.budget;
     if (budget) {
       this.fleetBudget = new RedisBucket(budget.signaturesPerSecond, budget.burst, this.keys.budgetKey);
@@ -65,27 +76,11 @@ export class RedisSession implements OpenTokenStore {
     }
   }
 
-  private get reuseMs(): number {
-    return (this.options.reuseSeconds ?? Math.floor(this.ctx.tokenTtlSeconds / 2)) * 1000;
-  }
-
-  private get minValidityMs(): number {
-    return (this.options.minValiditySeconds ?? Math.max(10, Math.ceil(this.ctx.tokenTtlSeconds / 5))) * 1000;
-  }
-
   /** What the module's startup line says of the store (no secret, no address). */
   get description(): string {
     const b = this.options.budget;
     const budget = b ? `signing budget ${b.signaturesPerSecond}/s + burst ${b.burst} across ${this.options.expectedReplicas} expected replica(s)` : 'no signing budget';
     return `redis (reuse ${this.reuseMs / 1000} s, ${budget}, failurePolicy "${this.options.failurePolicy}", key prefix "${this.options.keyPrefix}")`;
-  }
-
-  /**
-   * How long a signing request holds its lock: its whole worst case (the lock's own reply, the budget
-   * wait and its last answer, the signature, the publish), plus a margin for a busy event loop.
-   */
-  private get lockMs(): number {
-    return this.ctx.signingTimeoutMs + (this.options.budget?.maxWaitMs ?? 0) + 4 * this.options.commandTimeoutMs + 1000;
   }
 
   /** Connects to Redis (bounded; a store that cannot connect works by its failure policy). */
@@ -122,7 +117,10 @@ export class RedisSession implements OpenTokenStore {
     }
     const pending = this.local.pending(local);
     if (pending) return pending.then((r) => ({ token: r.token, cached: true }));
-    return this.local.lead(local, () => this.resolveMiss({ local, base: this.keys.identityBase(identity, kid) }, kid, mint));
+    return this.local.lead(local, () => {
+      const base = this.keys.identityBase(identity, kid);
+      return this.resolveMiss({ local, tokenKey: this.keys.tokenKey(base), lockKey: this.keys.lockKey(base) }, kid, mint);
+    });
   }
 
   private fresh(entry: SharedEntry, kid: string, now: number): boolean {
@@ -135,9 +133,7 @@ export class RedisSession implements OpenTokenStore {
   }
 
   private async resolveMiss(names: Names, kid: string, mint: () => Promise<IAdvizeToken>): Promise<TokenStoreResult> {
-    // One deadline for every Redis wait of this request: two holders' locks in a row (the first one failed),
-    // then its own budget wait and commands.
-    const until = Date.now() + 2 * this.lockMs + (this.options.budget?.maxWaitMs ?? 0) + 4 * this.options.commandTimeoutMs;
+    const until = Date.now() + this.requestMs;
     try {
       return await this.throughRedis(names, kid, mint, until);
     } catch (e) {
@@ -153,8 +149,6 @@ export class RedisSession implements OpenTokenStore {
 
   /** The fleet path: shared entry, lock, budget, publish. Throws StoreDown when Redis fails. */
   private async throughRedis(names: Names, kid: string, mint: () => Promise<IAdvizeToken>, until: number): Promise<TokenStoreResult> {
-    const tokenKey = this.keys.tokenKey(names.base);
-    const lockKey = this.keys.lockKey(names.base);
     const waitStart = Date.now();
     const waitStartClock = this.ctx.clock();
     let holderSince = waitStart;
@@ -162,7 +156,7 @@ export class RedisSession implements OpenTokenStore {
     let waited = false;
     let pollMs = 10;
     for (;;) {
-      const shared = await this.read(tokenKey, kid, until);
+      const shared = await this.read(names.tokenKey, kid, until);
       const now = this.ctx.clock();
       // Fresh, or (after waiting) minted by the holder this request waited for, even if signing took longer than the reuse window.
       const awaited = waited && shared !== undefined && shared.mintedAt >= waitStartClock - MAX_CLOCK_SKEW_MS && this.usableStale(shared, kid, now);
@@ -173,10 +167,10 @@ export class RedisSession implements OpenTokenStore {
         return { token: shared.token, cached: true };
       }
       const nonce = randomBytes(12).toString('base64url');
-      const locked = await this.link.command('lock', (c) => c.set(lockKey, nonce, 'PX', this.lockMs, 'NX'), true, until);
-      if (locked === 'OK') return this.signAsLeader(names, kid, mint, { tokenKey, lockKey, nonce }, shared, until);
-      // Another request holds the lock: its token comes, or its lock goes (failure, expiry) and this one takes it.
-      const current = await this.lockHolder(lockKey, until);
+      const locked = await this.link.command('lock', (c) => c.set(names.lockKey, nonce, 'PX', this.lockMs, 'NX'), true, until);
+      if (locked === 'OK') return this.signAsLeader(names, kid, mint, nonce, shared, until);
+      // Another request holds the lock (its nonce): its token comes, or its lock goes (failure, expiry) and this one takes it.
+      const current = (await this.getOrRepair('lock', names.lockKey, until)) ?? undefined;
       if (current !== holder) {
         holder = current; // a new holder (the last one failed): its own lock lifetime starts now
         holderSince = Date.now();
@@ -192,37 +186,31 @@ export class RedisSession implements OpenTokenStore {
     }
   }
 
-  /** Who holds the lock (its nonce), or `undefined`; a value of another type there is not a lock of this fleet's: removed. */
-  private async lockHolder(lockKey: string, until: number): Promise<string | undefined> {
+  /**
+   * The value under `key`; a value of another type there (not this fleet's) is
+   * reported, removed so the next write can take its place, and read as none.
+   */
+  private async getOrRepair(operation: string, key: string, until: number): Promise<string | null> {
     try {
-      return (await this.link.command('lock', (c) => c.get(lockKey), false, until)) ?? undefined;
+      return await this.link.command(operation, (c) => c.get(key), false, until);
     } catch (e) {
       if (!(e instanceof WrongType)) throw e;
       this.reject('malformed');
-      await this.link.command('repair', (c) => c.del(lockKey), true, until);
-      return undefined;
+      await this.link.command('repair', (c) => c.del(key), true, until);
+      return null;
     }
   }
 
   /** The entry under `tokenKey`, authenticated and checked; a value that is not is reported and treated as missing. */
   private async read(tokenKey: string, kid: string, until: number): Promise<SharedEntry | undefined> {
-    let value: string | null;
-    try {
-      value = await this.link.command('get', (c) => c.get(tokenKey), false, until);
-    } catch (e) {
-      if (!(e instanceof WrongType)) throw e;
-      // A value of another type under the token key: not ours; removed, so the next publish can take its place.
-      this.reject('malformed');
-      await this.link.command('repair', (c) => c.del(tokenKey), true, until);
-      return undefined;
-    }
-    const opened = this.keys.open(tokenKey, kid, value);
+    const opened = this.keys.open(tokenKey, kid, await this.getOrRepair('get', tokenKey, until));
     if (typeof opened !== 'string') return opened;
     this.reject(opened);
     return undefined;
   }
 
-  private async signAsLeader(names: Names, kid: string, mint: () => Promise<IAdvizeToken>, lock: Lock | undefined, stale: SharedEntry | undefined, until: number): Promise<TokenStoreResult> {
+  /** Signs within the budget and publishes; `nonce`: the lock this request holds, if any. */
+  private async signAsLeader(names: Names, kid: string, mint: () => Promise<IAdvizeToken>, nonce: string | undefined, stale: SharedEntry | undefined, until: number): Promise<TokenStoreResult> {
     const bucket = this.fleetBudget;
     if (bucket) {
       let answer: BudgetAnswer;
@@ -233,12 +221,12 @@ export class RedisSession implements OpenTokenStore {
         const waitUntil = canWait ? Math.min(until, Date.now() + (this.options.budget?.maxWaitMs ?? 0)) : 0;
         answer = await takeWithin(() => this.link.command('budget', (c) => bucket.take(c as never, !canWait), true, until), waitUntil);
       } catch (e) {
-        if (lock) void this.release(lock);
+        if (nonce) void this.release(names.lockKey, nonce);
         throw e;
       }
       if (answer.repaired) this.reject('budget-state');
       if (!answer.allowed) {
-        if (lock) void this.release(lock);
+        if (nonce) void this.release(names.lockKey, nonce);
         return this.refuse('fleet', names.local, kid, stale, answer.waitMs);
       }
     }
@@ -247,20 +235,18 @@ export class RedisSession implements OpenTokenStore {
     try {
       token = await mint();
     } catch (e) {
-      if (lock) void this.release(lock);
+      if (nonce) void this.release(names.lockKey, nonce);
       throw e;
     }
     const entry: SharedEntry = { token, mintedAt, kid };
     this.local.set(names.local, entry);
-    const keys = this.keys;
     const ttlMs = Math.floor(token.expiresAt * 1000 - mintedAt - this.minValidityMs);
-    const tokenKey = lock?.tokenKey ?? keys.tokenKey(names.base);
-    const lockKey = lock?.lockKey ?? keys.lockKey(names.base);
     if (ttlMs > 0) {
       // Best effort: the token is already minted and served; a failed publish only costs reuse.
-      await this.link.command('publish', (c) => c.eval(PUBLISH_SCRIPT, 2, tokenKey, lockKey, keys.seal(tokenKey, entry), ttlMs, lock?.nonce ?? ''), true, until).catch(() => undefined);
-    } else if (lock) {
-      void this.release(lock);
+      const sealed = this.keys.seal(names.tokenKey, entry);
+      await this.link.command('publish', (c) => c.eval(PUBLISH_SCRIPT, 2, names.tokenKey, names.lockKey, sealed, ttlMs, nonce ?? ''), true, until).catch(() => undefined);
+    } else if (nonce) {
+      void this.release(names.lockKey, nonce);
     }
     return { token, cached: false };
   }
@@ -297,8 +283,8 @@ export class RedisSession implements OpenTokenStore {
     return { token, cached: false };
   }
 
-  private async release(lock: Lock): Promise<void> {
-    await this.link.command('unlock', (c) => c.eval(RELEASE_SCRIPT, 1, lock.lockKey, lock.nonce), true).catch(() => undefined);
+  private async release(lockKey: string, nonce: string): Promise<void> {
+    await this.link.command('unlock', (c) => c.eval(RELEASE_SCRIPT, 1, lockKey, nonce), true).catch(() => undefined);
   }
 
   /** A value read from Redis that this fleet did not write (or not for this context): counted, evented, logged at a bounded rate. */

@@ -69,12 +69,15 @@ export class RedisTokenStore implements TokenStore {
     const problems = [...this.problems];
     const ttl = context.tokenTtlSeconds;
     const half = Math.floor(ttl / 2);
-    const reuse = this.options.reuseSeconds ?? half;
-    if (reuse > half) problems.push(`reuseSeconds: must be at most ${half} (half of tokenTtlSeconds), so a reused token keeps at least half its lifetime`);
-    const minValidity = this.options.minValiditySeconds;
-    if (minValidity !== undefined && minValidity > ttl - reuse) problems.push(`minValiditySeconds: must be at most ${ttl - reuse} (tokenTtlSeconds - reuseSeconds)`);
+    const reuseSeconds = this.options.reuseSeconds ?? half;
+    if (reuseSeconds > half) problems.push(`reuseSeconds: must be at most ${half} (half of tokenTtlSeconds), so a reused token keeps at least half its lifetime`);
+    const minValiditySeconds = this.options.minValiditySeconds ?? Math.max(10, Math.ceil(ttl / 5));
+    if (this.options.minValiditySeconds !== undefined && minValiditySeconds > ttl - reuseSeconds) {
+      problems.push(`minValiditySeconds: must be at most ${ttl - reuseSeconds} (tokenTtlSeconds - reuseSeconds)`);
+    }
     if (problems.length > 0 || !this.secret) throw new InvalidOptionsError(problems, 'RedisTokenStore options');
     const raw = this.raw as Partial<RedisTokenStoreOptions>;
-    return new RedisSession(this.options, this.secret, { client: raw.client, url: this.options.url, redisOptions: raw.redisOptions }, context);
+    const windows = { reuseMs: reuseSeconds * 1000, minValidityMs: minValiditySeconds * 1000 };
+    return new RedisSession(this.options, windows, this.secret, { client: raw.client, url: this.options.url, redisOptions: raw.redisOptions }, context);
   }
 }

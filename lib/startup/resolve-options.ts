@@ -69,6 +69,8 @@ export async function resolveIAdvizeAuthOptions(raw: unknown, events: IAdvizeAut
   }
 
   const iadvizeKeyThumbprint = iadvizePublicKey ? await thumbprintOf(iadvizePublicKey) : '';
+  // Checked on every reading (the module's and the store's): a clock that later fails gives a 503, never NaN times.
+  const moduleClock = typeof clock !== 'function' || clock === Date.now ? Date.now : checkedClock(clock as () => unknown);
   // The store is opened with the settings that give a token its meaning (its problems are listed with the others).
   let tokenStore: OpenTokenStore | undefined;
   if (plain.tokenStore && Number.isInteger(plain.tokenTtlSeconds)) {
@@ -78,8 +80,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown, events: IAdvizeAut
         issuer: plain.issuer,
         iadvizeKeyThumbprint,
         signingTimeoutMs: timeout,
-        // Checked on every reading, as the module's own: a clock that later fails gives a 503, never NaN times.
-        clock: typeof clock === 'function' && clock !== Date.now ? checkedClock(clock as () => unknown) : Date.now,
+        clock: moduleClock,
         events,
       });
     } catch (e) {
@@ -118,8 +119,7 @@ export async function resolveIAdvizeAuthOptions(raw: unknown, events: IAdvizeAut
     iadvizePublicKey: iadvizePub,
     iadvizeKeyThumbprint,
     usesProductionIAdvizeKey: samePublicKey(iadvizePub, loadPublicKey(IADVIZE_PRODUCTION_PUBLIC_KEY, 'production key')),
-    // Checked on every reading too: a clock that later returns NaN fails the token (503), never signs "iat": null.
-    clock: clock === Date.now ? Date.now : checkedClock(clock as () => unknown),
+    clock: moduleClock,
     events,
     ...(tokenStore ? { tokenStore } : {}),
   };
